@@ -1,0 +1,258 @@
+"""HTML → main text: charset resolution, HTML sniffing, math/code preservation, two extractors.
+
+* ``trafilatura`` (default) is the quality extractor; ``resiliparse`` is ~10x faster.
+* Charset order: HTTP header → ``<meta>`` tag → byte-level detection (uchardet via resiliparse).
+  Labels are mapped the way browsers do (WHATWG), e.g. ``iso-8859-1`` decodes as cp1252.
+* Math: extractors drop ``<script>`` (MathJax TeX) and flatten MathML into unreadable runs of
+  symbols, which is why phi-4 wrote a custom extractor. We rewrite those elements into inline
+  ``$…$`` / ``$$…$$`` TeX text *before* extraction, so both extractors keep them.
+* Each page has a wall-clock time limit (SIGALRM; see :func:`time_limit`) so a pathological page
+  is dropped with a reason instead of hanging a Spark task.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import html as htmllib
+import re
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+
+Extractor = Literal["trafilatura", "resiliparse"]
+
+#: Registry keys of the extractor versions (drop reasons are prefixed with them).
+EXTRACTOR_STEPS: dict[str, str] = {"trafilatura": "trafilatura_v1", "resiliparse": "resiliparse_v1"}
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    extractor: Extractor = "trafilatura"
+    #: Wall-clock seconds allowed per page (0 disables the limit).
+    time_limit_s: float = 10.0
+    #: Payloads larger than this are dropped unread (``<extractor>.too_large``).
+    max_payload_bytes: int = 5_000_000
+    #: Rewrite MathML and MathJax TeX into ``$…$`` text before extraction.
+    keep_math: bool = True
+    keep_tables: bool = True
+    #: Keep ``<pre>``/``<code>`` blocks with their line breaks.
+    keep_code: bool = True
+    #: Pages whose extracted text is shorter than this are dropped as ``<extractor>.empty``.
+    min_text_chars: int = 1
+    #: trafilatura only: "precision" drops more boilerplate, "recall" keeps more text.
+    trafilatura_focus: Literal["balanced", "precision", "recall"] = "balanced"
+
+    def __post_init__(self) -> None:
+        if self.extractor not in EXTRACTOR_STEPS:
+            raise ValueError(f"extractor must be one of {', '.join(EXTRACTOR_STEPS)}, got {self.extractor!r}")
+        if self.time_limit_s < 0 or self.max_payload_bytes <= 0:
+            raise ValueError("time_limit_s must be >= 0 and max_payload_bytes > 0")
+
+    @property
+    def step_name(self) -> str:
+        return EXTRACTOR_STEPS[self.extractor]
+
+
+# --------------------------------------------------------------------------------------------
+# Content type and charset
+
+
+_HTML_MIME = ("text/html", "application/xhtml+xml", "application/xml+html")
+# Content types that say nothing about the payload, so sniffing decides.
+_GENERIC_MIME = ("", "text/plain", "application/octet-stream", "unknown/unknown", "application/unknown")
+_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|title|meta|div|p)[\s>/]", re.I | re.S)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_:.+-]+)""", re.I)
+
+
+def parse_content_type(value: str | None) -> tuple[str, str | None]:
+    """``'text/html; charset=UTF-8'`` -> ``('text/html', 'UTF-8')``."""
+    if not value:
+        return "", None
+    mime, _, params = value.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset" and val.strip():
+            charset = val.strip().strip("\"'")
+    return mime.strip().lower(), charset
+
+
+def is_html(mime: str, payload: bytes) -> bool:
+    if mime in _HTML_MIME:
+        return True
+    if mime in _GENERIC_MIME:
+        head = payload[:1024].lstrip(b"\xef\xbb\xbf")
+        return bool(_SNIFF.match(head))
+    return False
+
+
+def _python_codec(label: str | None) -> str | None:
+    """Map an HTTP/HTML charset label to a Python codec the way browsers do, or None if unknown."""
+    if not label:
+        return None
+    label = label.strip().lower()
+    try:
+        codecs.lookup(label)
+    except LookupError:
+        if label.replace("-", "").replace("_", "") not in ("xsjis", "sjis", "shiftjis", "windows31j"):
+            return None
+    from resiliparse.parse.encoding import map_encoding_to_html5
+
+    name = map_encoding_to_html5(label)
+    # WHATWG decodes these labels with the vendor supersets; the strict codecs fail on real pages.
+    return {"shift_jis": "cp932", "gbk": "gb18030", "gb2312": "gb18030", "euc_kr": "cp949"}.get(name, name)
+
+
+def decode_html(payload: bytes, header_charset: str | None = None) -> tuple[str, str]:
+    """Decode an HTML payload; returns ``(text, codec used)``.
+
+    Order: BOM, HTTP header charset, ``<meta>`` charset, detection. A declared charset that fails
+    to decode strictly is skipped (servers lie); the last resort decodes with replacement.
+    """
+    if payload.startswith(b"\xef\xbb\xbf"):
+        return payload[3:].decode("utf-8", errors="replace"), "utf-8"
+    candidates: list[str] = []
+    meta = _META_CHARSET.search(payload[:4096])
+    for label in (header_charset, meta.group(1).decode("ascii", "ignore") if meta else None):
+        codec = _python_codec(label)
+        if codec and codec not in candidates:
+            candidates.append(codec)
+    for codec in candidates:
+        try:
+            return payload.decode(codec), codec
+        except (UnicodeDecodeError, LookupError):
+            continue
+    try:
+        return payload.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from resiliparse.parse.encoding import detect_encoding
+
+    codec = _python_codec(detect_encoding(payload)) or "cp1252"
+    return payload.decode(codec, errors="replace"), codec
+
+
+# --------------------------------------------------------------------------------------------
+# Math preservation (hand-written: no maintained library rewrites MathML/MathJax to TeX text)
+
+_MATHJAX_SCRIPT = re.compile(
+    r"<script[^>]*type\s*=\s*[\"']math/tex(;\s*mode\s*=\s*display)?[\"'][^>]*>(.*?)</script>", re.I | re.S
+)
+_MATHML = re.compile(r"<math\b([^>]*)>(.*?)</math>", re.I | re.S)
+_TEX_ANNOTATION = re.compile(r"<annotation[^>]*encoding\s*=\s*[\"']application/x-tex[\"'][^>]*>(.*?)</annotation>", re.I | re.S)
+_ALTTEXT = re.compile(r"alttext\s*=\s*[\"']([^\"']*)[\"']", re.I)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _tex_span(tex: str, display: bool) -> str:
+    tex = htmllib.escape(htmllib.unescape(tex).strip(), quote=False)
+    return f"<span>$${tex}$$</span>" if display else f"<span>${tex}$</span>"
+
+
+def rewrite_math(html: str) -> str:
+    """Replace MathJax ``<script type=math/tex>`` and MathML with ``$TeX$`` text spans."""
+    lowered = html.lower()
+    if "math/tex" in lowered:
+        html = _MATHJAX_SCRIPT.sub(lambda m: _tex_span(m.group(2), bool(m.group(1))), html)
+    if "<math" in lowered:
+
+        def mathml(m: re.Match[str]) -> str:
+            attrs, body = m.group(1), m.group(2)
+            display = "display" in attrs.lower() and "block" in attrs.lower()
+            tex = _TEX_ANNOTATION.search(body)
+            if tex:
+                return _tex_span(tex.group(1), display)
+            alt = _ALTTEXT.search(attrs)
+            if alt:
+                return _tex_span(alt.group(1), display)
+            # No TeX available: keep the symbols as plain text rather than losing the formula.
+            return _tex_span(" ".join(_TAG.sub(" ", body).split()), display)
+
+        html = _MATHML.sub(mathml, html)
+    return html
+
+
+# --------------------------------------------------------------------------------------------
+# Time limit
+
+
+class ExtractTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`ExtractTimeout` after ``seconds`` of wall time.
+
+    Uses SIGALRM, which is cheap (no subprocess per page, unlike datatrove's sandbox) and works in
+    Spark's Python workers, which run tasks on their main thread. Off the main thread, or on
+    platforms without SIGALRM, the limit is not enforced. Code inside a C extension is interrupted
+    when it returns to Python, which is where trafilatura's slow paths are.
+    """
+    if seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):  # noqa: ARG001
+        raise ExtractTimeout(f"extraction exceeded {seconds:g}s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# --------------------------------------------------------------------------------------------
+# Extractors
+
+
+def _trafilatura(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
+    import trafilatura
+
+    text = trafilatura.extract(
+        html,
+        url=url,
+        include_comments=False,
+        include_tables=cfg.keep_tables,
+        # Formatting keeps code blocks as fenced blocks with their line breaks.
+        include_formatting=cfg.keep_code,
+        favor_precision=cfg.trafilatura_focus == "precision",
+        favor_recall=cfg.trafilatura_focus == "recall",
+        deduplicate=False,
+        output_format="markdown" if cfg.keep_code else "txt",
+    )
+    return text or ""
+
+
+def _resiliparse(html: str, cfg: ExtractConfig, url: str | None = None) -> str:  # noqa: ARG001
+    from resiliparse.extract.html2text import extract_plain_text
+
+    skip = None if cfg.keep_tables else ["table"]
+    kwargs = {"skip_elements": skip} if skip else {}
+    return extract_plain_text(
+        html,
+        main_content=True,
+        preserve_formatting=cfg.keep_code,
+        list_bullets=True,
+        alt_texts=False,
+        links=False,
+        form_fields=False,
+        noscript=False,
+        **kwargs,
+    )
+
+
+_EXTRACTORS = {"trafilatura": _trafilatura, "resiliparse": _resiliparse}
+
+
+def html_to_text(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
+    """Extract the main text of one HTML page ('' when there is none). No time limit here."""
+    if cfg.keep_math:
+        html = rewrite_math(html)
+    return _EXTRACTORS[cfg.extractor](html, cfg, url).strip()

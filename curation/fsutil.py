@@ -1,0 +1,86 @@
+"""Local paths and Hadoop-style URIs (s3a://, hdfs://, gs://) through one small interface.
+
+Executors read and write with ``pyarrow.fs`` (credentials from the environment, e.g.
+``AWS_ACCESS_KEY_ID``), so the pure-Python core needs no JVM. ``s3a://``/``s3n://`` are the Hadoop
+spellings of ``s3://``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import BinaryIO
+
+import pyarrow.fs as pafs
+
+_HADOOP_TO_ARROW = {"s3a": "s3", "s3n": "s3"}
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def local_path(path: str) -> str:
+    return os.path.abspath(path[len("file://"):] if path.startswith("file://") else path)
+
+
+def resolve(path: str) -> tuple[pafs.FileSystem, str]:
+    if not is_uri(path):
+        return pafs.LocalFileSystem(), local_path(path)
+    scheme, rest = path.split("://", 1)
+    return pafs.FileSystem.from_uri(f"{_HADOOP_TO_ARROW.get(scheme, scheme)}://{rest}")
+
+
+def join(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *parts])
+
+
+def open_input(path: str) -> BinaryIO:
+    if not is_uri(path):
+        return open(local_path(path), "rb")  # noqa: SIM115 - caller closes
+    fs, p = resolve(path)
+    return fs.open_input_stream(p)  # type: ignore[return-value]
+
+
+def exists(path: str) -> bool:
+    fs, p = resolve(path)
+    return fs.get_file_info(p).type != pafs.FileType.NotFound
+
+
+def makedirs(path: str) -> None:
+    fs, p = resolve(path)
+    fs.create_dir(p, recursive=True)
+
+
+def remove_tree(path: str) -> None:
+    fs, p = resolve(path)
+    info = fs.get_file_info(p)
+    if info.type == pafs.FileType.Directory:
+        fs.delete_dir(p)
+    elif info.type == pafs.FileType.File:
+        fs.delete_file(p)
+
+
+def list_files(path: str, suffix: str = "") -> list[str]:
+    """Files directly under ``path`` whose names end with ``suffix`` (full paths/URIs)."""
+    fs, p = resolve(path)
+    if fs.get_file_info(p).type != pafs.FileType.Directory:
+        return []
+    infos = fs.get_file_info(pafs.FileSelector(p, recursive=False))
+    base = path.rstrip("/")
+    return sorted(join(base, i.base_name) for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(suffix))
+
+
+def read_text(path: str) -> str:
+    fs, p = resolve(path)
+    with fs.open_input_stream(p) as f:
+        return f.read().decode("utf-8")
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write to a temporary sibling, then rename, so readers never see a partial file."""
+    fs, p = resolve(path)
+    tmp = f"{p}.{uuid.uuid4().hex}.inprogress"
+    with fs.open_output_stream(tmp) as f:
+        f.write(data)
+    fs.move(tmp, p)
