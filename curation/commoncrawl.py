@@ -55,7 +55,7 @@ import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 __all__ = [
     "CRAWL_ID_RE",
@@ -413,8 +413,10 @@ class _Progress:
         return self.received / _MB / elapsed
 
 
-def _download_once(url: str, part: Path, *, timeout: float, chunk_size: int, label: str) -> tuple[int, int]:
-    """One attempt: (re)fill ``part``; return (final size, bytes received in this attempt)."""
+def _download_once(
+    url: str, part: Path, *, timeout: float, chunk_size: int, label: str, on_bytes: Callable[[int], None]
+) -> int:
+    """One attempt: (re)fill ``part``; return its final size. ``on_bytes(n)`` counts bytes received."""
     offset = part.stat().st_size if part.exists() else 0
     shown = _redact_url(url)
     try:
@@ -424,7 +426,7 @@ def _download_once(url: str, part: Path, *, timeout: float, chunk_size: int, lab
             _, _, total = _parse_content_range(err.headers.get("Content-Range") if err.headers else None)
             err.close()
             if total == offset:
-                return offset, 0  # the .part already holds the whole file
+                return offset  # the .part already holds the whole file
             part.unlink(missing_ok=True)
             raise _TransientError(f"range {offset}- not satisfiable (size {total}); restarting") from None
         raise _http_error(err, url) from None
@@ -464,6 +466,7 @@ def _download_once(url: str, part: Path, *, timeout: float, chunk_size: int, lab
                 except OSError as exc:
                     raise DownloadError(f"cannot write {part}: {exc}") from exc
                 progress.update(len(chunk))
+                on_bytes(len(chunk))
 
     size = offset + progress.received
     if total is None:
@@ -473,7 +476,7 @@ def _download_once(url: str, part: Path, *, timeout: float, chunk_size: int, lab
             part.unlink(missing_ok=True)
             raise _TransientError(f"received {size} bytes, more than the expected {total}; restarting")
         raise _TransientError(f"connection ended after {size} of {total} bytes")
-    return size, progress.received
+    return size
 
 
 def download_file(
@@ -503,11 +506,12 @@ def download_file(
     received = 0
     started = time.monotonic()
 
-    def op(attempt: int) -> int:
+    def count(n: int) -> None:
         nonlocal received
-        size, got = _download_once(url, part, timeout=timeout, chunk_size=chunk_size, label=label)
-        received += got
-        return size
+        received += n
+
+    def op(attempt: int) -> int:
+        return _download_once(url, part, timeout=timeout, chunk_size=chunk_size, label=label, on_bytes=count)
 
     size = _with_retries(op, retry, f"{label}{dest.name}")
 

@@ -189,3 +189,17 @@ def summarise(results: list[FileResult]) -> dict:
         "per_file": {r.source_file: {"records_read": r.records_read, "by_outcome": r.by_outcome} for r in sorted(results, key=lambda r: r.source_file)},
     }
 
+
+
+#: Schema of what each Spark task returns to the driver: one row per input file.
+RESULT_SCHEMA = pa.schema([pa.field("source_file", pa.string()), pa.field("result", pa.string())])
+
+
+def extract_partition(batches: Iterator[pa.RecordBatch], files: list[str], out_dir: str,
+                      cfg: ExtractConfig, keep_dropped: bool) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` body: each input row is an index into ``files``; one file per row."""
+    for batch in batches:
+        for index in batch.column(0).to_pylist():
+            result = process_file(files[index], out_dir, cfg, keep_dropped)
+            yield pa.RecordBatch.from_pylist([{"source_file": result.source_file, "result": result.to_json()}],
+                                             schema=RESULT_SCHEMA)

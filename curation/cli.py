@@ -1,0 +1,37 @@
+"""``curate``: one command whose sub-commands mirror the jobs.
+
+Logging is configured here (an entry point), never in library modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from spark_jobs.extract import ExtractJob
+    from spark_jobs.job import configure_logging
+
+    jobs = {"extract": ExtractJob()}
+    parser = argparse.ArgumentParser(prog="curate", description="Curate: LLM pretraining data curation on Spark")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, job in jobs.items():
+        job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
+
+    from curation import commoncrawl, demo
+
+    commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
+    demo.add_arguments(sub.add_parser("demo", help="write the bundled demo WARC and extract it"))
+
+    args = parser.parse_args(argv)
+    configure_logging(getattr(args, "verbose", False))
+    if args.command in jobs:
+        return jobs[args.command].execute(args)
+    if args.command == "fetch-cc":
+        return commoncrawl.run(args)
+    return demo.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Spark job: WARC/ARC/WET files → extracted documents (Parquet) with exact accounting.
+
+    spark-submit spark_jobs/extract.py INPUT... --output DIR [--extractor resiliparse] [--keep-dropped]
+    curate extract INPUT... --output DIR            # the same job in local mode
+
+INPUT is a file, a directory, a glob, or a manifest (``*.txt``/``*.paths[.gz]`` or ``@file``: one
+path or glob per line); local paths and Hadoop URIs (s3a://, hdfs://) alike. Each Spark task streams
+one whole input file (the cc-pyspark model), so memory per task is bounded by one record, not one
+file. See curation/extract_task.py for the output layout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
+    import os
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from curation import config as configlib
+from curation import fsutil
+from curation.extract import ExtractConfig
+from curation.extract_task import (ACCOUNTING_FILE, PARTS_DIR, RESULT_SCHEMA, FileResult, completed_parts,
+                                   extract_partition, summarise)
+from spark_jobs.job import JobError, SparkJob, StageProgress, expand_inputs, log
+
+CONFIG_FILE = "_config.yaml"
+RESULT_DDL = ", ".join(f"{f.name} string" for f in RESULT_SCHEMA)
+
+
+@dataclass(frozen=True)
+class ExtractJobConfig:
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    #: Keep dropped and failed records as rows (with drop_reason) instead of only counting them.
+    keep_dropped: bool = False
+
+
+class ExtractJob(SparkJob):
+    name = "extract"
+    description = "Extract main text from WARC/ARC/WET files into Parquet."
+    config_cls = ExtractJobConfig
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("inputs", nargs="+", metavar="INPUT", help="WARC/ARC/WET files, directories, globs or manifests")
+        parser.add_argument("--output", "-o", required=True, help="output directory (local path or URI)")
+        parser.add_argument("--extractor", choices=["trafilatura", "resiliparse"], help="shorthand for --set extract.extractor=…")
+        parser.add_argument("--keep-dropped", action="store_true", help="keep dropped/failed records as rows")
+        parser.add_argument("--resume", action="store_true", help="skip input files whose output part is already complete")
+
+    def overrides_from_args(self, args: argparse.Namespace) -> list[str]:
+        out = []
+        if args.extractor:
+            out.append(f"extract.extractor={args.extractor}")
+        if args.keep_dropped:
+            out.append("keep_dropped=true")
+        return out
+
+    def run(self, spark, args: argparse.Namespace, cfg: ExtractJobConfig) -> int:
+        started = time.perf_counter()
+        out = args.output
+        files = expand_inputs(args.inputs, spark)
+        prepare_output(out, cfg, resume=args.resume)
+        done = completed_parts(out) if args.resume else {}
+        todo = [f for f in files if f not in done]
+        log.info("extract: %d input files (%d already complete), extractor=%s, output=%s",
+                 len(files), len(files) - len(todo), cfg.extract.extractor, out)
+        results = [done[f] for f in files if f in done]
+        if todo:
+            task = functools.partial(extract_partition, files=todo, out_dir=out, cfg=cfg.extract,
+                                     keep_dropped=cfg.keep_dropped)
+            df = spark.range(0, len(todo), 1, numPartitions=len(todo)).mapInArrow(task, RESULT_DDL)
+            with StageProgress(spark, "extract files", len(todo)):
+                rows = df.collect()
+            results += [FileResult(**json.loads(r["result"])) for r in rows]
+        summary = summarise(results)
+        summary["seconds"] = round(time.perf_counter() - started, 2)
+        fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())
+        print_summary(summary, out)
+        return 0
+
+
+def prepare_output(out: str, cfg: ExtractJobConfig, resume: bool) -> None:
+    """A re-run replaces the previous output; a folder that is not ours is never deleted."""
+    if fsutil.exists(out) and not resume:
+        ours = fsutil.exists(fsutil.join(out, CONFIG_FILE)) or fsutil.exists(fsutil.join(out, PARTS_DIR))
+        fs, path = fsutil.resolve(out)
+        import pyarrow.fs as pafs
+
+        empty = not fs.get_file_info(pafs.FileSelector(path, recursive=False))
+        if not ours and not empty:
+            raise JobError(f"output {out!r} exists and is not a curate extract output; refusing to overwrite it")
+        fsutil.remove_tree(out)
+    fsutil.makedirs(out)
+    fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+
+
+def print_summary(summary: dict, out: str) -> None:
+    n = summary["records_read"] or 1
+    lines = [
+        f"\nextract finished in {summary['seconds']}s: {summary['files']} files, {summary['records_read']} records",
+        f"  kept {summary['kept']} ({summary['kept'] / n:.1%}), dropped {summary['dropped']}, errored {summary['errored']}",
+    ]
+    for outcome, count in summary["by_outcome"].items():
+        lines.append(f"    {outcome:<36} {count:>8}  {count / n:6.1%}")
+    lines.append(f"  documents: {out}/*.parquet   accounting: {out}/{ACCOUNTING_FILE}   config: {out}/{CONFIG_FILE}")
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return ExtractJob().main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

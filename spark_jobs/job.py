@@ -1,0 +1,244 @@
+"""The thin Spark adapter every job shares: arguments, config, session, inputs, progress.
+
+A job subclasses :class:`SparkJob`, declares its config dataclass and implements ``run``. The same
+``main()`` serves ``spark-submit spark_jobs/<job>.py …``, ``python -m spark_jobs.<job> …`` and the
+``curate <job> …`` sub-command, so the three never drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob as globlib
+import gzip
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from curation import config as configlib
+from curation import fsutil
+
+log = logging.getLogger("curate")
+
+#: Suffixes of web-archive files picked up when an input is a directory.
+ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz", ".wat", ".wat.gz")
+#: Inputs with these names are manifests: one path or glob per line.
+MANIFEST_SUFFIXES = (".txt", ".paths", ".paths.gz", ".manifest")
+
+
+class JobError(Exception):
+    """A user error (bad input, bad config): reported as one line, exit code 2."""
+
+
+def configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("py4j", "trafilatura", "urllib3", "htmldate", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def spark_env() -> None:
+    """Executors must run this interpreter (the venv's), and local Spark must stay on loopback."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def under_spark_submit() -> bool:
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def get_session(app_name: str, master: str | None = None, conf: dict[str, str] | None = None):
+    spark_env()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if master is None and not under_spark_submit():
+        master = "local[*]"
+    if master:
+        builder = builder.master(master)
+    defaults = {
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.python.worker.reuse": "true",
+    }
+    if master and master.startswith("local"):
+        # Local runs: no web UI (one less port, faster start), everything on loopback.
+        defaults.update({"spark.ui.enabled": "false", "spark.driver.host": "127.0.0.1",
+                         "spark.driver.bindAddress": "127.0.0.1"})
+    for key, value in {**defaults, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def expand_inputs(inputs: list[str], spark=None) -> list[str]:
+    """Paths, directories, globs and manifests → a sorted, de-duplicated list of files.
+
+    Local inputs are expanded in Python; URIs (s3a://, hdfs://, …) with Hadoop's ``globStatus`` on
+    the driver, so they honour the cluster's Hadoop configuration. A manifest's relative lines are
+    relative to the manifest's folder. An input that matches nothing is an error, not a silent skip.
+    """
+    files: list[str] = []
+    for item in inputs:
+        item = item.strip()
+        if not item or item.startswith("#"):
+            continue
+        if item.startswith("@") or item.endswith(MANIFEST_SUFFIXES):
+            files.extend(expand_inputs(_read_manifest(item.lstrip("@")), spark))
+            continue
+        found = _expand_uri(item, spark) if fsutil.is_uri(item) else _expand_local(item)
+        if not found:
+            raise JobError(f"input {item!r} matches no file")
+        files.extend(found)
+    return sorted(dict.fromkeys(files))
+
+
+def _read_manifest(path: str) -> list[str]:
+    try:
+        raw = fsutil.open_input(path).read()
+    except (OSError, FileNotFoundError) as exc:
+        raise JobError(f"cannot read manifest {path!r}: {exc}") from exc
+    if path.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    base = os.path.dirname(fsutil.local_path(path)) if not fsutil.is_uri(path) else None
+    lines = []
+    for line in raw.decode("utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if base and not fsutil.is_uri(line) and not os.path.isabs(line):
+            line = os.path.join(base, line)
+        lines.append(line)
+    if not lines:
+        raise JobError(f"manifest {path!r} lists no input")
+    return lines
+
+
+def _expand_local(item: str) -> list[str]:
+    path = fsutil.local_path(item)
+    if os.path.isdir(path):
+        return [str(p) for p in sorted(Path(path).rglob("*")) if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)]
+    if globlib.has_magic(path):
+        return [p for p in sorted(globlib.glob(path, recursive=True)) if os.path.isfile(p)]
+    return [path] if os.path.isfile(path) else []
+
+
+def _expand_uri(item: str, spark) -> list[str]:
+    if spark is None:
+        raise JobError(f"{item!r}: URIs are expanded through Spark's Hadoop filesystem; no session given")
+    jvm = spark.sparkContext._jvm
+    hconf = spark.sparkContext._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(item)
+    fs = path.getFileSystem(hconf)
+    statuses = fs.globStatus(path) or []
+    out = []
+    for status in statuses:
+        if status.isDirectory():
+            it = fs.listFiles(status.getPath(), True)
+            while it.hasNext():
+                p = it.next().getPath().toString()
+                if p.endswith(ARCHIVE_SUFFIXES):
+                    out.append(p)
+        else:
+            out.append(status.getPath().toString())
+    return out
+
+
+class StageProgress:
+    """Logs "n/N tasks done" of the running Spark stages every few seconds (also without a TTY)."""
+
+    def __init__(self, spark, label: str, total: int, every_s: float = 5.0):
+        self._tracker = spark.sparkContext.statusTracker()
+        self._label, self._total, self._every = label, total, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._start = time.monotonic()
+
+    def __enter__(self) -> "StageProgress":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _loop(self) -> None:
+        last = -1
+        while not self._stop.wait(self._every):
+            try:
+                done = running = 0
+                for sid in self._tracker.getActiveStageIds():
+                    info = self._tracker.getStageInfo(sid)
+                    if info:
+                        done += info.numCompletedTasks
+                        running += info.numActiveTasks
+            except Exception:  # noqa: BLE001 - progress must never break the job
+                continue
+            if done != last:
+                elapsed = time.monotonic() - self._start
+                log.info("%s: %d/%d done, %d running, %.0fs elapsed", self._label, done, self._total, running, elapsed)
+                last = done
+
+
+class SparkJob:
+    """Base class: subclasses set ``name``, ``config_cls`` and implement ``add_arguments``/``run``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_cls: ClassVar[type]
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:  # pragma: no cover - overridden
+        pass
+
+    def overrides_from_args(self, args: argparse.Namespace) -> list[str]:
+        """Job flags that are shorthands for ``--set`` overrides."""
+        return []
+
+    def run(self, spark, args: argparse.Namespace, cfg: Any) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def build_parser(self, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+        parser = parser or argparse.ArgumentParser(prog=f"{self.name}", description=self.description)
+        parser.add_argument("--config", help="YAML config file (defaults: spark_jobs/configs/%s.yaml)" % self.name)
+        parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                            help="override a config value, e.g. --set extract.time_limit_s=5 (repeatable)")
+        parser.add_argument("--master", help="Spark master (default local[*]; ignored under spark-submit)")
+        parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                            help="extra Spark configuration, e.g. spark.executor.memory=4g (repeatable)")
+        parser.add_argument("-v", "--verbose", action="store_true")
+        self.add_arguments(parser)
+        return parser
+
+    def load_config(self, args: argparse.Namespace) -> Any:
+        return configlib.load(self.config_cls, args.config, [*self.overrides_from_args(args), *args.overrides])
+
+    def execute(self, args: argparse.Namespace) -> int:
+        try:
+            cfg = self.load_config(args)
+        except configlib.ConfigError as exc:
+            log.error("config error: %s", exc)
+            return 2
+        conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
+        spark = get_session(f"curate-{self.name}", args.master, conf)
+        try:
+            return self.run(spark, args, cfg)
+        except JobError as exc:
+            log.error("%s: %s", self.name, exc)
+            return 2
+        finally:
+            spark.stop()
+
+    def main(self, argv: list[str] | None = None) -> int:
+        args = self.build_parser().parse_args(argv)
+        configure_logging(args.verbose)
+        return self.execute(args)
