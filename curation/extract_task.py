@@ -64,7 +64,7 @@ def part_name(source_file: str) -> str:
 def record_to_document(raw: RawRecord, source_file: str, cfg: ExtractConfig) -> Document:
     mime, header_charset = parse_content_type(raw.content_type)
     doc = Document(
-        id=raw.record_id or record_key(source_file, raw.offset),
+        id=record_key(source_file, raw.offset),
         url=raw.url,
         record_id=raw.record_id,
         record_type=raw.record_type,

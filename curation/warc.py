@@ -57,9 +57,14 @@ def normalise_date(value: str | None) -> str | None:
 
 
 def record_key(source_file: str, offset: int) -> str:
-    """Deterministic id for records without a WARC-Record-ID (ARC): file name + offset."""
+    """Document id: a hash of the file name and the record's offset.
+
+    Not the WARC-Record-ID: ARC has none, and real crawls repeat them (the 2013 Wikipedia capture
+    in ../shared/data has two records with one id). File name + offset is unique and stable
+    across re-runs and mount points.
+    """
     name = source_file.rsplit("/", 1)[-1]
-    return "urn:curate:" + hashlib.sha1(f"{name}:{offset}".encode()).hexdigest()
+    return hashlib.sha1(f"{name}:{offset}".encode()).hexdigest()
 
 
 def read_records(stream: BinaryIO, max_payload_bytes: int = 5_000_000) -> Iterator[RawRecord]:
@@ -68,6 +73,7 @@ def read_records(stream: BinaryIO, max_payload_bytes: int = 5_000_000) -> Iterat
     Never raises on bad input: a decoder failure yields one ``error="read"`` record and ends.
     """
     it = ArchiveIterator(stream, arc2warc=True, check_digests=False)
+    is_arc = None  # decided by the first record: warcio turns an ARC's filedesc header into a warcinfo
     while True:
         try:
             rec = next(it)
@@ -77,8 +83,11 @@ def read_records(stream: BinaryIO, max_payload_bytes: int = 5_000_000) -> Iterat
             yield RawRecord(record_type="unknown", offset=_offset(it), error="read",
                             error_detail=f"{type(exc).__name__}: {exc}"[:500])
             return
+        if is_arc is None:
+            filename = rec.rec_headers.get_header("WARC-Filename") or ""
+            is_arc = rec.rec_type == "warcinfo" and bool(re.search(r"\.arc(\.gz)?$", filename, re.I))
         try:
-            yield _to_raw(rec, _offset(it), max_payload_bytes)
+            yield _to_raw(rec, _offset(it), max_payload_bytes, is_arc)
         except Exception as exc:  # noqa: BLE001 - the stream broke inside this record
             yield RawRecord(record_type=rec.rec_type or "unknown", offset=_offset(it), error="read",
                             url=rec.rec_headers.get_header("WARC-Target-URI"),
@@ -92,7 +101,7 @@ def _offset(it: ArchiveIterator) -> int:
     return int(getattr(it, "offset", -1) or 0)
 
 
-def _to_raw(rec, offset: int, max_payload_bytes: int) -> RawRecord:
+def _to_raw(rec, offset: int, max_payload_bytes: int, is_arc: bool) -> RawRecord:
     h = rec.rec_headers
     raw = RawRecord(
         record_type=rec.rec_type or "unknown",
@@ -102,7 +111,7 @@ def _to_raw(rec, offset: int, max_payload_bytes: int) -> RawRecord:
     )
     rid = h.get_header("WARC-Record-ID")
     # warcio invents a random WARC-Record-ID when converting ARC; only trust real WARC ones.
-    if rid and not rec.format.startswith("arc"):
+    if rid and not is_arc:
         raw.record_id = rid.strip("<>")
     if raw.record_type not in DOCUMENT_TYPES:
         return raw

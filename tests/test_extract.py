@@ -1,0 +1,129 @@
+"""HTML → text: charsets, sniffing, math/code/tables, limits, and the record → document rules."""
+
+import time
+
+import pytest
+
+from curation import extract
+from curation.extract import ExtractConfig, decode_html, html_to_text, is_html, parse_content_type, rewrite_math
+from curation.extract_task import record_to_document
+from curation.warc import RawRecord
+
+ARTICLE = """<html><head><title>Binary search</title></head><body>
+<nav><a href="/">Home</a> | <a href="/about">About us</a> | <a href="/shop">Shop</a></nav>
+<article><h1>Binary search explained</h1>
+<p>Binary search finds an item in a sorted list by halving the search interval at every step, so it
+needs only a logarithmic number of comparisons. It is one of the first algorithms worth learning.</p>
+<pre><code>def bsearch(xs, target):
+    lo, hi = 0, len(xs)
+    while lo &lt; hi:
+        mid = (lo + hi) // 2
+        if xs[mid] &lt; target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+</code></pre>
+<p>Its running time satisfies <script type="math/tex">T(n) = T(n/2) + O(1)</script>, and by the master
+theorem <math><semantics><mi>T</mi><annotation encoding="application/x-tex">T(n) = O(\\log n)</annotation></semantics></math>.</p>
+<table><tr><th>list size</th><th>comparisons</th></tr><tr><td>1024</td><td>10</td></tr><tr><td>1048576</td><td>20</td></tr></table>
+<p>In practice the hardest part is getting the boundaries right, which is why the loop above keeps the
+invariant that everything left of lo is smaller than the target.</p></article>
+<footer>Copyright 2026 Example Corp. All rights reserved. Privacy policy. Cookie settings.</footer>
+</body></html>"""
+
+
+@pytest.mark.parametrize("extractor", ["trafilatura", "resiliparse"])
+def test_keeps_code_math_and_tables_and_drops_chrome(extractor):
+    text = html_to_text(ARTICLE, ExtractConfig(extractor=extractor))
+    assert "Binary search finds an item" in text
+    assert "        mid = (lo + hi) // 2" in text  # code keeps its indentation and line breaks
+    assert "$T(n) = T(n/2) + O(1)$" in text and "$T(n) = O(\\log n)$" in text
+    assert "1048576" in text and "comparisons" in text
+    assert "About us" not in text and "Cookie settings" not in text
+
+
+def test_math_dropped_without_rewrite():
+    # Proves the rewrite is what keeps formulas: without it the MathJax TeX is lost.
+    text = html_to_text(ARTICLE, ExtractConfig(extractor="resiliparse", keep_math=False))
+    assert "T(n/2)" not in text
+
+
+def test_rewrite_math_variants():
+    out = rewrite_math('<p><script type="math/tex; mode=display">a^2+b^2=c^2</script>'
+                       '<math alttext="x_1"><mi>x</mi></math><math><mi>y</mi><mo>+</mo><mn>1</mn></math></p>')
+    assert "$$a^2+b^2=c^2$$" in out and "$x_1$" in out and "$y + 1$" in out
+
+
+def test_content_type_and_sniffing():
+    assert parse_content_type('text/html; charset="Shift_JIS"') == ("text/html", "Shift_JIS")
+    assert parse_content_type(None) == ("", None)
+    assert is_html("text/html", b"anything")
+    assert is_html("", b"\n  <!DOCTYPE html><html><body>x</body></html>")
+    assert is_html("application/octet-stream", b"<html><head><title>t</title></head></html>")
+    assert not is_html("image/png", b"<html>")  # an explicit non-HTML type is believed
+    assert not is_html("text/plain", b"User-agent: *\nDisallow: /")
+
+
+def test_charset_order_header_then_meta_then_detection():
+    jp = "<html><head><meta charset='shift_jis'><title>t</title></head><body>日本語の文章です。</body></html>"
+    text, codec = decode_html(jp.encode("cp932"))
+    assert codec == "cp932" and "日本語の文章です" in text
+    # The HTTP header wins over the meta tag when it decodes.
+    fr = "<html><head><meta charset='utf-8'></head><body>Élève déjà là</body></html>".encode("cp1252")
+    text, codec = decode_html(fr, "iso-8859-1")
+    assert codec == "cp1252" and "Élève déjà là" in text
+    # A lying header is skipped; detection handles pages with no declaration at all.
+    text, codec = decode_html(fr, "utf-8")
+    assert "Élève" in text
+    euc = ("<html><body>" + "これは日本語のページです。文字コードの判定を試験します。" * 5 + "</body></html>").encode("euc-jp")
+    text, codec = decode_html(euc)
+    assert codec == "euc_jp" and "日本語のページ" in text
+
+
+def _raw(payload: bytes, content_type="text/html; charset=utf-8", status=200, record_type="response") -> RawRecord:
+    return RawRecord(record_type=record_type, offset=0, record_id="r1", url="http://x.test/", http_status=status,
+                     content_type=content_type, payload=payload, payload_bytes=len(payload))
+
+
+def test_record_rules_give_named_reasons():
+    cfg = ExtractConfig(extractor="resiliparse")
+    assert record_to_document(_raw(ARTICLE.encode()), "f", cfg).drop_reason is None
+    assert record_to_document(_raw(b"x", status=404), "f", cfg).drop_reason == "http.status_4xx"
+    assert record_to_document(_raw(b"\x89PNG", "image/png"), "f", cfg).drop_reason == "resiliparse_v1.not_html"
+    assert record_to_document(_raw(b"<html><body></body></html>"), "f", cfg).drop_reason == "resiliparse_v1.empty"
+    over = _raw(b"")
+    over.payload = None
+    assert record_to_document(over, "f", cfg).drop_reason == "resiliparse_v1.too_large"
+    req = _raw(b"", record_type="request")
+    assert record_to_document(req, "f", cfg).drop_reason == "warc.request"
+    bad = _raw(b"")
+    bad.error, bad.error_detail = "http_headers", "bad status line"
+    doc = record_to_document(bad, "f", cfg)
+    assert doc.drop_reason == "error.http_headers" and doc.error == "bad status line"
+
+
+def test_time_limit_drops_a_slow_page(monkeypatch):
+    def slow(html, cfg, url=None):
+        time.sleep(5)
+        return "never"
+
+    monkeypatch.setitem(extract._EXTRACTORS, "trafilatura", slow)
+    start = time.perf_counter()
+    doc = record_to_document(_raw(ARTICLE.encode()), "f", ExtractConfig(time_limit_s=0.3))
+    assert doc.drop_reason == "trafilatura_v1.timeout"
+    assert time.perf_counter() - start < 2
+
+
+def test_extractor_crash_is_an_error_not_a_crash(monkeypatch):
+    def boom(html, cfg, url=None):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setitem(extract._EXTRACTORS, "trafilatura", boom)
+    doc = record_to_document(_raw(ARTICLE.encode()), "f", ExtractConfig())
+    assert doc.drop_reason == "error.extract" and "RecursionError" in doc.error
+
+
+def test_config_rejects_unknown_extractor():
+    with pytest.raises(ValueError):
+        ExtractConfig(extractor="lynx")
