@@ -17,11 +17,14 @@ _HADOOP_TO_ARROW = {"s3a": "s3", "s3n": "s3"}
 
 
 def is_uri(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
+    """True for remote filesystems; ``file:`` URIs (Hadoop writes ``file:/x``) are local paths."""
+    return "://" in path and not path.startswith("file:")
 
 
 def local_path(path: str) -> str:
-    return os.path.abspath(path[len("file://"):] if path.startswith("file://") else path)
+    if path.startswith("file:"):
+        path = "/" + path[len("file:"):].lstrip("/")
+    return os.path.abspath(path)
 
 
 def resolve(path: str) -> tuple[pafs.FileSystem, str]:

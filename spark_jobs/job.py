@@ -96,7 +96,9 @@ def expand_inputs(inputs: list[str], spark=None) -> list[str]:
         if item.startswith("@") or item.endswith(MANIFEST_SUFFIXES):
             files.extend(expand_inputs(_read_manifest(item.lstrip("@")), spark))
             continue
-        found = _expand_uri(item, spark) if fsutil.is_uri(item) else _expand_local(item)
+        # Any URI (file: included) goes through Hadoop when a session is at hand: one code path
+        # for s3a://, hdfs:// and local URIs, which lets local tests exercise it.
+        found = _expand_uri(item, spark) if "://" in item and (spark or fsutil.is_uri(item)) else _expand_local(item)
         if not found:
             raise JobError(f"input {item!r} matches no file")
         files.extend(found)
