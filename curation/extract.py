@@ -153,6 +153,9 @@ def _tex_span(tex: str, display: bool) -> str:
 
 def rewrite_math(html: str) -> str:
     """Replace MathJax ``<script type=math/tex>`` and MathML with ``$TeX$`` text spans."""
+    # Most pages have no math: two substring scans are far cheaper than lower-casing the page.
+    if "math" not in html and "MATH" not in html:
+        return html
     lowered = html.lower()
     if "math/tex" in lowered:
         html = _MATHJAX_SCRIPT.sub(lambda m: _tex_span(m.group(2), bool(m.group(1))), html)

@@ -1,0 +1,40 @@
+# Two commands on a fresh machine:  `make demo`  and  `make test`  (both set everything up first).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export PYSPARK_PYTHON        := $(abspath $(PY))
+export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
+export SPARK_LOCAL_IP        := 127.0.0.1
+export HF_HUB_OFFLINE        := 1
+export TRANSFORMERS_OFFLINE  := 1
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+
+.PHONY: setup demo test test-fast bench clean
+
+setup: $(STAMP)
+
+# The venv is rebuilt when the pins or the project metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v java >/dev/null || { echo "Java 17+ is required by Spark (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q pip==26.3
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip check
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/curate demo --output runs/demo
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not spark"
+
+bench: setup
+	$(PY) bench/extraction_quality.py
+	$(PY) bench/extract_throughput.py
+
+clean:
+	rm -rf runs bench/_work .pytest_cache
