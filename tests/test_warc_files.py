@@ -16,7 +16,9 @@ from curation.extract import ExtractConfig
 from curation.extract_task import documents_from_file, process_file
 from curation.warc import read_records
 
-SHARED_WARC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "warc"
+from tests.conftest import SHARED
+
+SHARED_WARC = SHARED / "warc"
 FILES = sorted(p for p in SHARED_WARC.rglob("*") if p.is_file() and re.search(r"\.(warc|arc|wet|wat)(\.gz)?$", p.name)) if SHARED_WARC.exists() else []
 FAST = ExtractConfig(extractor="resiliparse")
 
