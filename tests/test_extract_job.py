@@ -126,3 +126,13 @@ def test_spark_submit_runs_the_job_script(warc_dir, tmp_path):
     acc = json.loads((out / "_accounting.json").read_text())
     assert acc["records_read"] == 48 + 34 and acc["kept"] == 37
     assert "extract finished" in proc.stdout
+
+
+def test_time_limit_is_enforced_inside_spark_workers(spark, warc_dir, tmp_path):
+    # SIGALRM only works on a process's main thread: this proves Spark's Python workers qualify.
+    out = tmp_path / "out"
+    run_job(spark, [str(warc_dir / "dolma-2024/sample-0000.warc.gz"), "--output", str(out),
+                    "--set", "extract.time_limit_s=0.0001"])
+    acc = json.loads((out / "_accounting.json").read_text())
+    assert acc["by_outcome"].get("trafilatura_v1.timeout", 0) >= 15
+    assert acc["records_read"] == 48
