@@ -127,3 +127,27 @@ def test_extractor_crash_is_an_error_not_a_crash(monkeypatch):
 def test_config_rejects_unknown_extractor():
     with pytest.raises(ValueError):
         ExtractConfig(extractor="lynx")
+
+
+def test_resiliparse_drops_widgets_but_not_articles_named_like_them():
+    body = " ".join(["Real article text that explains a topic in full sentences."] * 8)
+    html = f"""<html><body><div class="docked-sharebar-content-container"><h1>Title here</h1>
+    <p>{body}</p><p>{body}</p></div>
+    <div class="share-buttons">Share on Facebook Share on Twitter</div>
+    <div id="comments"><p>First comment, what a great post.</p></div>
+    <div class="site-footer">Imprint Contact Privacy</div></body></html>"""
+    text = html_to_text(html, ExtractConfig(extractor="resiliparse"))
+    assert "Title here" in text and text.count("Real article text") == 16
+    for boilerplate in ("Share on Facebook", "First comment", "Imprint"):
+        assert boilerplate not in text
+
+
+def test_resiliparse_tail_trim_keeps_code_tables_and_sentences():
+    from curation.extract import _rp_trim_tail
+
+    assert _rp_trim_tail("A real paragraph ends here.\nRelated articles\nShare this\nTags") == "A real paragraph ends here."
+    code = "Example:\n    for x in xs:\n        print(x)\nend"
+    assert _rp_trim_tail(code) == code
+    table = "Results:\nname\tscore\nalice\t3"
+    assert _rp_trim_tail(table) == table
+    assert _rp_trim_tail("Only a label") == "Only a label"
