@@ -12,6 +12,7 @@ Spark executors can unpickle them; heavy models load lazily on first call, once 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
 
@@ -50,10 +51,15 @@ def _looks_versioned(name: str) -> bool:
 
 
 def create(name: str, **params: Any) -> Any:
+    """Instantiate a registered step; dataclass steps get their params type-checked like config."""
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown step {name!r}; registered: {', '.join(sorted(_REGISTRY))}") from None
+    if dataclasses.is_dataclass(factory):
+        from curation.config import build
+
+        return build(factory, params, where=f"{name}.")
     return factory(**params)
 
 
