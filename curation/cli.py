@@ -10,19 +10,21 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    from spark_jobs.annotate import AnnotateJob
     from spark_jobs.extract import ExtractJob
     from spark_jobs.job import configure_logging
 
-    jobs = {"extract": ExtractJob()}
+    jobs = {"extract": ExtractJob(), "annotate": AnnotateJob()}
     parser = argparse.ArgumentParser(prog="curate", description="Curate: LLM pretraining data curation on Spark")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, job in jobs.items():
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
-    from curation import commoncrawl, demo
+    from curation import commoncrawl, demo, funnel
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
-    demo.add_arguments(sub.add_parser("demo", help="write the bundled demo WARC and extract it"))
+    funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
+    demo.add_arguments(sub.add_parser("demo", help="extract and annotate the bundled demo WARC, then print its funnel"))
 
     args = parser.parse_args(argv)
     configure_logging(getattr(args, "verbose", False))
@@ -30,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         return jobs[args.command].execute(args)
     if args.command == "fetch-cc":
         return commoncrawl.run(args)
+    if args.command == "funnel":
+        return funnel.run(args)
     return demo.run(args)
 
 

@@ -1,0 +1,134 @@
+"""Spark job: extracted documents (Parquet) → language, heuristic and classifier annotations.
+
+    spark-submit spark_jobs/annotate.py INPUT_DIR --output DIR [--config annotate.yaml] [--keep-dropped]
+    curate annotate INPUT_DIR --output DIR
+
+The steps are a YAML list (spark_jobs/configs/annotate.yaml); each records scores and may drop a
+document with ``<step>.<reason>``. Rows already dropped upstream (extract run with
+``--keep-dropped``) pass through, so the last stage's output holds the whole funnel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
+    import os
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from curation import config as configlib
+from curation import fsutil
+from curation.annotate_task import StepSpec, annotate_batches, build_steps, output_schema
+from curation.schema import DOC_SCHEMA
+from spark_jobs.job import JobError, SparkJob, StageProgress, log
+
+CONFIG_FILE = "_config.yaml"
+ACCOUNTING_FILE = "_accounting.json"
+
+DEFAULT_STEPS = (
+    StepSpec("fasttext_lid_v1"),
+    StepSpec("gopher_repetition_v1"),
+    StepSpec("gopher_quality_v1"),
+    StepSpec("c4_quality_v1", {"filter_no_terminal_punct": False}),
+    StepSpec("fineweb_quality_v1"),
+    StepSpec("corruption_v1"),
+)
+
+
+@dataclass(frozen=True)
+class AnnotateJobConfig:
+    steps: tuple[StepSpec, ...] = DEFAULT_STEPS
+    #: Scores copied into their own float columns (``lang`` is always a column).
+    promote: tuple[str, ...] = ("lang_score", "gopher_n_words", "fineweb_line_punct_ratio", "zlib_ratio")
+    keep_dropped: bool = False
+    #: Rows per Arrow batch handed to the steps.
+    batch_rows: int = 1000
+
+
+class AnnotateJob(SparkJob):
+    name = "annotate"
+    description = "Annotate extracted documents with language, heuristic and quality scores."
+    config_cls = AnnotateJobConfig
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("input", metavar="INPUT_DIR", help="Parquet documents (an extract output)")
+        parser.add_argument("--output", "-o", required=True, help="output directory (local path or URI)")
+        parser.add_argument("--keep-dropped", action="store_true", help="keep dropped rows with their drop_reason")
+
+    def overrides_from_args(self, args: argparse.Namespace) -> list[str]:
+        return ["keep_dropped=true"] if args.keep_dropped else []
+
+    def load_config(self, args: argparse.Namespace) -> AnnotateJobConfig:
+        cfg = super().load_config(args)
+        try:
+            build_steps(cfg.steps)  # fail fast on unknown steps or bad parameters, before Spark starts
+        except KeyError as exc:
+            raise configlib.ConfigError(exc.args[0]) from exc
+        return cfg
+
+    def run(self, spark, args: argparse.Namespace, cfg: AnnotateJobConfig) -> int:
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        started = time.perf_counter()
+        src, out = args.input, args.output
+        if fsutil.resolve(src)[1] == fsutil.resolve(out)[1]:
+            raise JobError("--output must differ from the input")
+        try:
+            docs = spark.read.parquet(src)
+        except Exception as exc:  # noqa: BLE001 - AnalysisException: path missing or no Parquet
+            raise JobError(f"cannot read Parquet documents from {src!r}: {exc}".splitlines()[0]) from exc
+        prepare(out, cfg)
+        schema = output_schema(cfg.promote)
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.batch_rows))
+        task = functools.partial(annotate_batches, specs=cfg.steps, promote=cfg.promote)
+        # Inputs written by older versions may lack optional columns: add them as typed nulls.
+        doc_types = {f.name: f.dataType for f in from_arrow_schema(DOC_SCHEMA)}
+        for name, dtype in doc_types.items():
+            if name not in docs.columns:
+                docs = docs.withColumn(name, F.lit(None).cast(dtype))
+        docs = docs.select(*doc_types)
+        annotated = docs.mapInArrow(task, from_arrow_schema(schema)).persist(StorageLevel.DISK_ONLY)
+        with StageProgress(spark, "annotate", annotated.rdd.getNumPartitions()):
+            counts = {r["outcome"]: r["n"] for r in annotated.groupBy(
+                F.coalesce("drop_reason", F.lit("kept")).alias("outcome")).agg(F.count("*").alias("n")).collect()}
+            to_write = annotated if cfg.keep_dropped else annotated.filter("drop_reason IS NULL")
+            to_write.write.mode("overwrite").parquet(out)
+        annotated.unpersist()
+        total = sum(counts.values())
+        kept = counts.get("kept", 0)
+        errored = sum(v for k, v in counts.items() if k.startswith("error."))
+        summary = {"records_read": total, "by_outcome": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+                   "kept": kept, "dropped": total - kept - errored, "errored": errored,
+                   "seconds": round(time.perf_counter() - started, 2)}
+        fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())
+        fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+        print(f"\nannotate finished in {summary['seconds']}s: {total} documents, kept {kept}, "
+              f"dropped {summary['dropped']}, errored {errored}\n  output: {out}   funnel: curate funnel {out}", flush=True)
+        return 0
+
+
+def prepare(out: str, cfg: AnnotateJobConfig) -> None:
+    """Spark's overwrite replaces the folder; refuse to do that to a folder that is not ours."""
+    if fsutil.exists(out):
+        import pyarrow.fs as pafs
+
+        fs, path = fsutil.resolve(out)
+        entries = fs.get_file_info(pafs.FileSelector(path, recursive=False))
+        if entries and not fsutil.exists(fsutil.join(out, CONFIG_FILE)):
+            raise JobError(f"output {out!r} exists and is not a curate output; refusing to overwrite it")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return AnnotateJob().main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
