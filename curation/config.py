@@ -104,6 +104,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     if origin is dict or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where} must be a mapping, got {value!r}")
+        if len(args) == 2:
+            return {_coerce(args[0], k, f"{where} key"): _coerce(args[1], v, f"{where}[{k}]") for k, v in value.items()}
         return dict(value)
     if tp is Any:
         return value

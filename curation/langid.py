@@ -23,7 +23,8 @@ from curation.steps import register
 DEFAULT_LANGUAGES = ("en", "de", "es", "fr", "pt", "it", "hi", "ja")
 
 _MODELS: dict[str, Any] = {}
-_PARAGRAPHS = re.compile(r"\n\s*\n")
+# trafilatura separates paragraphs with single newlines, resiliparse with blank lines: split on both.
+_PARAGRAPHS = re.compile(r"\n\s*")
 
 
 def default_model_path() -> str:
@@ -50,7 +51,9 @@ def load_model(path: str | None = None):
 def predict(texts: list[str], model_path: str | None = None, k: int = 1) -> list[list[tuple[str, float]]]:
     """Top-k ``(iso code, probability)`` per text. fastText reads one line, so newlines become spaces."""
     model = load_model(model_path)
-    labels, probs = model.predict([t.replace("\n", " ") for t in texts], k=k)
+    # fastText's binding rejects lone surrogates (hostile input): replace them, never raise.
+    lines = [t.replace("\n", " ").encode("utf-8", "replace").decode("utf-8") for t in texts]
+    labels, probs = model.predict(lines, k=k)
     return [[(lab.removeprefix("__label__"), min(float(p), 1.0)) for lab, p in zip(ls, ps)] for ls, ps in zip(labels, probs)]
 
 
@@ -77,7 +80,7 @@ class FastTextLangID:
             return "no_text"
         (lang, score), = predict([text], self.model_path)[0]
         doc.lang = lang
-        doc.scores["lang_score"] = round(score, 4)
+        doc.scores["lang_score"] = score
         if self.per_paragraph:
             doc.scores["lang_mixed_share"] = round(self._mixed_share(text, lang), 4)
         if self.languages and lang not in self.languages:

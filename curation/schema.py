@@ -80,7 +80,12 @@ def to_batch(docs: Iterable[Document], schema: pa.Schema = DOC_SCHEMA) -> pa.Rec
         values = [getattr(d, name) for d in docs]
         if name == "scores":
             values = [list(v.items()) for v in values]
-        arrays.append(pa.array(values, type=schema.field(name).type))
+        try:
+            arrays.append(pa.array(values, type=schema.field(name).type))
+        except (UnicodeEncodeError, pa.ArrowInvalid):
+            # Lone surrogates (from hostile input) cannot be UTF-8: store them as U+FFFD, never crash.
+            values = [v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v for v in values]
+            arrays.append(pa.array(values, type=schema.field(name).type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

@@ -63,3 +63,12 @@ def test_nested_lists_and_optional():
     assert cfg.inner.names == ("a", "b") and cfg.inner.limit is None
     with pytest.raises(config.ConfigError):
         config.build(Outer, {"inner": {"limit": "x"}})
+
+
+def test_mapping_values_are_type_checked():
+    from curation import steps
+    import curation.langid  # noqa: F401 - registers the step
+
+    with pytest.raises(config.ConfigError):
+        steps.create("fasttext_lid_v1", min_score_by_language={"en": "high"})
+    assert steps.create("fasttext_lid_v1", min_score_by_language={"hi": 0.5}).min_score_by_language == {"hi": 0.5}
