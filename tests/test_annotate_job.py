@@ -51,8 +51,11 @@ def test_annotate_keeps_every_row_and_funnel_matches(spark, extracted):
         if reason != "kept":
             assert acc["by_outcome"][reason] == count
     assert any(k.startswith(("gopher_", "c4_", "fineweb_", "fasttext_lid_v1.")) for k in acc["by_outcome"])
-    ja = con.execute(f"SELECT count(*) FROM '{out}/*.parquet' WHERE lang = 'ja' AND drop_reason IS NULL").fetchall()[0][0]
-    assert ja > 0, "Japanese pages must survive language-aware heuristics"
+    # The ClueWeb Japanese pages are shop listings (repetitive, short lines: rightly dropped), but never
+    # for reasons that assume space-separated words.
+    ja = dict(con.execute(f"SELECT drop_reason, count(*) FROM '{out}/*.parquet' WHERE lang = 'ja' GROUP BY 1").fetchall())
+    assert sum(ja.values()) >= 20
+    assert not {"gopher_quality_v1.short_words", "gopher_quality_v1.long_words", "gopher_quality_v1.too_few_stop_words"} & set(ja)
     # The funnel is computed from the data and agrees with the job's own counters.
     rows, meta = funnel.compute(extracted.parent)
     assert meta["stage_dir"].endswith("annotate")
