@@ -34,8 +34,8 @@ ACCOUNTING_FILE = "_accounting.json"
 DEFAULT_STEPS = (
     StepSpec("fasttext_lid_v1"),
     StepSpec("gopher_repetition_v1"),
-    StepSpec("gopher_quality_v1"),
-    StepSpec("c4_quality_v1", {"filter_no_terminal_punct": False}),
+    StepSpec("gopher_quality_v1", {"max_non_alpha_words_ratio": 0.5}),  # see configs/annotate.yaml
+    StepSpec("c4_quality_v1", {"filter_no_terminal_punct": False, "filter_curly_bracket": False}),
     StepSpec("fineweb_quality_v1"),
     StepSpec("corruption_v1"),
 )
