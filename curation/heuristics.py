@@ -68,6 +68,10 @@ def _split_unspaced(token: str) -> list[str]:
     return [c for c in re.findall(r"[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+", token)]
 
 
+def _count_sentences(line: str) -> int:
+    return max(1, len(_SENTENCE_END.findall(line)))
+
+
 def _is_unspaced(doc: Document) -> bool:
     return doc.lang in UNSPACED_LANGUAGES
 
@@ -243,7 +247,7 @@ class C4Quality:
             if self.filter_policy and any(p in lower for p in POLICY_SUBSTRINGS):
                 continue
             if self.min_num_sentences != -1 and sentences < self.min_num_sentences:
-                sentences += max(1, len(_SENTENCE_END.findall(line)))
+                sentences += _count_sentences(line)
             kept.append(line)
         doc.scores["c4_lines_kept_frac"] = len(kept) / len(lines) if lines else 0.0
         doc.scores["c4_sentences"] = float(sentences)
