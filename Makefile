@@ -35,6 +35,8 @@ test-fast: setup
 bench: setup
 	$(PY) bench/extraction_quality.py
 	$(PY) bench/extract_throughput.py
+	$(PY) bench/langid.py
+	$(PY) bench/filter_parity.py
 
 clean:
 	rm -rf runs bench/_work .pytest_cache

@@ -62,6 +62,10 @@ def test_annotate_keeps_every_row_and_funnel_matches(spark, extracted):
     assert {r.outcome: r.docs for r in rows} == acc["by_outcome"]
     table = funnel.render(rows, meta)
     assert "kept" in table and "warc.request" in table and "error.truncated" in table
+    # Per language: the same documents, split by lang.
+    by_lang, _ = funnel.compute(extracted.parent, by="lang")
+    assert sum(r.docs for r in by_lang) == acc["records_read"]
+    assert any(r.outcome.startswith("kept [en]") for r in by_lang)
 
 
 def test_annotate_without_keep_dropped_writes_only_kept(spark, extracted, tmp_path):
