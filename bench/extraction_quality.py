@@ -50,7 +50,6 @@ the two corpora's F1):
 from __future__ import annotations
 
 import argparse
-import codecs
 import gzip
 import json
 import re
@@ -77,40 +76,11 @@ ExtractFn = Callable[[str, str | None], str]
 
 # --------------------------------------------------------------------------- decoding
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
-# Browsers (WHATWG) decode these with the vendor supersets; the strict codecs fail on real pages.
-_SUPERSETS = {"iso8859-1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252", "gb2312": "gb18030",
-              "gbk": "gb18030", "shift_jis": "cp932", "euc_kr": "cp949"}
-
-
-def _codec_name(label: str) -> str | None:
-    try:
-        name = codecs.lookup(label).name
-    except LookupError:
-        return None
-    return _SUPERSETS.get(name, name)
-
-
 def decode_html(data: bytes) -> str:
-    """Bytes -> str: strict UTF-8 (BOM-aware), else the declared meta-tag charset (a page that says
-    UTF-8 but has a few bad bytes stays UTF-8), else charset_normalizer, else cp1252."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    match = _META_CHARSET.search(data[:65536])
-    codec = _codec_name(match.group(1).decode("ascii", "ignore")) if match else None
-    if codec is not None:
-        return data.decode(codec, errors="replace")
-    try:
-        from charset_normalizer import from_bytes
+    """Bytes -> str with the project's own decoder (BOM, meta charset, near-UTF-8, detection)."""
+    from curation.extract import decode_html as curate_decode
 
-        best = from_bytes(data).best()
-        if best is not None:
-            return str(best)
-    except ImportError:
-        pass
-    return data.decode("cp1252", errors="replace")
+    return curate_decode(data)[0]
 
 
 # --------------------------------------------------------------------------- ground truth / metrics

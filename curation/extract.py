@@ -128,6 +128,12 @@ def decode_html(payload: bytes, header_charset: str | None = None) -> tuple[str,
         return payload.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    # A declared (or UTF-8) page with a few bad bytes is still in that charset: browsers decode it
+    # with replacement characters, while byte-level detection would turn the whole page to mojibake.
+    for codec in (*candidates, "utf-8"):
+        text = payload.decode(codec, errors="replace")
+        if text.count("\ufffd") <= max(2, len(text) // 1000):
+            return text, codec
     from resiliparse.parse.encoding import detect_encoding
 
     codec = _python_codec(detect_encoding(payload)) or "cp1252"

@@ -151,3 +151,11 @@ def test_resiliparse_tail_trim_keeps_code_tables_and_sentences():
     table = "Results:\nname\tscore\nalice\t3"
     assert _rp_trim_tail(table) == table
     assert _rp_trim_tail("Only a label") == "Only a label"
+
+
+def test_declared_charset_with_a_few_bad_bytes_is_kept_not_detected_as_mojibake():
+    page = ("<html><head><meta charset='utf-8'></head><body>" + "Grüße aus München, schöne Straße. " * 50
+            + "</body></html>").encode("utf-8")
+    broken = page[:300] + b"\xff" + page[300:]  # one stray byte, as on real pages
+    text, codec = decode_html(broken)
+    assert codec == "utf-8" and "Grüße aus München" in text and text.count("\ufffd") == 1
