@@ -26,7 +26,7 @@ from curation import config as configlib
 from curation import fsutil
 from curation.annotate_task import StepSpec, annotate_batches, build_steps, output_schema
 from curation.schema import DOC_SCHEMA
-from spark_jobs.job import JobError, SparkJob, StageProgress, log
+from spark_jobs.job import JobError, SparkJob, StageProgress, log, refuse_foreign_output
 
 CONFIG_FILE = "_config.yaml"
 ACCOUNTING_FILE = "_accounting.json"
@@ -85,7 +85,7 @@ class AnnotateJob(SparkJob):
             docs = spark.read.parquet(src)
         except Exception as exc:  # noqa: BLE001 - AnalysisException: path missing or no Parquet
             raise JobError(f"cannot read Parquet documents from {src!r}: {exc}".splitlines()[0]) from exc
-        prepare(out, cfg)
+        refuse_foreign_output(out, (CONFIG_FILE,))
         schema = output_schema(cfg.promote)
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.batch_rows))
         task = functools.partial(annotate_batches, specs=cfg.steps, promote=cfg.promote)
@@ -113,17 +113,6 @@ class AnnotateJob(SparkJob):
         print(f"\nannotate finished in {summary['seconds']}s: {total} documents, kept {kept}, "
               f"dropped {summary['dropped']}, errored {errored}\n  output: {out}   funnel: curate funnel {out}", flush=True)
         return 0
-
-
-def prepare(out: str, cfg: AnnotateJobConfig) -> None:
-    """Spark's overwrite replaces the folder; refuse to do that to a folder that is not ours."""
-    if fsutil.exists(out):
-        import pyarrow.fs as pafs
-
-        fs, path = fsutil.resolve(out)
-        entries = fs.get_file_info(pafs.FileSelector(path, recursive=False))
-        if entries and not fsutil.exists(fsutil.join(out, CONFIG_FILE)):
-            raise JobError(f"output {out!r} exists and is not a curate output; refusing to overwrite it")
 
 
 def main(argv: list[str] | None = None) -> int:

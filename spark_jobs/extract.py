@@ -28,7 +28,7 @@ from curation import fsutil
 from curation.extract import ExtractConfig
 from curation.extract_task import (ACCOUNTING_FILE, PARTS_DIR, RESULT_SCHEMA, FileResult, completed_parts,
                                    extract_partition, summarise)
-from spark_jobs.job import JobError, SparkJob, StageProgress, expand_inputs, log
+from spark_jobs.job import SparkJob, StageProgress, expand_inputs, log, refuse_foreign_output
 
 CONFIG_FILE = "_config.yaml"
 RESULT_DDL = ", ".join(f"{f.name} string" for f in RESULT_SCHEMA)
@@ -87,14 +87,8 @@ class ExtractJob(SparkJob):
 
 def prepare_output(out: str, cfg: ExtractJobConfig, resume: bool) -> None:
     """A re-run replaces the previous output; a folder that is not ours is never deleted."""
-    if fsutil.exists(out) and not resume:
-        ours = fsutil.exists(fsutil.join(out, CONFIG_FILE)) or fsutil.exists(fsutil.join(out, PARTS_DIR))
-        fs, path = fsutil.resolve(out)
-        import pyarrow.fs as pafs
-
-        empty = not fs.get_file_info(pafs.FileSelector(path, recursive=False))
-        if not ours and not empty:
-            raise JobError(f"output {out!r} exists and is not a curate extract output; refusing to overwrite it")
+    if not resume:
+        refuse_foreign_output(out, (CONFIG_FILE, PARTS_DIR))
         fsutil.remove_tree(out)
     fsutil.makedirs(out)
     fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())

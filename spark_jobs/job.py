@@ -156,6 +156,20 @@ def _expand_uri(item: str, spark) -> list[str]:
     return out
 
 
+def refuse_foreign_output(out: str, markers: tuple[str, ...]) -> None:
+    """Jobs replace their output folder on a re-run; never one that holds something else.
+
+    A folder is ours when it holds one of ``markers`` (e.g. ``_config.yaml``); an empty one is fine.
+    """
+    if not fsutil.exists(out) or any(fsutil.exists(fsutil.join(out, m)) for m in markers):
+        return
+    import pyarrow.fs as pafs
+
+    fs, path = fsutil.resolve(out)
+    if fs.get_file_info(pafs.FileSelector(path, recursive=False)):
+        raise JobError(f"output {out!r} exists and is not a curate output; refusing to overwrite it")
+
+
 class StageProgress:
     """Logs "n/N tasks done" of the running Spark stages every few seconds (also without a TTY)."""
 
