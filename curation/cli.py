@@ -20,9 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, job in jobs.items():
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
+    from classifiers import llm_label
     from curation import commoncrawl, demo, funnel
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
+    llm_label.add_arguments(sub.add_parser("label", help="label documents with an OpenAI-compatible LLM (cached, resumable)"))
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
     demo.add_arguments(sub.add_parser("demo", help="extract and annotate the bundled demo WARC, then print its funnel"))
 
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         return commoncrawl.run(args)
     if args.command == "funnel":
         return funnel.run(args)
+    if args.command == "label":
+        return llm_label.run(args)
     return demo.run(args)
 
 
