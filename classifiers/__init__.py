@@ -1,1 +1,1 @@
-"""Placeholder package: filled by a later stage (see README)."""
+"""Quality, reasoning-density and topic classifiers: LLM labelling, training sets, fastText models."""

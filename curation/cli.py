@@ -20,10 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, job in jobs.items():
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
-    from classifiers import llm_label
+    from classifiers import fasttext_model, llm_label
     from curation import commoncrawl, demo, funnel
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
+    fasttext_model.add_train_arguments(sub.add_parser("train-classifier", help="train the fastText quality classifier"))
+    fasttext_model.add_score_arguments(sub.add_parser("score", help="score a JSONL/Parquet file with a classifier"))
     llm_label.add_arguments(sub.add_parser("label", help="label documents with an OpenAI-compatible LLM (cached, resumable)"))
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
     demo.add_arguments(sub.add_parser("demo", help="extract and annotate the bundled demo WARC, then print its funnel"))
@@ -38,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         return funnel.run(args)
     if args.command == "label":
         return llm_label.run(args)
+    if args.command == "train-classifier":
+        return fasttext_model.run_train(args)
+    if args.command == "score":
+        return fasttext_model.run_score(args)
     return demo.run(args)
 
 

@@ -73,5 +73,5 @@ def test_bad_override_is_a_one_line_error_before_spark_starts(tmp_path):
 def test_help_lists_the_commands():
     proc = curate("--help", timeout=60)
     assert proc.returncode == 0
-    for command in ("extract", "fetch-cc", "demo"):
+    for command in ("extract", "annotate", "funnel", "fetch-cc", "demo", "label", "train-classifier", "score"):
         assert command in proc.stdout
