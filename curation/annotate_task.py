@@ -17,7 +17,7 @@ from curation import steps as steplib
 from curation.schema import DOC_SCHEMA, from_batch, to_batch
 
 #: Modules whose import registers the built-in steps.
-STEP_MODULES = ("curation.langid", "curation.heuristics", "curation.content_filters")
+STEP_MODULES = ("curation.langid", "curation.heuristics", "curation.content_filters", "classifiers.scoring_steps")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def annotate_batches(batches: Iterator[pa.RecordBatch], specs: tuple[StepSpec, .
     schema = output_schema(promote)
     extra = [n for n in schema.names if n not in DOC_SCHEMA.names]
     for batch in batches:
-        docs = list(steplib.apply(from_batch(batch), pipeline))
+        docs = steplib.apply_batch(from_batch(batch), pipeline)
         out = to_batch(docs)
         arrays = list(out.columns)
         for name in extra:

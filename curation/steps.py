@@ -76,14 +76,50 @@ def apply(docs: Iterable[Document], steps: list[Step]) -> Iterator[Document]:
     for doc in docs:
         if doc.drop_reason is None:
             for step in steps:
-                try:
-                    reason = step(doc)
-                except Exception as exc:  # noqa: BLE001 - a bad document must not kill the job
-                    doc.drop_reason = f"{ERROR_PREFIX}{step.name}"
-                    doc.error = f"{type(exc).__name__}: {exc}"[:500]
-                    log.debug("step %s failed on %s", step.name, doc.id, exc_info=True)
-                    break
-                if reason:
-                    doc.drop_reason = f"{step.name}.{reason}"
+                if _run_one(step, doc):
                     break
         yield doc
+
+
+def apply_batch(docs: list[Document], steps: list[Step]) -> list[Document]:
+    """Like :func:`apply`, step by step over a whole batch (same results, same first-drop rule).
+
+    Steps with a ``batch(docs) -> reasons`` method (model scorers) get every still-kept document of
+    the batch in one call, so a model runs one forward pass per Arrow batch. If that call raises,
+    the documents are retried one by one so only the bad one is marked as an error.
+    """
+    for step in steps:
+        alive = [d for d in docs if d.drop_reason is None]
+        if not alive:
+            break
+        batch = getattr(step, "batch", None)
+        if batch is None:
+            for doc in alive:
+                _run_one(step, doc)
+            continue
+        try:
+            reasons = batch(alive)
+        except Exception:  # noqa: BLE001 - isolate the failing document
+            log.debug("batch of %s failed; retrying documents one by one", step.name, exc_info=True)
+            for doc in alive:
+                _run_one(step, doc)
+            continue
+        for doc, reason in zip(alive, reasons):
+            if reason:
+                doc.drop_reason = f"{step.name}.{reason}"
+    return docs
+
+
+def _run_one(step: Step, doc: Document) -> bool:
+    """Apply one step to one document; True when the document is now dropped."""
+    try:
+        reason = step(doc)
+    except Exception as exc:  # noqa: BLE001 - a bad document must not kill the job
+        doc.drop_reason = f"{ERROR_PREFIX}{step.name}"
+        doc.error = f"{type(exc).__name__}: {exc}"[:500]
+        log.debug("step %s failed on %s", step.name, doc.id, exc_info=True)
+        return True
+    if reason:
+        doc.drop_reason = f"{step.name}.{reason}"
+        return True
+    return False
