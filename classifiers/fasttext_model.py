@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
 from datetime import datetime, timezone
@@ -65,6 +66,10 @@ def _p_hq(model, norm_texts: list[str]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+def _train_to_file(train_path: str, hp: dict[str, Any], model_path: str) -> None:
+    _ft().train_supervised(input=train_path, verbose=0, **hp).save_model(model_path)
+
+
 def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
           params: dict[str, Any] | None = None, data_info: dict | None = None) -> dict:
     """Train, evaluate on ``valid_path``, write ``model.bin`` + ``meta.json``; returns the meta."""
@@ -76,7 +81,22 @@ def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
             raise FileNotFoundError(f"training file not found: {p}")
     hp = {**DEFAULT_PARAMS, **(params or {})}
     t0 = time.perf_counter()
-    model = _ft().train_supervised(input=str(train_path), verbose=0, **hp)
+    out.mkdir(parents=True, exist_ok=True)
+    # fastText's SGD sometimes diverges at high learning rates ("Encountered NaN"), and after one
+    # divergence every later training in the same process fails too (measured with the fasttext
+    # build pinned here). So each attempt runs in a fresh process, and a divergence halves the rate;
+    # the rate actually used is recorded in meta.json.
+    ctx = multiprocessing.get_context("spawn")
+    for attempt in range(5):
+        try:
+            with ctx.Pool(1) as pool:
+                pool.apply(_train_to_file, (str(train_path), hp, str(out / MODEL_FILE)))
+            break
+        except RuntimeError as exc:
+            if "NaN" not in str(exc) or attempt == 4:
+                raise
+            hp["lr"] = hp["lr"] / 2
+    model = _ft().load_model(str(out / MODEL_FILE))
     train_s = time.perf_counter() - t0
     ys, texts = _valid_rows(valid_path)
     p = _p_hq(model, texts)
@@ -86,8 +106,6 @@ def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
         "accuracy": float(np.mean((p >= 0.5) == (y == 1))) if len(ys) else None,
         "roc_auc": float(roc_auc_score(y, p)) if len(set(ys)) == 2 else None,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_model(str(out / MODEL_FILE))
     info = dict(data_info or {})
     meta = {
         "version": META_VERSION,
