@@ -18,10 +18,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from classifiers.artifacts import META_FILE, read_meta
 from classifiers.training_data import HQ, LQ, build_default_training_set, normalize
 
 META_VERSION = 1
-MODEL_FILE, META_FILE = "model.bin", "meta.json"
+MODEL_FILE = "model.bin"
 #: Texts longer than this (characters, after normalisation) are cut before prediction.
 MAX_SCORE_CHARS = 100_000
 
@@ -142,20 +143,8 @@ class QualityModel:
 
 
 def load(model_dir: str | Path) -> QualityModel:
-    d = Path(model_dir)
-    if not d.is_dir():
-        raise FileNotFoundError(f"model directory not found: {d}")
-    meta_path, model_path = d / META_FILE, d / MODEL_FILE
-    for p in (meta_path, model_path):
-        if not p.is_file():
-            raise FileNotFoundError(f"model file not found: {p}")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{meta_path}: not valid JSON ({exc})") from exc
-    version = meta.get("version") if isinstance(meta, dict) else None
-    if version != META_VERSION:
-        raise ValueError(f"{meta_path}: meta version {version!r} is not supported (expected {META_VERSION})")
+    d, meta = read_meta(model_dir, (MODEL_FILE,), META_VERSION)
+    model_path = d / MODEL_FILE
     try:
         ft = _ft().load_model(str(model_path))
     except Exception as exc:  # noqa: BLE001 - fastText raises ValueError/RuntimeError on bad files

