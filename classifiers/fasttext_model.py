@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from classifiers.artifacts import META_FILE, read_meta
-from classifiers.training_data import HQ, LQ, build_default_training_set, normalize
+from classifiers.training_data import HQ, normalize
 
 META_VERSION = 1
 MODEL_FILE = "model.bin"
@@ -43,28 +43,39 @@ def _ft():
     return fasttext
 
 
-def _valid_rows(valid_path: Path) -> tuple[list[int], list[str]]:
+def _valid_rows(valid_path: Path, positive: str = HQ) -> tuple[list[int], list[str]]:
     ys, texts = [], []
     with open(valid_path, encoding="utf-8") as fh:
         for line in fh:
             label, _, text = line.rstrip("\n").partition(" ")
-            ys.append(1 if label == HQ else 0)
+            ys.append(1 if label == positive else 0)
             texts.append(text)
     return ys, texts
 
 
-def _p_hq(model, norm_texts: list[str]) -> np.ndarray:
+def class_probs(ft, norm_texts: list[str], classes: Sequence[str]) -> np.ndarray:
+    """``(len(norm_texts), len(classes))`` probabilities, columns in ``classes`` order."""
+    out = np.zeros((len(norm_texts), len(classes)), dtype=np.float64)
+    if not norm_texts:
+        return out
+    col = {c: j for j, c in enumerate(classes)}
+    labels, probs = ft.predict(norm_texts, k=len(classes))
+    for i, (ls, ps) in enumerate(zip(labels, probs)):
+        for lab, p in zip(ls, ps):
+            j = col.get(lab)
+            if j is not None:
+                out[i, j] = p
+    return np.clip(out, 0.0, 1.0)
+
+
+def _p_positive(ft, norm_texts: list[str], positive: str = HQ) -> np.ndarray:
+    """P(positive) per text (one ``predict`` call), the other classes summing to the rest."""
     if not norm_texts:
         return np.zeros(0, dtype=np.float64)
-    labels, probs = model.predict(norm_texts, k=2)
-    out = np.empty(len(norm_texts), dtype=np.float64)
-    for i, (ls, ps) in enumerate(zip(labels, probs)):
-        p = dict(zip(ls, ps))
-        if HQ in p:
-            out[i] = p[HQ]
-        else:
-            out[i] = 1.0 - p.get(LQ, 0.5)
-    return np.clip(out, 0.0, 1.0)
+    classes = list(ft.labels)
+    if positive not in classes:
+        raise ValueError(f"label {positive!r} is not one of the model's classes {classes}")
+    return class_probs(ft, norm_texts, classes)[:, classes.index(positive)]
 
 
 def _train_to_file(train_path: str, hp: dict[str, Any], model_path: str) -> None:
@@ -73,7 +84,10 @@ def _train_to_file(train_path: str, hp: dict[str, Any], model_path: str) -> None
 
 def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
           params: dict[str, Any] | None = None, data_info: dict | None = None) -> dict:
-    """Train, evaluate on ``valid_path``, write ``model.bin`` + ``meta.json``; returns the meta."""
+    """Train, evaluate on ``valid_path``, write ``model.bin`` + ``meta.json``; returns the meta.
+
+    The score is P(``data_info["positive_label"]``) (default ``__label__hq``); its ROC-AUC against
+    all other classes is the validation metric."""
     from sklearn.metrics import roc_auc_score
 
     train_path, valid_path, out = Path(train_path), Path(valid_path), Path(out_dir)
@@ -99,20 +113,24 @@ def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
             hp["lr"] = hp["lr"] / 2
     model = _ft().load_model(str(out / MODEL_FILE))
     train_s = time.perf_counter() - t0
-    ys, texts = _valid_rows(valid_path)
-    p = _p_hq(model, texts)
+    info = dict(data_info or {})
+    positive = info.pop("positive_label", HQ)
+    classes = list(model.labels)
+    ys, texts = _valid_rows(valid_path, positive)
+    p = _p_positive(model, texts, positive)
     y = np.asarray(ys)
     metrics = {
         "n": len(ys),
         "accuracy": float(np.mean((p >= 0.5) == (y == 1))) if len(ys) else None,
         "roc_auc": float(roc_auc_score(y, p)) if len(set(ys)) == 2 else None,
     }
-    info = dict(data_info or {})
+    negatives = [c for c in classes if c != positive]
     meta = {
         "version": META_VERSION,
-        "kind": "fasttext-quality",
-        "labels": {"positive": HQ, "negative": LQ},
-        "score": "P(__label__hq) in [0,1], higher = better",
+        "kind": "fasttext",
+        "labels": {"positive": positive, "negative": negatives[0] if len(negatives) == 1 else None},
+        "classes": classes,
+        "score": f"P({positive}) in [0,1], higher = more {positive.removeprefix('__label__')}",
         "normalisation": "classifiers.training_data.normalize",
         "params": hp,
         "training_data": {
@@ -133,10 +151,14 @@ def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
 
 
 class QualityModel:
-    """A loaded model plus its metadata."""
+    """A loaded model plus its metadata; ``positive`` is the class whose probability is the score."""
 
     def __init__(self, ft_model, meta: dict, path: Path):
         self.ft, self.meta, self.path = ft_model, meta, path
+        self.classes = list(meta.get("classes") or ft_model.labels)
+        self.positive = (meta.get("labels") or {}).get("positive") or HQ
+        if self.positive not in self.classes:
+            raise ValueError(f"{path / META_FILE}: positive label {self.positive!r} is not a model class {self.classes}")
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         return score(self, texts)
@@ -162,109 +184,16 @@ def _clean(text: Any) -> str:
     return text[:MAX_SCORE_CHARS].replace("\x00", " ")
 
 
-def score(model: QualityModel | Any, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
-    """P(hq) per text, float64 in [0, 1]. Empty/None texts get the model's prior for ''."""
-    ft = model.ft if isinstance(model, QualityModel) else model
+def score(model: QualityModel, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
+    """P(positive class) per text, float64 in [0, 1]. Empty/None texts get the model's prior for ''."""
+    col = model.classes.index(model.positive)
+    return probabilities(model, texts, batch_size)[:, col]
+
+
+def probabilities(model: QualityModel, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
+    """Every class's probability, ``(len(texts), len(model.classes))``."""
     texts = list(texts)
-    out = np.empty(len(texts), dtype=np.float64)
+    out = np.empty((len(texts), len(model.classes)), dtype=np.float64)
     for i in range(0, len(texts), batch_size):
-        out[i:i + batch_size] = _p_hq(ft, [_clean(t) for t in texts[i:i + batch_size]])
+        out[i:i + batch_size] = class_probs(model.ft, [_clean(t) for t in texts[i:i + batch_size]], model.classes)
     return out
-
-
-# ----------------------------------------------------------------------------- CLI
-
-def default_shared_dir() -> Path:
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-
-
-def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", default="default", choices=["default"], help="training-data recipe")
-    p.add_argument("--output", required=True, help="model directory to write (model.bin, meta.json)")
-    p.add_argument("--data", default=None, help="shared data folder (default: ../shared/data)")
-    p.add_argument("--work-dir", default=None, help="where train/valid text files go (default: OUTPUT/data)")
-
-
-def run_train(args: argparse.Namespace) -> int:
-    try:
-        shared = Path(args.data) if args.data else default_shared_dir()
-        out = Path(args.output)
-        work = Path(args.work_dir) if getattr(args, "work_dir", None) else out / "data"
-        tr, va, info = build_default_training_set(shared, work)
-        meta = train(tr, va, out, data_info={**info, "recipe": args.recipe})
-    except (FileNotFoundError, ValueError, OSError) as exc:
-        print(f"curate train-classifier: error: {exc}", file=sys.stderr)
-        return 2
-    m = meta["valid_metrics"]
-    print(f"wrote {out / MODEL_FILE} ({meta['model_bytes'] / 1e6:.1f} MB); valid accuracy "
-          f"{m['accuracy']:.3f}, ROC-AUC {m['roc_auc']:.3f}, n={m['n']}, trained in {meta['train_seconds']:.1f}s")
-    return 0
-
-
-def add_score_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="model directory (model.bin + meta.json)")
-    p.add_argument("--input", required=True, help="input .jsonl or .parquet with a 'text' column")
-    p.add_argument("--output", required=True, help="output .parquet: input rows plus a float 'score' column")
-    p.add_argument("--text-column", default="text")
-
-
-def _read_table(path: Path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        raise FileNotFoundError(f"input file not found: {path}")
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        return pq.read_table(path)
-    if name.endswith((".jsonl", ".json", ".ndjson")):
-        rows = []
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except ValueError as exc:
-                        raise ValueError(f"{path}:{n}: invalid JSON ({exc})") from exc
-        if rows and not all(isinstance(r, dict) for r in rows):
-            raise ValueError(f"{path}: every line must be a JSON object")
-        return pa.Table.from_pylist(rows) if rows else pa.table({"text": pa.array([], pa.string())})
-    raise ValueError(f"{path}: unsupported input format (use .jsonl or .parquet)")
-
-
-def run_score(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        model = load(args.model)
-        table = _read_table(Path(args.input))
-        col = getattr(args, "text_column", "text")
-        if col not in table.column_names:
-            raise ValueError(f"{args.input}: no '{col}' column (columns: {', '.join(table.column_names)})")
-        if "score" in table.column_names:
-            table = table.drop_columns(["score"])
-        scores = score(model, table.column(col).to_pylist())
-        table = table.append_column("score", pa.array(scores, pa.float64()))
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, out)
-    except (FileNotFoundError, ValueError, OSError, pa.ArrowException) as exc:
-        print(f"curate score: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"scored {len(scores)} rows -> {out}")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Stand-alone entry: ``python -m classifiers.fasttext_model {train-classifier,score} ...``."""
-    parser = argparse.ArgumentParser(prog="curate")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    add_train_arguments(sub.add_parser("train-classifier"))
-    add_score_arguments(sub.add_parser("score"))
-    args = parser.parse_args(argv)
-    return run_train(args) if args.cmd == "train-classifier" else run_score(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

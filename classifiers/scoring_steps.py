@@ -1,10 +1,11 @@
 """Classifier scoring steps for the annotate job.
 
-A model directory is loaded once per worker process (Spark reuses Python workers) and each Arrow
-batch is scored with one ``predict`` call through the batch hook of the step contract
-(:func:`curation.steps.apply`). Scores are recorded under ``score_name`` (higher = better); a
-threshold drops documents below it. Top-fraction selection is a cross-document decision and
-belongs after annotation (a quantile over the score column), not in a per-document step.
+A model directory is loaded once per worker process (Spark reuses Python workers; see
+:mod:`classifiers.loading`) and each Arrow batch is scored with one forward pass through the batch
+hook of the step contract (:func:`curation.steps.apply_batch`). Scores are recorded under
+``score_name`` (higher = more of the model's positive class); ``min_score`` drops documents below
+it. Top-fraction selection is a cross-document decision: the annotate job's ``top_fraction``
+setting applies it after every document is scored.
 """
 
 from __future__ import annotations
@@ -15,42 +16,88 @@ from typing import ClassVar
 from curation.schema import Document
 from curation.steps import register
 
-_LOADED: dict[str, object] = {}
+
+def _check(model_dir: str, kind: str) -> None:
+    """Fail at step creation (before a job starts) on a missing, foreign or wrong-kind model."""
+    from classifiers import loading
+
+    try:
+        loading.check(model_dir, kind)
+    except FileNotFoundError as exc:  # config errors are ValueErrors: one message, exit code 2
+        raise ValueError(str(exc)) from exc
 
 
-def _model(model_dir: str):
-    model = _LOADED.get(model_dir)
-    if model is None:
-        from classifiers.fasttext_model import load
-
-        model = _LOADED[model_dir] = load(model_dir)
-    return model
+def _record(docs: list[Document], probs, score_name: str, min_score: float | None) -> list[str | None]:
+    reasons: list[str | None] = []
+    for doc, p in zip(docs, probs):
+        doc.scores[score_name] = float(p)
+        reasons.append("below_threshold" if min_score is not None and p < min_score else None)
+    return reasons
 
 
 @register("fasttext_classifier_v1")
 @dataclass
 class FastTextClassifier:
-    """P(high quality) from a `curate train-classifier` model directory."""
+    """P(positive class) from a fastText `curate train-classifier` model directory."""
 
     name: ClassVar[str] = "fasttext_classifier_v1"
     model_dir: str = ""
     score_name: str = "quality"
     #: Documents scoring below this are dropped as ``below_threshold``; None only records the score.
     min_score: float | None = None
+    #: Also record every class's probability as ``<score_name>_<class>`` (topic models).
+    all_classes: bool = False
 
     def __post_init__(self) -> None:
         if not self.model_dir:
             raise ValueError("fasttext_classifier_v1 needs model_dir (a `curate train-classifier` output)")
+        _check(self.model_dir, "fasttext")
 
     def __call__(self, doc: Document) -> str | None:
         return self.batch([doc])[0]
 
     def batch(self, docs: list[Document]) -> list[str | None]:
-        from classifiers.fasttext_model import score
+        from classifiers import fasttext_model, loading
 
-        probs = score(_model(self.model_dir), [d.text for d in docs])
-        reasons: list[str | None] = []
-        for doc, p in zip(docs, probs):
-            doc.scores[self.score_name] = float(p)
-            reasons.append("below_threshold" if self.min_score is not None and p < self.min_score else None)
-        return reasons
+        model = loading.load(self.model_dir)
+        probs = fasttext_model.probabilities(model, [d.text for d in docs])
+        if self.all_classes:
+            for j, cls in enumerate(model.classes):
+                key = f"{self.score_name}_{cls.removeprefix('__label__')}"
+                for doc, p in zip(docs, probs[:, j]):
+                    doc.scores[key] = float(p)
+        return _record(docs, probs[:, model.classes.index(model.positive)], self.score_name, self.min_score)
+
+
+@register("transformer_classifier_v1")
+@dataclass
+class TransformerClassifier:
+    """P(positive class) from a frozen-encoder `curate train-classifier --kind transformer` model.
+
+    CPU by default in Spark executors unless ``device`` says otherwise: ``auto`` picks CUDA when
+    the executor sees a GPU."""
+
+    name: ClassVar[str] = "transformer_classifier_v1"
+    model_dir: str = ""
+    score_name: str = "quality_transformer"
+    min_score: float | None = None
+    device: str = "auto"
+    #: Windows per forward pass.
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if not self.model_dir:
+            raise ValueError("transformer_classifier_v1 needs model_dir (a `curate train-classifier --kind transformer` output)")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        _check(self.model_dir, "transformer")
+
+    def __call__(self, doc: Document) -> str | None:
+        return self.batch([doc])[0]
+
+    def batch(self, docs: list[Document]) -> list[str | None]:
+        from classifiers import loading, transformer_model
+
+        model = loading.load(self.model_dir, device=self.device)
+        probs = transformer_model.score(model, [d.text for d in docs], batch_size=self.batch_size)
+        return _record(docs, probs, self.score_name, self.min_score)

@@ -219,8 +219,9 @@ def _labels01(labels: Sequence[Any]) -> np.ndarray:
     return np.asarray(out, dtype=np.int64)
 
 
-def read_fasttext_file(path: str | Path) -> tuple[list[str], list[int]]:
-    """``(texts, labels01)`` from a fastText-format file written by ``build_default_training_set``."""
+def read_fasttext_file(path: str | Path, positive: str = HQ) -> tuple[list[str], list[int]]:
+    """``(texts, labels01)`` from a fastText-format training file: 1 for ``positive``, 0 for any
+    other ``__label__`` class (the head is binary: positive vs the rest)."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"training file not found: {p}")
@@ -228,8 +229,8 @@ def read_fasttext_file(path: str | Path) -> tuple[list[str], list[int]]:
     with p.open(encoding="utf-8") as fh:
         for line in fh:
             label, _, text = line.rstrip("\n").partition(" ")
-            if label in (HQ, LQ):
-                ys.append(1 if label == HQ else 0)
+            if label.startswith("__label__"):
+                ys.append(1 if label == positive else 0)
                 texts.append(text)
     return texts, ys
 
@@ -245,7 +246,7 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
           valid_labels: Sequence[Any], out_dir: str | Path, encoder_path: str | Path | None = None, *,
           max_tokens: int = DEFAULT_MAX_TOKENS, max_chunks: int = DEFAULT_MAX_CHUNKS,
           batch_size: int = 64, device: str | None = "auto", C: float = 1.0,
-          data_info: dict | None = None) -> dict:
+          data_info: dict | None = None, positive: str = HQ) -> dict:
     """Embed with the frozen encoder, fit a logistic-regression head, evaluate on the valid set,
     write ``head.npz`` + ``meta.json`` under ``out_dir``; returns the meta. Texts go through
     :func:`classifiers.training_data.normalize` (idempotent), exactly as in :func:`score`."""
@@ -283,9 +284,9 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
     np.savez(out / HEAD_FILE, coef=coef, intercept=np.asarray([intercept]), mean=mean, scale=scale)
     meta = {
         "version": META_VERSION,
-        "kind": "transformer-quality",
-        "labels": {"positive": HQ, "negative": LQ},
-        "score": "P(__label__hq) in [0,1], higher = better",
+        "kind": "transformer",
+        "labels": {"positive": positive, "negative": LQ if positive == HQ else None},
+        "score": f"P({positive}) in [0,1], higher = more {positive.removeprefix('__label__')}",
         "normalisation": "classifiers.training_data.normalize",
         "encoder": {"path": str(enc.path), "name": enc.name, "dim": enc.dim, "frozen": True},
         "pooling": POOLING,

@@ -20,12 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, job in jobs.items():
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
-    from classifiers import fasttext_model, llm_label
+    from classifiers import commands as classifier_commands, llm_label
     from curation import commoncrawl, demo, funnel
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
-    fasttext_model.add_train_arguments(sub.add_parser("train-classifier", help="train the fastText quality classifier"))
-    fasttext_model.add_score_arguments(sub.add_parser("score", help="score a JSONL/Parquet file with a classifier"))
+    classifier_commands.add_train_arguments(sub.add_parser("train-classifier", help="train a quality, reasoning or topic classifier"))
+    classifier_commands.add_score_arguments(sub.add_parser("score", help="score a JSONL/Parquet file with a classifier"))
     llm_label.add_arguments(sub.add_parser("label", help="label documents with an OpenAI-compatible LLM (cached, resumable)"))
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
     demo.add_arguments(sub.add_parser("demo", help="extract and annotate the bundled demo WARC, then print its funnel"))
@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "label":
         return llm_label.run(args)
     if args.command == "train-classifier":
-        return fasttext_model.run_train(args)
+        return classifier_commands.run_train(args)
     if args.command == "score":
-        return fasttext_model.run_score(args)
+        return classifier_commands.run_score(args)
     return demo.run(args)
 
 

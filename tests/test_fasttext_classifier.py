@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from classifiers import commands
 from classifiers import fasttext_model as fm
 from classifiers.training_data import HQ, LQ, build_default_training_set, normalize
 
@@ -46,6 +47,7 @@ def test_valid_auc_and_meta(tiny):
     on_disk = json.loads((model_dir / "meta.json").read_text())
     assert on_disk["version"] == fm.META_VERSION
     assert on_disk["labels"] == {"positive": HQ, "negative": LQ}
+    assert sorted(on_disk["classes"]) == sorted([HQ, LQ]) and on_disk["kind"] == "fasttext"
     assert on_disk["params"]["dim"] == 32 and on_disk["params"]["wordNgrams"] == 2
     assert on_disk["training_data"]["sha256"] == info["sha256"]
     assert on_disk["training_data"]["sql"] == info["sql"]
@@ -102,29 +104,29 @@ def test_score_cli_writes_parquet(tiny, tmp_path, capsys):
     src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out.parquet"
     p = argparse.ArgumentParser()
-    fm.add_score_arguments(p)
-    assert fm.run_score(p.parse_args(["--model", str(tiny[0]), "--input", str(src), "--output", str(out)])) == 0
+    commands.add_score_arguments(p)
+    assert commands.run_score(p.parse_args(["--model", str(tiny[0]), "--input", str(src), "--output", str(out)])) == 0
     t = pq.read_table(out)
     assert t.column_names == ["id", "text", "score"]
     assert str(t.schema.field("score").type) == "double"
     assert all(0 <= v <= 1 for v in t.column("score").to_pylist())
     # parquet in, parquet out
     out2 = tmp_path / "out2.parquet"
-    assert fm.run_score(p.parse_args(["--model", str(tiny[0]), "--input", str(out), "--output", str(out2)])) == 0
+    assert commands.run_score(p.parse_args(["--model", str(tiny[0]), "--input", str(out), "--output", str(out2)])) == 0
     assert pq.read_table(out2).num_rows == 3
     # errors: one line, exit code 2
     capsys.readouterr()
-    assert fm.run_score(p.parse_args(["--model", str(tmp_path / "missing"), "--input", str(src),
+    assert commands.run_score(p.parse_args(["--model", str(tmp_path / "missing"), "--input", str(src),
                                       "--output", str(out)])) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "missing" in err
-    assert fm.run_score(p.parse_args(["--model", str(tiny[0]), "--input", str(tmp_path / "x.csv"),
+    assert commands.run_score(p.parse_args(["--model", str(tiny[0]), "--input", str(tmp_path / "x.csv"),
                                       "--output", str(out)])) == 2
 
 
 def test_train_cli_error_on_missing_data(tmp_path, capsys):
     p = argparse.ArgumentParser()
-    fm.add_train_arguments(p)
+    commands.add_train_arguments(p)
     args = p.parse_args(["--output", str(tmp_path / "m"), "--data", str(tmp_path / "no-data")])
-    assert fm.run_train(args) == 2
+    assert commands.run_train(args) == 2
     assert "no-data" in capsys.readouterr().err

@@ -30,8 +30,9 @@ def model_dir(shared_data, tmp_path_factory):
 def test_step_scores_in_one_batch_call_and_matches_per_document(model_dir, monkeypatch):
     path, paras, verse = model_dir
     calls = []
-    real = fasttext_model.score
-    monkeypatch.setattr(fasttext_model, "score", lambda m, texts, **kw: calls.append(len(texts)) or real(m, texts, **kw))
+    real = fasttext_model.probabilities
+    monkeypatch.setattr(fasttext_model, "probabilities",
+                        lambda m, texts, **kw: calls.append(len(texts)) or real(m, texts, **kw))
     step = steps.create("fasttext_classifier_v1", model_dir=path, min_score=0.5)
     good = [Document(id=f"g{i}", text=p) for i, p in enumerate(paras[:20])]
     bad = [Document(id=f"b{i}", text=v) for i, v in enumerate(verse)]
@@ -61,6 +62,33 @@ def test_annotate_batches_with_classifier_and_hostile_text(model_dir):
 def test_missing_or_bad_model_is_a_clear_error(tmp_path):
     with pytest.raises(config.ConfigError, match="model_dir"):
         steps.create("fasttext_classifier_v1")
-    step = steps.create("fasttext_classifier_v1", model_dir=str(tmp_path / "nope"))
-    with pytest.raises(FileNotFoundError, match="nope"):
-        scoring_steps._model(step.model_dir)
+    with pytest.raises(config.ConfigError, match="model directory not found: .*nope"):
+        steps.create("fasttext_classifier_v1", model_dir=str(tmp_path / "nope"))
+
+
+def test_foreign_version_or_wrong_kind_fails_before_work(model_dir, tmp_path):
+    import json
+    import shutil
+
+    path, _, _ = model_dir
+    old = tmp_path / "old"
+    shutil.copytree(path, old)
+    meta = json.loads((old / "meta.json").read_text())
+    meta["version"] = 99
+    (old / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(config.ConfigError, match=r"meta\.json: meta version 99"):
+        steps.create("fasttext_classifier_v1", model_dir=str(old))
+    with pytest.raises(config.ConfigError, match="a fasttext model, but this step needs a transformer"):
+        steps.create("transformer_classifier_v1", model_dir=path)
+    (old / "meta.json").write_text("{not json")
+    with pytest.raises(config.ConfigError, match="not valid JSON"):
+        steps.create("fasttext_classifier_v1", model_dir=str(old))
+
+
+def test_all_classes_records_every_class(model_dir):
+    path, paras, web = model_dir
+    step = steps.create("fasttext_classifier_v1", model_dir=path, score_name="q", all_classes=True)
+    docs = steps.apply_batch([Document(id="a", text=paras[0]), Document(id="b", text=web[0])], [step])
+    for d in docs:
+        assert abs(d.scores["q_hq"] + d.scores["q_lq"] - 1.0) < 1e-3
+        assert d.scores["q"] == d.scores["q_hq"]

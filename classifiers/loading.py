@@ -1,0 +1,76 @@
+"""One entry for every kind of classifier directory: load by ``meta.json``'s ``kind``, then score.
+
+``curate score`` and the annotate job's scoring steps go through here, so a model directory works
+the same way whichever trainer wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from classifiers.artifacts import META_FILE, read_meta
+
+_CACHE: dict[tuple[str, str], Any] = {}
+_LOCK = threading.Lock()
+
+
+def model_kind(model_dir: str | Path) -> str:
+    """``fasttext`` or ``transformer`` (older fastText directories say ``fasttext-quality``)."""
+    d = Path(model_dir)
+    if not d.is_dir():
+        raise FileNotFoundError(f"model directory not found: {d}")
+    meta_path = d / META_FILE
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"model file not found: {meta_path}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{meta_path}: not valid JSON ({exc})") from exc
+    kind = str(meta.get("kind", "")) if isinstance(meta, dict) else ""
+    for known in ("fasttext", "transformer"):
+        if kind.startswith(known):
+            return known
+    raise ValueError(f"{meta_path}: unknown model kind {kind!r} (expected fasttext or transformer)")
+
+
+def check(model_dir: str | Path, kind: str | None = None) -> str:
+    """Validate a model directory without loading the model (cheap: reads ``meta.json``), so a
+    job fails before any work with an error naming the file; returns its kind."""
+    found = model_kind(model_dir)
+    if kind is not None and found != kind:
+        raise ValueError(f"{Path(model_dir) / META_FILE}: a {found} model, but this step needs a {kind} model")
+    if found == "fasttext":
+        from classifiers.fasttext_model import META_VERSION, MODEL_FILE
+        read_meta(model_dir, (MODEL_FILE,), META_VERSION)
+    else:
+        from classifiers.transformer_model import HEAD_FILE, META_VERSION
+        read_meta(model_dir, (HEAD_FILE,), META_VERSION)
+    return found
+
+
+def load(model_dir: str | Path, device: str | None = "auto"):
+    """Load a model directory once per process (Spark reuses Python workers across tasks)."""
+    key = (str(Path(model_dir).resolve()), str(device))
+    with _LOCK:
+        model = _CACHE.get(key)
+        if model is None:
+            if model_kind(model_dir) == "fasttext":
+                from classifiers import fasttext_model
+
+                model = fasttext_model.load(model_dir)
+            else:
+                from classifiers import transformer_model
+
+                model = transformer_model.load(model_dir, device=device)
+            _CACHE[key] = model
+    return model
+
+
+def score(model, texts: Sequence[Any]) -> np.ndarray:
+    """P(positive class) per text, float64 in [0, 1], for any loaded model."""
+    return model.score(list(texts))
