@@ -49,6 +49,12 @@ class AnnotateJobConfig:
     keep_dropped: bool = False
     #: Rows per Arrow batch handed to the steps.
     batch_rows: int = 1000
+    #: Keep only the top fraction of kept documents by a score, e.g. ``{quality: 0.1}`` (phi-4
+    #: kept "a small fraction of highest-quality documents"). Cross-document, so it runs after
+    #: every document is scored: the threshold is the score's (1 - fraction) quantile over kept
+    #: documents (Spark's percentile_approx, relative error 1e-4); the rest are dropped as
+    #: ``top_fraction.<score>``. Several scores apply in order, each to what the last kept.
+    top_fraction: dict[str, float] = field(default_factory=dict)
 
 
 class AnnotateJob(SparkJob):
@@ -70,6 +76,9 @@ class AnnotateJob(SparkJob):
             build_steps(cfg.steps)  # fail fast on unknown steps or bad parameters, before Spark starts
         except KeyError as exc:
             raise configlib.ConfigError(exc.args[0]) from exc
+        for name, frac in cfg.top_fraction.items():
+            if not 0.0 < frac <= 1.0:
+                raise configlib.ConfigError(f"top_fraction.{name}: must be in (0, 1], got {frac}")
         return cfg
 
     def run(self, spark, args: argparse.Namespace, cfg: AnnotateJobConfig) -> int:
@@ -95,24 +104,53 @@ class AnnotateJob(SparkJob):
             if name not in docs.columns:
                 docs = docs.withColumn(name, F.lit(None).cast(dtype))
         docs = docs.select(*doc_types)
-        annotated = docs.mapInArrow(task, from_arrow_schema(schema)).persist(StorageLevel.DISK_ONLY)
-        with StageProgress(spark, "annotate", annotated.rdd.getNumPartitions()):
+        scored = docs.mapInArrow(task, from_arrow_schema(schema)).persist(StorageLevel.DISK_ONLY)
+        with StageProgress(spark, "annotate", scored.rdd.getNumPartitions()):
+            annotated, selection = select_top_fraction(scored, cfg.top_fraction)
             counts = {r["outcome"]: r["n"] for r in annotated.groupBy(
                 F.coalesce("drop_reason", F.lit("kept")).alias("outcome")).agg(F.count("*").alias("n")).collect()}
             to_write = annotated if cfg.keep_dropped else annotated.filter("drop_reason IS NULL")
             to_write.write.mode("overwrite").parquet(out)
-        annotated.unpersist()
+        scored.unpersist()
         total = sum(counts.values())
         kept = counts.get("kept", 0)
         errored = sum(v for k, v in counts.items() if k.startswith("error."))
         summary = {"records_read": total, "by_outcome": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
                    "kept": kept, "dropped": total - kept - errored, "errored": errored,
+                   **({"top_fraction": selection} if selection else {}),
                    "seconds": round(time.perf_counter() - started, 2)}
         fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())
         fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
         print(f"\nannotate finished in {summary['seconds']}s: {total} documents, kept {kept}, "
               f"dropped {summary['dropped']}, errored {errored}\n  output: {out}   funnel: curate funnel {out}", flush=True)
         return 0
+
+
+def select_top_fraction(df, fractions: dict[str, float]):
+    """Mark kept rows below each score's (1 - fraction) quantile as ``top_fraction.<score>``.
+
+    One aggregation per score over the kept rows (no collect of the data, one row back); ties at
+    the threshold are kept. Returns the new DataFrame and, per score, the threshold used.
+    """
+    from pyspark.sql import functions as F
+
+    selection: dict[str, dict] = {}
+    for name, frac in fractions.items():
+        value = F.col("scores")[name]
+        row = df.filter("drop_reason IS NULL").agg(
+            F.percentile_approx(value, 1.0 - frac, 10_000).alias("threshold"),
+            F.count(value).alias("scored"), F.count("*").alias("kept")).collect()[0]
+        if row["kept"] and not row["scored"]:
+            raise JobError(f"top_fraction.{name}: no kept document has a '{name}' score "
+                           "(is a step that records it in the config?)")
+        threshold = row["threshold"]
+        if threshold is None:  # nothing kept: nothing to select
+            continue
+        below = F.col("drop_reason").isNull() & (value.isNull() | (value < F.lit(threshold)))
+        df = df.withColumn("drop_reason", F.when(below, F.lit(f"top_fraction.{name}")).otherwise(F.col("drop_reason")))
+        selection[name] = {"fraction": frac, "threshold": threshold, "candidates": row["kept"]}
+        log.info("top_fraction %s: keeping %s >= %.6g of %d kept documents", name, name, threshold, row["kept"])
+    return df, selection
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,3 +86,38 @@ def test_bad_step_config_fails_before_spark():
     args = job.build_parser().parse_args(["in", "--output", "out", "--set", "steps=[{name: gopher_quality_v1, params: {min_doc_words: many}}]"])
     with pytest.raises(config.ConfigError):
         job.load_config(args)
+
+
+def test_classifier_scores_in_spark_and_top_fraction_selects(spark, extracted, shared_data, tmp_path):
+    """Score real pages with a fastText model inside the Spark job, then keep the top 30%."""
+    from classifiers import fasttext_model
+    from classifiers.training_data import build_default_training_set
+
+    train, valid, info = build_default_training_set(shared_data, tmp_path / "data", max_per_source=60)
+    fasttext_model.train(train, valid, tmp_path / "model", params={"dim": 16, "epoch": 5, "thread": 1}, data_info=info)
+    out = tmp_path / "ann"
+    steps = f"steps=[{{name: fasttext_lid_v1}}, {{name: fasttext_classifier_v1, params: {{model_dir: '{tmp_path / 'model'}'}}}}]"
+    assert run(spark, AnnotateJob(), [str(extracted), "--output", str(out), "--keep-dropped", "--set", steps,
+                                      "--set", "top_fraction={quality: 0.3}", "--set", "promote=[quality]"]) == 0
+    acc = json.loads((out / "_accounting.json").read_text())
+    con = duckdb.connect()
+    kept, cut, lo_kept, hi_cut = con.execute(f"""
+        SELECT count(*) FILTER (WHERE drop_reason IS NULL), count(*) FILTER (WHERE drop_reason = 'top_fraction.quality'),
+               min(quality) FILTER (WHERE drop_reason IS NULL), max(quality) FILTER (WHERE drop_reason = 'top_fraction.quality')
+        FROM '{out}/*.parquet'""").fetchall()[0]
+    candidates = acc["top_fraction"]["quality"]["candidates"]
+    assert candidates == kept + cut > 50
+    assert abs(kept / candidates - 0.3) < 0.03  # the top 30% of what passed language ID
+    assert lo_kept >= acc["top_fraction"]["quality"]["threshold"] > hi_cut
+    assert acc["records_read"] == sum(acc["by_outcome"].values()) and acc["by_outcome"]["top_fraction.quality"] == cut
+
+
+def test_top_fraction_needs_a_recorded_score(spark, extracted, tmp_path):
+    from spark_jobs.job import JobError
+
+    with pytest.raises(JobError, match="no kept document has a 'nope' score"):
+        run(spark, AnnotateJob(), [str(extracted), "--output", str(tmp_path / "a"), "--set", "top_fraction={nope: 0.5}"])
+    job = AnnotateJob()
+    args = job.build_parser().parse_args(["in", "--output", "out", "--set", "top_fraction={quality: 1.5}"])
+    with pytest.raises(config.ConfigError, match=r"top_fraction.quality: must be in \(0, 1\]"):
+        job.load_config(args)
