@@ -297,7 +297,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "politics, reviews, farming)",
            ("arxiv", "gsm8k_train", "abc_science"),
            ("brown_non_stem", "state_union", "inaugural", "movie_reviews", "abc_rural"),
-           (("gsm8k_train", 800), ("abc_science", 800), ("movie_reviews", 600), ("abc_rural", 400)),
+           # ABC's science and rural-news programmes share a broadcaster and a style, so giving them
+           # the most weight teaches topic rather than "maths/LaTeX vs prose" (valid ROC-AUC 0.940
+           # vs 0.928 with maths-heavy caps).
+           (("gsm8k_train", 300), ("arxiv", 300), ("abc_science", 1000), ("abc_rural", 1000),
+            ("movie_reviews", 300), ("brown_non_stem", 500), ("inaugural", 150), ("state_union", 150)),
            STEM, NON_STEM),
 )}
 
