@@ -55,11 +55,34 @@ def evaluate(y: np.ndarray, s: np.ndarray, best_sign: bool = False) -> dict:
     return {"roc_auc": round(float(auc), 4), "p_at_10pct": round(precision_at(y, sign * s), 4), "sign": sign}
 
 
+def _transformer(data_dir: Path, texts: list[str], y: np.ndarray, args) -> dict:
+    """Frozen MiniLM + logistic head on the same training files as the fastText model."""
+    from classifiers import transformer_model as tm
+
+    out = REPO / "bench" / "_work" / "transformer_quality"
+    tr_t, tr_y = tm.read_fasttext_file(data_dir / "train.txt")
+    va_t, va_y = tm.read_fasttext_file(data_dir / "valid.txt")
+    n = args.transformer_rows
+    t0 = time.perf_counter()
+    meta = tm.train(tr_t[:n], tr_y[:n], va_t[:300], va_y[:300], out, device=args.device)
+    train_s = time.perf_counter() - t0
+    model = tm.load(out, device=args.device)
+    t0 = time.perf_counter()
+    s = tm.score(model, texts)
+    score_s = time.perf_counter() - t0
+    return {**evaluate(y, s), "train_rows": min(n, len(tr_t)), "train_seconds": round(train_s, 1),
+            "valid_metrics": meta["valid_metrics"], "device": args.device,
+            "dev_docs_per_s": round(len(texts) / score_s, 2)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None, help="model dir (default: train the default recipe)")
     ap.add_argument("--data", default=str((REPO / ".." / "shared" / "data").resolve()))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--transformer-rows", type=int, default=1500,
+                    help="train the transformer head on this many default-recipe rows (0: skip)")
+    ap.add_argument("--device", default="cpu", help="transformer device: cpu or cuda")
     args = ap.parse_args(argv)
 
     from classifiers import fasttext_model as fm
@@ -94,6 +117,8 @@ def main(argv=None) -> int:
     result["fasttext_default"] = evaluate(y, scores)
     for name, f in features(texts).items():
         result[f"baseline_{name}"] = evaluate(y, f, best_sign=True)
+    if args.transformer_rows:
+        result["transformer_default"] = _transformer(model_dir / "data", texts, y, args)
     base = [v["roc_auc"] for k, v in result.items() if k.startswith("baseline_")]
     result["beats_all_baselines"] = bool(result["fasttext_default"]["roc_auc"] > max(base))
 

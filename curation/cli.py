@@ -14,7 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     from spark_jobs.extract import ExtractJob
     from spark_jobs.job import configure_logging
 
-    jobs = {"extract": ExtractJob(), "annotate": AnnotateJob()}
+    from spark_jobs.dedup import DedupJob
+
+    jobs = {"extract": ExtractJob(), "annotate": AnnotateJob(), "dedup": DedupJob()}
     parser = argparse.ArgumentParser(prog="curate", description="Curate: LLM pretraining data curation on Spark")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, job in jobs.items():

@@ -69,6 +69,8 @@ def get_session(app_name: str, master: str | None = None, conf: dict[str, str] |
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
         "spark.python.worker.reuse": "true",
+        # Progress is logged by StageProgress; the console bar floods non-interactive logs.
+        "spark.ui.showConsoleProgress": "false",
     }
     if master and master.startswith("local"):
         # Local runs: no web UI (one less port, faster start), everything on loopback.
@@ -154,6 +156,26 @@ def _expand_uri(item: str, spark) -> list[str]:
         else:
             out.append(status.getPath().toString())
     return out
+
+
+JSON_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".jsonl.bz2")
+
+
+def read_documents(spark, path: str, required: tuple[str, ...] = ("id", "text")):
+    """A DataFrame from Parquet (file or folder) or JSON Lines (file, folder or glob of them),
+    checked for the ``required`` columns; a clear JobError otherwise."""
+    local = fsutil.local_path(path) if not fsutil.is_uri(path) else path
+    is_json = path.lower().endswith(JSON_SUFFIXES) or (
+        os.path.isdir(local) and not globlib.glob(os.path.join(local, "*.parquet"))
+        and any(n.lower().endswith(JSON_SUFFIXES) for n in os.listdir(local)))
+    try:
+        df = (spark.read.option("mode", "PERMISSIVE").json(path) if is_json else spark.read.parquet(path))
+    except Exception as exc:  # noqa: BLE001 - AnalysisException: missing path or unreadable files
+        raise JobError(f"cannot read documents from {path!r}: {str(exc).splitlines()[0]}") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise JobError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(df.columns)})")
+    return df
 
 
 def refuse_foreign_output(out: str, markers: tuple[str, ...]) -> None:

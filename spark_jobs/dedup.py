@@ -1,0 +1,285 @@
+"""Spark job: exact, URL and MinHash near-duplicate removal.
+
+    spark-submit spark_jobs/dedup.py DOCS --output DIR [--config dedup.yaml]
+    curate dedup --input DOCS --output DIR
+
+DOCS is Parquet (an annotate/extract output, or any table) or JSON Lines with at least ``id`` and
+``text``. Every row is written back with ``drop_reason`` (``dedup.exact``, ``dedup.url``,
+``dedup.minhash``, an upstream reason, or null) and ``dup_cluster`` (the id of the document kept
+for its cluster, on every member including the kept one; null outside clusters).
+
+Designed so memory per task stays bounded as the data grows: signatures are computed per Arrow
+batch; only small key rows (row number, keys, keep-rule fields) are shuffled; buckets become star
+edges to their smallest member through a groupBy + join (no bucket is collected into a list);
+connected components are found by iterated min-label propagation over DataFrames; nothing is
+collected to the driver except counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
+    import os
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import pyarrow as pa
+
+from curation import config as configlib
+from curation import fsutil
+from curation.dedup import MinHasher, MinHashParams, exact_key, normalize_url
+from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents, refuse_foreign_output
+
+CONFIG_FILE = "_config.yaml"
+ACCOUNTING_FILE = "_accounting.json"
+ROW = "_dedup_row"
+
+
+@dataclass(frozen=True)
+class DedupJobConfig:
+    exact: bool = True
+    url: bool = True
+    minhash: bool = True
+    #: Word n-gram size and LSH layout (FineWeb: 5-grams, 14 bands x 8 rows = 112 hashes).
+    ngram: int = 5
+    bands: int = 14
+    rows: int = 8
+    seed: int = 1
+    #: A candidate pair (same bucket in some band) is linked only if its signatures agree on at
+    #: least this share of the 112 hashes (an unbiased Jaccard estimate, sd ~0.04): LSH alone
+    #: links pairs far below the target similarity now and then, and one such link can chain two
+    #: clusters together. 0 links every candidate (FineWeb's behaviour).
+    min_similarity: float = 0.7
+    #: Keep rule inside a cluster: highest value of this score (a column or a key of ``scores``),
+    #: then the earliest ``crawl_date``, then the smallest id. URL duplicates keep the newest crawl.
+    quality_score: str = "quality"
+    #: Label-propagation rounds allowed for connected components (each halves nothing; rounds =
+    #: the longest chain of linked documents, small in practice).
+    max_iterations: int = 50
+    batch_rows: int = 2000
+    #: Shuffle partitions for the grouping stages; 0 = twice the cluster's parallelism (Spark's
+    #: fixed default of 200 makes small runs spend their time scheduling empty tasks).
+    shuffle_partitions: int = 0
+
+
+def key_schema(params: MinHashParams) -> pa.Schema:
+    return pa.schema([
+        pa.field(ROW, pa.int64()),
+        pa.field("exact_key", pa.int64()),
+        pa.field("url_key", pa.string()),
+        pa.field("bands", pa.list_(pa.int64())),
+        pa.field("sig", pa.list_(pa.int32())),
+    ])
+
+
+def key_batches(batches: Iterator[pa.RecordBatch], params: MinHashParams, want_minhash: bool) -> Iterator[pa.RecordBatch]:
+    """Per Arrow batch of (row, text, url): exact key, normalised URL, band keys and signature."""
+    hasher = MinHasher(params)
+    schema = key_schema(params)
+    for batch in batches:
+        rows = batch.column(ROW)
+        texts = batch.column("text").to_pylist()
+        urls = batch.column("url").to_pylist() if "url" in batch.schema.names else [None] * len(texts)
+        exact = pa.array([exact_key(t) for t in texts], pa.int64())
+        url = pa.array([normalize_url(u) for u in urls], pa.string())
+        if want_minhash:
+            sig, has = hasher.signatures(texts)
+            bands = hasher.band_keys(sig)
+            band_list = [b.tolist() if h else None for b, h in zip(bands, has)]
+            sig_list = [s.view("int32").tolist() if h else None for s, h in zip(sig, has)]
+        else:
+            band_list = sig_list = [None] * len(texts)
+        yield pa.RecordBatch.from_arrays(
+            [rows, exact, url, pa.array(band_list, pa.list_(pa.int64())), pa.array(sig_list, pa.list_(pa.int32()))],
+            schema=schema)
+
+
+class DedupJob(SparkJob):
+    name = "dedup"
+    description = "Remove exact, same-URL and MinHash near-duplicate documents (every row kept with its reason)."
+    config_cls = DedupJobConfig
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("input", nargs="?", metavar="DOCS", help="Parquet or JSONL documents with id and text")
+        parser.add_argument("--input", "-i", dest="input_opt", metavar="DOCS", help="same as the positional DOCS")
+        parser.add_argument("--output", "-o", required=True, help="output directory (local path or URI)")
+
+    def load_config(self, args: argparse.Namespace) -> DedupJobConfig:
+        cfg = super().load_config(args)
+        try:
+            MinHashParams(cfg.ngram, cfg.bands, cfg.rows, cfg.seed)
+        except ValueError as exc:
+            raise configlib.ConfigError(str(exc)) from exc
+        if not 0.0 <= cfg.min_similarity <= 1.0:
+            raise configlib.ConfigError(f"min_similarity must be in [0, 1], got {cfg.min_similarity}")
+        return cfg
+
+    def run(self, spark, args: argparse.Namespace, cfg: DedupJobConfig) -> int:
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        started = time.perf_counter()
+        src = args.input_opt or args.input
+        if not src:
+            raise JobError("give the input documents (DOCS or --input DOCS)")
+        out = args.output
+        if fsutil.resolve(src)[1] == fsutil.resolve(out)[1]:
+            raise JobError("--output must differ from the input")
+        refuse_foreign_output(out, (CONFIG_FILE,))
+        docs = read_documents(spark, src)
+        for name, dtype in (("drop_reason", "string"), ("url", "string"), ("crawl_date", "string")):
+            if name not in docs.columns:
+                docs = docs.withColumn(name, F.lit(None).cast(dtype))
+        docs = docs.withColumn("text", F.col("text").cast("string")).withColumn("id", F.col("id").cast("string"))
+        if "dup_cluster" in docs.columns:
+            docs = docs.drop("dup_cluster")
+        # A unique row number: ids may repeat in user data, so they cannot be the graph's nodes.
+        # Persisted, because monotonically_increasing_id must not be recomputed differently.
+        docs = docs.withColumn(ROW, F.monotonically_increasing_id()).persist(StorageLevel.DISK_ONLY)
+        params = MinHashParams(cfg.ngram, cfg.bands, cfg.rows, cfg.seed)
+        score = _score_column(docs, cfg.quality_score)
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.batch_rows))
+        spark.conf.set("spark.sql.shuffle.partitions",
+                       str(cfg.shuffle_partitions or 2 * spark.sparkContext.defaultParallelism))
+        candidates = docs.filter("drop_reason IS NULL")
+        task = functools.partial(key_batches, params=params, want_minhash=cfg.minhash)
+        keys = (candidates.select(ROW, "text", "url").mapInArrow(task, from_arrow_schema(key_schema(params)))
+                .join(candidates.select(ROW, "id", "crawl_date", score.alias("_score")), ROW)
+                .persist(StorageLevel.DISK_ONLY))
+        stats: dict[str, int] = {}
+        with StageProgress(spark, "dedup keys", keys.rdd.getNumPartitions()):
+            n_candidates = keys.count()
+        # Each stage marks rows of `keys` with a reason and the id of the document kept instead.
+        keep_order = [F.col("_score").desc_nulls_last(), F.col("crawl_date").asc_nulls_last(), F.col("id"), F.col(ROW)]
+        marked = keys.select(ROW, F.lit(None).cast("string").alias("reason"), F.lit(None).cast("string").alias("cluster"))
+        alive = keys
+        if cfg.exact:
+            res = _group_dedup(alive.filter("exact_key IS NOT NULL"), "exact_key", keep_order, "dedup.exact")
+            marked, alive = _apply(marked, alive, res)
+        if cfg.url:
+            newest = [F.col("crawl_date").desc_nulls_last(), *keep_order]
+            res = _group_dedup(alive.filter("url_key IS NOT NULL"), "url_key", newest, "dedup.url")
+            marked, alive = _apply(marked, alive, res)
+        if cfg.minhash:
+            res, rounds = _minhash_dedup(spark, alive.filter("bands IS NOT NULL"), cfg, keep_order)
+            stats["minhash_label_rounds"] = rounds
+            marked, alive = _apply(marked, alive, res)
+        result = (docs.join(marked, ROW, "left")
+                  .withColumn("drop_reason", F.coalesce("drop_reason", "reason"))
+                  .withColumnRenamed("cluster", "dup_cluster")
+                  .drop("reason", ROW))
+        with StageProgress(spark, "dedup write", result.rdd.getNumPartitions()):
+            result.write.mode("overwrite").parquet(out)
+        written = spark.read.parquet(out)
+        counts = {r["outcome"]: r["n"] for r in written.groupBy(
+            F.coalesce("drop_reason", F.lit("kept")).alias("outcome")).agg(F.count("*").alias("n")).collect()}
+        clusters = written.filter("dup_cluster IS NOT NULL").select("dup_cluster").distinct().count()
+        docs.unpersist()
+        keys.unpersist()
+        total = sum(counts.values())
+        kept = counts.get("kept", 0)
+        errored = sum(v for k, v in counts.items() if k.startswith("error."))
+        summary = {"records_read": total, "candidates": n_candidates,
+                   "by_outcome": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+                   "kept": kept, "dropped": total - kept - errored, "errored": errored, "clusters": clusters,
+                   **stats, "seconds": round(time.perf_counter() - started, 2)}
+        fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())
+        fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+        print(f"\ndedup finished in {summary['seconds']}s: {total} documents, kept {kept}, "
+              f"exact {counts.get('dedup.exact', 0)}, url {counts.get('dedup.url', 0)}, "
+              f"near-duplicate {counts.get('dedup.minhash', 0)}, {clusters} clusters\n  output: {out}", flush=True)
+        return 0
+
+
+def _score_column(docs, name: str):
+    """The keep rule's score: a numeric column of that name, else ``scores[name]``, else null."""
+    from pyspark.sql import functions as F
+
+    if name in docs.columns:
+        return F.col(name).cast("double")
+    if "scores" in docs.columns and docs.schema["scores"].dataType.typeName() == "map":
+        return F.col("scores")[name].cast("double")
+    return F.lit(None).cast("double")
+
+
+def _group_dedup(df, key: str, order, reason: str):
+    """Rows of each ``key`` group after the first by ``order``: (row, reason, kept id)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    w = Window.partitionBy(key).orderBy(*order)
+    ranked = df.select(ROW, key, F.row_number().over(w).alias("_rank"), F.first("id").over(w).alias("cluster"),
+                       F.count("*").over(Window.partitionBy(key)).alias("_size"))
+    return ranked.filter("_size > 1").select(
+        ROW, F.when(F.col("_rank") > 1, F.lit(reason)).alias("reason"), "cluster")
+
+
+def _apply(marked, alive, res):
+    """Fold a stage's result into the marks; rows it drops leave ``alive``."""
+    from pyspark.sql import functions as F
+
+    r = res.select(ROW, F.col("reason").alias("_r"), F.col("cluster").alias("_c"))
+    marked = (marked.join(r, ROW, "left")
+              .select(ROW, F.coalesce("reason", "_r").alias("reason"),
+                      F.when(F.col("reason").isNull() & F.col("_c").isNotNull(), F.col("_c")).otherwise(F.col("cluster")).alias("cluster")))
+    dropped = res.filter("reason IS NOT NULL").select(ROW)
+    alive = alive.join(dropped, ROW, "left_anti")
+    return marked, alive
+
+
+def _minhash_dedup(spark, df, cfg: DedupJobConfig, keep_order):
+    """LSH buckets → verified star edges → connected components → one kept per component."""
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    n_perm = cfg.bands * cfg.rows
+    banded = df.select(ROW, F.posexplode("bands").alias("band", "bkey"))
+    roots = banded.groupBy("band", "bkey").agg(F.min(ROW).alias("root"), F.count("*").alias("n")).filter("n > 1")
+    edges = (banded.join(roots.drop("n"), ["band", "bkey"]).filter(F.col(ROW) != F.col("root"))
+             .select(F.col(ROW).alias("src"), F.col("root").alias("dst")).distinct())
+    if cfg.min_similarity > 0:
+        sig = df.select(ROW, "sig")
+        agree = F.aggregate(F.zip_with("s1", "s2", lambda x, y: F.when(x == y, 1).otherwise(0)), F.lit(0), lambda acc, x: acc + x)
+        edges = (edges.join(sig.withColumnRenamed(ROW, "src").withColumnRenamed("sig", "s1"), "src")
+                 .join(sig.withColumnRenamed(ROW, "dst").withColumnRenamed("sig", "s2"), "dst")
+                 .filter(agree >= F.lit(int(round(cfg.min_similarity * n_perm))))
+                 .select("src", "dst"))
+    edges = edges.persist(StorageLevel.DISK_ONLY)
+    both = edges.union(edges.select(F.col("dst").alias("src"), F.col("src").alias("dst")))
+    labels = both.groupBy("src").agg(F.least(F.min("dst"), F.first("src")).alias("label")).withColumnRenamed("src", "node")
+    labels = labels.localCheckpoint()
+    rounds = 0
+    for rounds in range(1, cfg.max_iterations + 1):
+        # every node takes the smallest label among its neighbours and itself
+        nbr = both.join(labels.withColumnRenamed("node", "dst"), "dst").groupBy("src").agg(F.min("label").alias("nl"))
+        new = (labels.join(nbr.withColumnRenamed("src", "node"), "node", "left")
+                     .select("node", F.least("label", F.coalesce("nl", "label")).alias("label"))).localCheckpoint()
+        changed = new.join(labels.withColumnRenamed("label", "old"), "node").filter("label != old").count()
+        labels = new
+        log.info("minhash components: round %d, %d labels changed", rounds, changed)
+        if changed == 0:
+            break
+    else:
+        raise JobError(f"connected components did not converge in {cfg.max_iterations} rounds; raise max_iterations")
+    edges.unpersist()
+    members = df.select(ROW, "id", "crawl_date", "_score").join(labels.withColumnRenamed("node", ROW), ROW)
+    w = Window.partitionBy("label").orderBy(*keep_order)
+    res = members.select(ROW, F.row_number().over(w).alias("_rank"), F.first("id").over(w).alias("cluster"))
+    return res.select(ROW, F.when(F.col("_rank") > 1, F.lit("dedup.minhash")).alias("reason"), "cluster"), rounds
+
+
+def main(argv: list[str] | None = None) -> int:
+    return DedupJob().main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
