@@ -14,9 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     from spark_jobs.extract import ExtractJob
     from spark_jobs.job import configure_logging
 
+    from spark_jobs.decontaminate import DecontaminateJob
     from spark_jobs.dedup import DedupJob
 
-    jobs = {"extract": ExtractJob(), "annotate": AnnotateJob(), "dedup": DedupJob()}
+    jobs = {"extract": ExtractJob(), "annotate": AnnotateJob(), "dedup": DedupJob(), "decontaminate": DecontaminateJob()}
     parser = argparse.ArgumentParser(prog="curate", description="Curate: LLM pretraining data curation on Spark")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, job in jobs.items():

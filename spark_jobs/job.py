@@ -158,24 +158,43 @@ def _expand_uri(item: str, spark) -> list[str]:
     return out
 
 
-JSON_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".jsonl.bz2")
+JSON_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".jsonl.bz2", ".json.bz2")
 
 
-def read_documents(spark, path: str, required: tuple[str, ...] = ("id", "text")):
-    """A DataFrame from Parquet (file or folder) or JSON Lines (file, folder or glob of them),
-    checked for the ``required`` columns; a clear JobError otherwise."""
-    local = fsutil.local_path(path) if not fsutil.is_uri(path) else path
-    is_json = path.lower().endswith(JSON_SUFFIXES) or (
-        os.path.isdir(local) and not globlib.glob(os.path.join(local, "*.parquet"))
-        and any(n.lower().endswith(JSON_SUFFIXES) for n in os.listdir(local)))
+def read_documents(spark, src: str, fmt: str = "auto"):
+    """Parquet or JSON lines → DataFrame with at least ``id`` and ``text`` (all columns kept)."""
+    if fmt == "auto":
+        fmt = "jsonl" if _looks_like_json(src) else "parquet"
     try:
-        df = (spark.read.option("mode", "PERMISSIVE").json(path) if is_json else spark.read.parquet(path))
-    except Exception as exc:  # noqa: BLE001 - AnalysisException: missing path or unreadable files
-        raise JobError(f"cannot read documents from {path!r}: {str(exc).splitlines()[0]}") from exc
-    missing = [c for c in required if c not in df.columns]
+        if fmt == "jsonl":
+            # PERMISSIVE: a line that is not JSON (or not UTF-8) becomes a row of nulls with the raw
+            # line in _corrupt_record, so it is written and counted like any other row.
+            docs = spark.read.option("mode", "PERMISSIVE").option("recursiveFileLookup", "true").json(src)
+            # Spark keeps a corrupt line's raw bytes, which may not be UTF-8; Parquet readers such as
+            # DuckDB then refuse the whole file. Make every string column valid (U+FFFD), keep the row.
+            from pyspark.sql import functions as F
+
+            docs = docs.select(*[F.make_valid_utf8(c).alias(c) if t == "string" else F.col(c)
+                                 for c, t in docs.dtypes])
+        else:
+            docs = spark.read.parquet(src)
+    except Exception as exc:  # noqa: BLE001 - AnalysisException: path missing or not this format
+        raise JobError(f"cannot read {fmt} documents from {src!r}: {exc}".splitlines()[0]) from exc
+    missing = [c for c in ("id", "text") if c not in docs.columns]
     if missing:
-        raise JobError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(df.columns)})")
-    return df
+        raise JobError(f"{src!r}: documents need columns id and text; missing {', '.join(missing)} (have {', '.join(docs.columns)})")
+    if dict(docs.dtypes)["text"] != "string":
+        raise JobError(f"{src!r}: column text must be a string, got {dict(docs.dtypes)['text']}")
+    return docs
+
+
+def _looks_like_json(src: str) -> bool:
+    if src.endswith(JSON_SUFFIXES):
+        return True
+    if fsutil.is_uri(src) or not os.path.isdir(fsutil.local_path(src)):
+        return False
+    names = [n for _, _, files in os.walk(fsutil.local_path(src)) for n in files if not n.startswith((".", "_"))]
+    return bool(names) and all(n.endswith(JSON_SUFFIXES) for n in names)
 
 
 def refuse_foreign_output(out: str, markers: tuple[str, ...]) -> None:

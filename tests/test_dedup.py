@@ -163,4 +163,4 @@ def test_dedup_via_cli_and_bad_input(tmp_path, capsys, caplog):
     bad = tmp_path / "noid.jsonl"
     bad.write_text(json.dumps({"text": "x"}) + "\n")
     assert cli.main(["dedup", "--input", str(bad), "--output", str(tmp_path / "o2"), "--master", "local[1]"]) == 2
-    assert "missing column(s) id" in capsys.readouterr().err + caplog.text
+    assert "missing id" in capsys.readouterr().err + caplog.text

@@ -1,0 +1,190 @@
+"""Spark job: documents (Parquet or JSONL) → benchmark-contamination verdicts (phi-4 Algorithm 1).
+
+    spark-submit spark_jobs/decontaminate.py --input DOCS --benchmarks BENCH.yaml --output DIR
+    curate decontaminate --input DOCS --benchmarks BENCH.yaml --output DIR
+
+Every input row is written with all its columns plus ``decontam_status`` (clean | partial |
+contaminated; null for rows dropped upstream, which pass through unchecked), ``decontam_benchmark``,
+``decontam_item`` ("file:line" of the benchmark item), ``decontam_ratio`` (max 7-gram overlap ratio;
+for a 13-gram hit, the 7-gram ratio of the matched item) and ``decontam_ngram`` (13 or 7: which
+rule decided; null when clean). Beside the Parquet: ``_report.json`` (per benchmark: items, n-grams,
+documents contaminated/partial), ``_accounting.json`` (rows in = rows out, by status) and
+``_config.yaml``.
+
+The benchmark index is small next to the documents (all of ../shared/data/benchmarks: ~90k items,
+~3.1M 13-grams, ~3.2M 7-grams, 148 MB pickled, built in ~12 s), so it is built once on the driver
+and broadcast; documents never shuffle. BENCH.yaml and the benchmark files are read on the driver
+(local paths) in ``load_config``, so a malformed one fails before Spark starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from curation import config as configlib
+from curation import decontam as dc
+from curation import fsutil
+from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents, refuse_foreign_output
+
+CONFIG_FILE = "_config.yaml"
+ACCOUNTING_FILE = "_accounting.json"
+REPORT_FILE = "_report.json"
+#: Status recorded for rows dropped upstream (drop_reason not null) that were not checked.
+UNCHECKED = "unchecked"
+
+
+@dataclass(frozen=True)
+class DecontaminateJobConfig:
+    #: BENCH.yaml listing the benchmarks (``--benchmarks`` sets it); required.
+    benchmarks: str | None = None
+    decontam: dc.DecontamConfig = field(default_factory=dc.DecontamConfig)
+    #: auto: JSON lines when the input path ends in .jsonl/.json/.ndjson (optionally .gz/.bz2) or a
+    #: folder holds only such files; Parquet otherwise.
+    input_format: Literal["auto", "parquet", "jsonl"] = "auto"
+    #: Also check rows already dropped upstream (drop_reason not null); by default they pass through
+    #: with a null status (nobody trains on them) and are counted as "unchecked".
+    check_dropped: bool = False
+    #: Rows per Arrow batch handed to the checker.
+    batch_rows: int = 1000
+
+
+class DecontaminateJob(SparkJob):
+    name = "decontaminate"
+    description = "Flag documents that overlap benchmark items (phi-4 13-gram / 7-gram decontamination)."
+    config_cls = DecontaminateJobConfig
+
+    def __init__(self) -> None:
+        self._benchmarks: list[dc.Benchmark] | None = None
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--input", "-i", required=True, help="documents: Parquet or JSONL (file, folder or glob) with id and text")
+        parser.add_argument("--benchmarks", "-b", help="BENCH.yaml listing the benchmarks (or set benchmarks= in the config)")
+        parser.add_argument("--output", "-o", required=True, help="output directory (local path or URI)")
+        parser.add_argument("--allowlist", help="allow-list of common 13-grams (python -m curation.decontam allowlist …)")
+
+    def load_config(self, args: argparse.Namespace) -> DecontaminateJobConfig:
+        cfg = super().load_config(args)
+        if args.benchmarks:
+            cfg = dataclasses.replace(cfg, benchmarks=args.benchmarks)
+        if args.allowlist:
+            cfg = dataclasses.replace(cfg, decontam=dataclasses.replace(cfg.decontam, allowlist=args.allowlist))
+        if not cfg.benchmarks:
+            raise configlib.ConfigError("no benchmarks: pass --benchmarks BENCH.yaml")
+        if cfg.batch_rows < 1:
+            raise configlib.ConfigError(f"batch_rows must be >= 1, got {cfg.batch_rows}")
+        try:  # read and check every benchmark file now: a bad line fails before any Spark work
+            self._benchmarks = dc.load_benchmarks(dc.load_benchmark_specs(cfg.benchmarks))
+            if cfg.decontam.allowlist:
+                dc.load_allowlist(cfg.decontam.allowlist, cfg.decontam.long_n)
+        except (dc.BenchmarkError, OSError) as exc:
+            raise configlib.ConfigError(str(exc)) from exc
+        return cfg
+
+    def run(self, spark, args: argparse.Namespace, cfg: DecontaminateJobConfig) -> int:
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+        from pyspark.sql.pandas.types import from_arrow_schema
+        from pyspark.sql.types import StructType
+
+        started = time.perf_counter()
+        src, out = args.input, args.output
+        if fsutil.resolve(src)[1] == fsutil.resolve(out)[1]:
+            raise JobError("--output must differ from the input")
+        benchmarks = self._benchmarks or dc.load_benchmarks(dc.load_benchmark_specs(cfg.benchmarks))
+        docs = read_documents(spark, src, cfg.input_format)
+        refuse_foreign_output(out, (CONFIG_FILE,))
+
+        t0 = time.perf_counter()
+        index = dc.build_index(benchmarks, cfg.decontam)
+        log.info("benchmark index: %d items in %d benchmarks, %d %d-grams, %d %d-grams (%.1fs)",
+                 len(index.item_refs), len(index.bench_names), len(index.keys_long), index.long_n,
+                 len(index.keys_short), index.short_n, time.perf_counter() - t0)
+        bc = spark.sparkContext.broadcast(index)
+
+        # Re-running on our own output: replace the old verdict columns rather than duplicate them.
+        docs = docs.drop(*[c for c in dc.OUTPUT_COLUMNS if c in docs.columns])
+        if "drop_reason" in docs.columns and dict(docs.dtypes)["drop_reason"] != "string":
+            docs = docs.withColumn("drop_reason", F.col("drop_reason").cast("string"))
+        records_read = docs.count()  # before any shuffle: Parquet answers from its footers
+        # A few large files can arrive as fewer partitions than cores: spread them (one shuffle),
+        # but only when there is enough work to pay for it.
+        parallelism = spark.sparkContext.defaultParallelism
+        if docs.rdd.getNumPartitions() < parallelism and records_read >= parallelism * cfg.batch_rows:
+            docs = docs.repartition(parallelism)
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.batch_rows))
+        schema = StructType(docs.schema.fields + from_arrow_schema(_arrow_schema(dc.output_fields())).fields)
+        task = functools.partial(dc.decontaminate_batches, index=bc, cfg=cfg.decontam, check_dropped=cfg.check_dropped)
+        checked = docs.mapInArrow(task, schema).persist(StorageLevel.DISK_ONLY)
+        with StageProgress(spark, "decontaminate", checked.rdd.getNumPartitions()):
+            rows = checked.groupBy("decontam_status", "decontam_benchmark").agg(F.count("*").alias("n")).collect()
+            checked.write.mode("overwrite").parquet(out)
+        checked.unpersist()
+        bc.unpersist()
+
+        by_status: dict[str, int] = {}
+        per_bench: dict[str, dict[str, int]] = {}
+        for r in rows:
+            status = r["decontam_status"] or UNCHECKED
+            by_status[status] = by_status.get(status, 0) + r["n"]
+            if r["decontam_benchmark"] is not None:
+                per_bench.setdefault(r["decontam_benchmark"], {})[status] = r["n"]
+        written = sum(by_status.values())
+        if written != records_read:  # cannot happen by construction; never report a silent loss
+            raise JobError(f"accounting mismatch: read {records_read} rows, wrote {written}")
+        seconds = round(time.perf_counter() - started, 2)
+        summary = {"records_read": records_read, "records_written": written,
+                   "by_status": dict(sorted(by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
+                   "seconds": seconds}
+        report = build_report(index, benchmarks, cfg, per_bench, by_status)
+        fsutil.write_atomic(fsutil.join(out, REPORT_FILE), json.dumps(report, indent=2).encode())
+        fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())
+        fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+        print(f"\ndecontaminate finished in {seconds}s: {records_read} documents, "
+              + ", ".join(f"{k} {v}" for k, v in summary["by_status"].items())
+              + f"\n  output: {out}   report: {fsutil.join(out, REPORT_FILE)}", flush=True)
+        return 0
+
+
+def _arrow_schema(fields):
+    import pyarrow as pa
+
+    return pa.schema(fields)
+
+
+def build_report(index: dc.BenchmarkIndex, benchmarks: list[dc.Benchmark], cfg: DecontaminateJobConfig,
+                 per_bench: dict[str, dict[str, int]], by_status: dict[str, int]) -> dict:
+    """Per benchmark: its files, items, n-gram counts and the documents it contaminated."""
+    d = cfg.decontam
+    out = {}
+    for bench in benchmarks:
+        st = index.stats[bench.name]
+        hits = per_bench.get(bench.name, {})
+        out[bench.name] = {
+            "files": list(bench.files), "items": st["items"],
+            f"items_under_{d.short_n}_words": st["items_short"],
+            f"ngrams_{d.long_n}": st["ngrams_long"], f"ngrams_{d.long_n}_allowlisted": st["ngrams_long_allowlisted"],
+            f"ngrams_{d.short_n}": st["ngrams_short"],
+            "docs_contaminated": hits.get(dc.CONTAMINATED, 0), "docs_partial": hits.get(dc.PARTIAL, 0),
+        }
+    return {"benchmarks_file": cfg.benchmarks, "long_n": d.long_n, "short_n": d.short_n,
+            "info_threshold": d.info_threshold, "contaminated_threshold": d.contaminated_threshold,
+            "allowlist": d.allowlist, "docs_by_status": by_status, "benchmarks": out}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return DecontaminateJob().main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
