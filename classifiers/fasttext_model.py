@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from classifiers.artifacts import META_FILE, read_meta
-from classifiers.training_data import HQ, normalize
+from classifiers.training_data import _PUNCT_CHARS, HQ, normalize
 
 META_VERSION = 1
 MODEL_FILE = "model.bin"
@@ -58,17 +58,29 @@ def _valid_rows(valid_path: Path, positive: str = HQ) -> tuple[list[int], list[s
 
 
 def class_probs(ft, norm_texts: list[str], classes: Sequence[str]) -> np.ndarray:
-    """``(len(norm_texts), len(classes))`` probabilities, columns in ``classes`` order."""
-    out = np.zeros((len(norm_texts), len(classes)), dtype=np.float64)
-    if not norm_texts:
+    """``(len(norm_texts), len(classes))`` probabilities, columns in ``classes`` order.
+
+    Texts must not contain newlines (:func:`_clean` output). Calls fastText's C++
+    ``multilinePredict`` directly: the Python wrapper's only extra work is a newline check and a
+    copy of every string, and the per-document result handling here is vectorised, because at
+    ~4,000 documents/s per core every microsecond per document shows.
+    """
+    n, k = len(norm_texts), len(classes)
+    out = np.zeros((n, k), dtype=np.float64)
+    if not n:
         return out
+    labels, probs = ft.f.multilinePredict([t + "\n" for t in norm_texts], k, 0.0, "replace")
     col = {c: j for j, c in enumerate(classes)}
-    labels, probs = ft.predict(norm_texts, k=len(classes))
-    for i, (ls, ps) in enumerate(zip(labels, probs)):
-        for lab, p in zip(ls, ps):
-            j = col.get(lab)
-            if j is not None:
-                out[i, j] = p
+    if all(len(ls) == k for ls in labels):
+        p = np.asarray(probs, dtype=np.float64).reshape(n, k)
+        rows = np.arange(n)
+        for j in range(k):
+            out[rows, np.fromiter((col.get(ls[j], 0) for ls in labels), np.int64, n)] = p[:, j]
+    else:  # fewer labels than asked (cannot happen with threshold 0; kept for safety)
+        for i, (ls, ps) in enumerate(zip(labels, probs)):
+            for lab, pr in zip(ls, ps):
+                if lab in col:
+                    out[i, col[lab]] = pr
     return np.clip(out, 0.0, 1.0)
 
 
@@ -184,14 +196,37 @@ def load(model_dir: str | Path) -> QualityModel:
     return QualityModel(ft, meta, d)
 
 
+#: Characters ``str.split()`` treats as whitespace but fastText's tokenizer does not (it splits on
+#: space, \\t \\n \\v \\f \\r and NUL only).
+_EXTRA_SPACES = tuple(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \t\n\v\f\r")  # U+3000 is the last
+_ASCII_EXTRA_SPACES = tuple(c for c in _EXTRA_SPACES if c.isascii())
+
+
 def _clean(text: Any) -> str:
+    """The text fastText is given: the same *tokens* as :func:`normalize` (what training used),
+    built without its final whitespace collapse, which fastText's own tokenizer makes redundant.
+
+    That collapse (``" ".join(text.split())``) cost about a third of the prediction time; here only
+    the characters fastText would not split on (newline is refused by predict, NUL ends the C
+    string, Unicode spaces) are replaced. A test checks the token equality on hostile text.
+    """
     if text is None:
         return ""
     if not isinstance(text, str):
         text = str(text)
-    text = normalize(text.encode("utf-8", "replace").decode("utf-8", "replace"))
-    # fastText's predict rejects newlines and NUL would end the C string early.
-    return text[:MAX_SCORE_CHARS].replace("\x00", " ")
+    text = text[:MAX_SCORE_CHARS]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, as in normalize()
+        text = text.encode("utf-8", "replace").decode("utf-8", "replace")
+    text = text.lower()
+    for c in _PUNCT_CHARS:
+        if c in text:
+            text = text.replace(c, f" {c} ")
+    for c in (_ASCII_EXTRA_SPACES if text.isascii() else _EXTRA_SPACES):
+        if c in text:
+            text = text.replace(c, " ")
+    return text.replace("\n", " ").replace("\x00", " ")
 
 
 def score(model: QualityModel, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:

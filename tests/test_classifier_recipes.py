@@ -139,3 +139,17 @@ def test_train_and_score_cli_transformer_kind(labelled, tmp_path, capsys):
     bad = p.parse_args(["--recipe", "labels", "--labels", "x", "--docs", "y", "--kind", "transformer",
                         "--output", str(tmp_path / "b"), "--set", "dim=3"])
     assert commands.run_train(bad) == 2 and "unknown transformer parameter 'dim'" in capsys.readouterr().err
+
+
+def test_fasttext_input_has_the_same_tokens_as_training_normalisation():
+    """Scoring skips normalize()'s whitespace collapse (fastText tokenises on ASCII whitespace
+    itself): the token sequences fastText sees must be identical on hostile text."""
+    rng = np.random.default_rng(1)
+    alphabet = list("abcXYZ .,!?;:()[]{}\"“”\n\t\r\x0b\x0c\x00\x1c\x1f\x85\u00a0\u2028\u3000\u200aÉİß") + ["\ud800", "word"]
+    fasttext_split = re.compile(r"[ \t\n\v\f\r\x00]+")
+    for _ in range(500):
+        s = "".join(rng.choice(alphabet, size=int(rng.integers(0, 80))))
+        expected = normalize(s.replace("\x00", " ")).split(" ")
+        got = [t for t in fasttext_split.split(fasttext_model._clean(s)) if t]
+        assert got == [t for t in expected if t], repr(s)
+        assert "\n" not in fasttext_model._clean(s) and "\x00" not in fasttext_model._clean(s)
