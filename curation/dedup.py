@@ -116,18 +116,23 @@ def normalize_url(url: str | None) -> str | None:
 # ----------------------------------------------------------------------------- MinHash
 
 def _tokens(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Word ids of the whole batch (concatenated) and per-document offsets; ids index a batch
-    vocabulary whose words are hashed once each."""
-    vocab: dict[str, int] = {}
-    ids: list[int] = []
+    """Word hashes of the whole batch (concatenated) and per-document offsets. Words are
+    dictionary-encoded by Arrow (in C; a Python dict lookup per word was ~30% of the time) and
+    each *distinct* word of the batch is hashed once."""
+    import pyarrow as pa
+
+    words: list[str] = []
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    setdefault = vocab.setdefault
     for i, text in enumerate(texts):
         if text:
-            ids.extend([setdefault(w, len(vocab)) for w in _WORD.findall(text.lower())])
-        offsets[i + 1] = len(ids)
+            words.extend(_WORD.findall(text.lower()))
+        offsets[i + 1] = len(words)
+    if not words:
+        return np.zeros(0, np.uint64), offsets
+    encoded = pa.array(words, pa.string()).dictionary_encode()
+    vocab = encoded.dictionary.to_pylist()
     word_hash = np.fromiter((_hash64(w.encode("utf-8", "surrogatepass")) for w in vocab), dtype=np.uint64, count=len(vocab))
-    return word_hash[np.asarray(ids, dtype=np.int64)] if ids else np.zeros(0, np.uint64), offsets
+    return word_hash[encoded.indices.to_numpy(zero_copy_only=False)], offsets
 
 
 def _shingles(word_hash: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

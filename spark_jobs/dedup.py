@@ -254,6 +254,9 @@ def _minhash_dedup(spark, df, cfg: DedupJobConfig, keep_order):
                  .filter(agree >= F.lit(int(round(cfg.min_similarity * n_perm))))
                  .select("src", "dst"))
     edges = edges.persist(StorageLevel.DISK_ONLY)
+    if edges.isEmpty():  # no near-duplicates: skip the label rounds
+        edges.unpersist()
+        return df.select(ROW, F.lit(None).cast("string").alias("reason"), F.lit(None).cast("string").alias("cluster")).limit(0), 0
     both = edges.union(edges.select(F.col("dst").alias("src"), F.col("src").alias("dst")))
     labels = both.groupBy("src").agg(F.least(F.min("dst"), F.first("src")).alias("label")).withColumnRenamed("src", "node")
     labels = labels.localCheckpoint()
