@@ -61,7 +61,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from curation import dedup as core  # noqa: E402
-from curation.dedup import MinHasher, MinHashParams, exact_key, jaccard  # noqa: E402
+from curation.dedup import MinHasher, MinHashParams, exact_key, jaccard, perturb  # noqa: E402
 
 WORK = REPO / "bench" / "_work" / "dedup"
 _WORD = re.compile(r"\w+")
@@ -73,22 +73,6 @@ RECALL_J = 0.8
 
 
 # ----------------------------------------------------------------------------- data
-
-def perturb(text: str, rate: float, rnd: random.Random) -> str:
-    """tests/test_dedup.py's edits: replace, delete or insert words at ``rate``."""
-    out = []
-    for w in text.split():
-        r = rnd.random()
-        if r < rate / 3:
-            continue
-        if r < 2 * rate / 3:
-            out.append(f"w{rnd.randrange(10**6)}")
-            continue
-        out.append(w)
-        if r < rate:
-            out.append(f"x{rnd.randrange(10**6)}")
-    return " ".join(out)
-
 
 def wiki_paragraphs(data: Path, split: str = "test", min_words: int = 120) -> list[str]:
     text = (data / f"corpora/wikitext2/{split}.txt").read_text(encoding="utf-8")

@@ -25,7 +25,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-_WORD = re.compile(r"\w+")
 _MASK64 = (1 << 64) - 1
 #: Odd 64-bit multiplier for combining word hashes into an n-gram hash (polynomial rolling form).
 _POLY = np.uint64(0x9E3779B97F4A7C15)
@@ -115,21 +114,40 @@ def normalize_url(url: str | None) -> str | None:
 
 # ----------------------------------------------------------------------------- MinHash
 
-def _tokens(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Word hashes of the whole batch (concatenated) and per-document offsets. Words are
-    dictionary-encoded by Arrow (in C; a Python dict lookup per word was ~30% of the time) and
-    each *distinct* word of the batch is hashed once."""
-    import pyarrow as pa
+#: Word boundaries for RE2 (Arrow's regex engine): words are runs of letters, digits and "_",
+#: Python's ``\\w`` with Unicode classes spelled out (RE2's ``\\w`` is ASCII-only).
+_NON_WORD = r"[^\pL\pN_]+"
 
-    words: list[str] = []
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    for i, text in enumerate(texts):
-        if text:
-            words.extend(_WORD.findall(text.lower()))
-        offsets[i + 1] = len(words)
-    if not words:
+
+def _words(texts: Sequence[str | None]):
+    """Lower-cased words of every text as one Arrow string array, and per-document offsets.
+
+    Lower-casing and splitting run in Arrow's C++ kernels: 2.5x faster than ``re.findall`` per
+    document (measured on the DCLM dev texts), with the same words there.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cleaned = ["" if t is None else t for t in texts]
+    try:
+        arr = pa.array(cleaned, pa.large_string())
+    except (UnicodeEncodeError, pa.ArrowException):  # lone surrogates: replace them, keep the rest
+        arr = pa.array([t.encode("utf-8", "replace").decode("utf-8") for t in cleaned], pa.large_string())
+    parts = pc.split_pattern_regex(pc.utf8_lower(arr), pattern=_NON_WORD)
+    flat = parts.flatten()
+    nonempty = pc.greater(pc.utf8_length(flat), 0).to_numpy(zero_copy_only=False)  # leading/trailing ""
+    cum = np.concatenate([[0], np.cumsum(nonempty, dtype=np.int64)])
+    offsets = cum[np.asarray(parts.offsets)]
+    return flat.filter(pa.array(nonempty)), offsets
+
+
+def _tokens(texts: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Word hashes of the whole batch (concatenated) and per-document offsets; words are
+    dictionary-encoded in Arrow and each *distinct* word of the batch is hashed once."""
+    words, offsets = _words(texts)
+    if not len(words):
         return np.zeros(0, np.uint64), offsets
-    encoded = pa.array(words, pa.string()).dictionary_encode()
+    encoded = words.dictionary_encode()
     vocab = encoded.dictionary.to_pylist()
     word_hash = np.fromiter((_hash64(w.encode("utf-8", "surrogatepass")) for w in vocab), dtype=np.uint64, count=len(vocab))
     return word_hash[encoded.indices.to_numpy(zero_copy_only=False)], offsets
@@ -141,7 +159,7 @@ def _shingles(word_hash: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.nd
     total = len(word_hash)
     combined = np.zeros(total, dtype=np.uint64)
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps by design
-        for j in range(n):
+        for j in range(min(n, total)):
             combined[: total - j] = combined[: total - j] * _POLY + word_hash[j:]
     lengths = np.diff(offsets)
     counts = np.where(lengths >= n, lengths - n + 1, np.minimum(lengths, 1))
@@ -212,7 +230,25 @@ def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
 def jaccard(text_a: str, text_b: str, n: int = 5) -> float:
     """Exact Jaccard similarity of the two texts' word n-gram sets (for tests and benchmarks)."""
     def grams(t: str) -> set[tuple[str, ...]]:
-        w = _WORD.findall(t.lower())
+        w = _words([t])[0].to_pylist()
         return {tuple(w[i:i + n]) for i in range(len(w) - n + 1)} if len(w) >= n else ({tuple(w)} if w else set())
     a, b = grams(text_a), grams(text_b)
     return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def perturb(text: str, rate: float, rnd) -> str:
+    """A near-duplicate for evaluation: each word is deleted, replaced or followed by an inserted
+    word with total probability ``rate`` (``rnd`` a ``random.Random``). Tests and bench/dedup.py
+    plant copies with it, then measure their exact :func:`jaccard`."""
+    out = []
+    for w in text.split():
+        r = rnd.random()
+        if r < rate / 3:
+            continue
+        if r < 2 * rate / 3:
+            out.append(f"w{rnd.randrange(10**6)}")
+            continue
+        out.append(w)
+        if r < rate:
+            out.append(f"x{rnd.randrange(10**6)}")
+    return " ".join(out)

@@ -10,28 +10,12 @@ import duckdb
 import numpy as np
 import pytest
 
-from curation.dedup import MinHasher, MinHashParams, estimated_jaccard, exact_key, jaccard, normalize_url
+from curation.dedup import MinHasher, MinHashParams, estimated_jaccard, exact_key, jaccard, normalize_url, perturb
 
 
 def _paragraphs(shared_data: Path, n: int) -> list[str]:
     text = (shared_data / "corpora/wikitext2/test.txt").read_text(encoding="utf-8")
     return [p.strip() for p in text.split("\n") if len(p.split()) > 120][:n]
-
-
-def perturb(text: str, rate: float, rnd: random.Random) -> str:
-    """Replace, delete or insert words at ``rate``: the edits near-duplicates really carry."""
-    out = []
-    for w in text.split():
-        r = rnd.random()
-        if r < rate / 3:
-            continue
-        if r < 2 * rate / 3:
-            out.append(f"w{rnd.randrange(10**6)}")
-            continue
-        out.append(w)
-        if r < rate:
-            out.append(f"x{rnd.randrange(10**6)}")
-    return " ".join(out)
 
 
 def test_signature_is_batch_independent_and_estimates_jaccard(shared_data):
@@ -40,6 +24,7 @@ def test_signature_is_batch_independent_and_estimates_jaccard(shared_data):
     sig, has = mh.signatures(paras + ["", None, "two words"])
     assert sig.shape == (153, 112) and sig.dtype == np.uint32
     assert has.tolist() == [True] * 150 + [False, False, True]
+    assert mh.signatures(["two words"])[1].tolist() == [True]  # a batch shorter than one n-gram
     alone, _ = mh.signatures([paras[7]])
     assert (alone[0] == sig[7]).all()
     rnd = random.Random(0)
