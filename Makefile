@@ -37,6 +37,10 @@ bench: setup
 	$(PY) bench/extract_throughput.py
 	$(PY) bench/langid.py
 	$(PY) bench/filter_parity.py
+	$(PY) bench/classifier_quality.py
+	$(PY) bench/classifier_throughput.py
+	$(PY) bench/dedup.py
+	$(PY) bench/decontam.py
 
 clean:
 	rm -rf runs bench/_work .pytest_cache

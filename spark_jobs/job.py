@@ -286,6 +286,11 @@ class SparkJob:
             log.error("config error: %s", exc)
             return 2
         conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
+        spark_env()
+        from pyspark.sql import SparkSession
+
+        # A session the caller already runs (a notebook, a test) is reused and left running.
+        owned = SparkSession.getActiveSession() is None
         spark = get_session(f"curate-{self.name}", args.master, conf)
         try:
             return self.run(spark, args, cfg)
@@ -293,7 +298,8 @@ class SparkJob:
             log.error("%s: %s", self.name, exc)
             return 2
         finally:
-            spark.stop()
+            if owned:
+                spark.stop()
 
     def main(self, argv: list[str] | None = None) -> int:
         args = self.build_parser().parse_args(argv)
