@@ -16,8 +16,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from spark_jobs.decontaminate import DecontaminateJob
     from spark_jobs.dedup import DedupJob
+    from spark_jobs.mix import MixJob
 
-    jobs = {"extract": ExtractJob(), "annotate": AnnotateJob(), "dedup": DedupJob(), "decontaminate": DecontaminateJob()}
+    jobs = {"extract": ExtractJob(), "annotate": AnnotateJob(), "dedup": DedupJob(), "decontaminate": DecontaminateJob(), "mix": MixJob()}
     parser = argparse.ArgumentParser(prog="curate", description="Curate: LLM pretraining data curation on Spark")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, job in jobs.items():

@@ -1,0 +1,252 @@
+"""Spark job: assemble a token-budgeted mixture from curated documents.
+
+    curate mix --config MIX.yaml --output DIR
+    spark-submit spark_jobs/mix.py --config MIX.yaml --output DIR
+
+MIX.yaml lists sources, each a SQL ``where`` over a Parquet/JSONL input (the job's ``input`` by
+default) with a share of ``total_tokens`` and an epoch cap; ``preset: phi4-organic`` supplies
+phi-4's shares by source name. Steps: count tokens per document with the configured local
+tokenizer (one Arrow batch at a time) → plan tokens and epochs per source
+(:mod:`curation.mixture_plan`; impossible plans stop here) → sample each source to its budget with
+seeded hashes (:mod:`curation.mixture_sample`: full epochs, then a hash-order prefix found from a
+token histogram) → write Parquet shards sorted by (source, key, copy) so the same seed and input give
+the same bytes, and ``mixture_manifest.json`` with planned vs achieved tokens and epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np
+import pyarrow as pa
+
+from curation import config as configlib
+from curation import fsutil
+from curation.mixture_plan import PlanError, SourceBudget, plan
+from curation.mixture_sample import BINS, doc_key, find_cut
+from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents, refuse_foreign_output
+
+MANIFEST_FILE = "mixture_manifest.json"
+CONFIG_FILE = "_config.yaml"
+
+#: phi-4 Table 5, organic part only (web 15 : code 20 : acquired 10). Multilingual web is ~8% of all
+#: phi-4 data; here it is 8% of the organic mixture, and the rest of the web share is split evenly
+#: between reasoning-heavy and knowledge-heavy pages (the paper gives no split).
+PRESETS: dict[str, dict[str, float]] = {
+    "phi4-organic": {
+        "web_reasoning": (15 / 45 - 0.08) / 2,
+        "web_knowledge": (15 / 45 - 0.08) / 2,
+        "web_multilingual": 0.08,
+        "code": 20 / 45,
+        "acquired": 10 / 45,
+    },
+}
+
+
+@dataclass(frozen=True)
+class MixSource:
+    name: str = ""
+    #: Share of total tokens in (0, 1]; 0 takes the preset's share for this name.
+    share: float = 0.0
+    #: Spark SQL condition selecting this source's documents.
+    where: str = "drop_reason IS NULL"
+    #: Parquet/JSONL documents (id, text); default: the mixture's ``input``.
+    input: str | None = None
+    max_epochs: float = 1.0
+
+
+@dataclass(frozen=True)
+class MixJobConfig:
+    input: str | None = None
+    #: A local Hugging Face tokenizers JSON file.
+    tokenizer: str = ""
+    total_tokens: int = 0
+    seed: int = 0
+    preset: str | None = None
+    sources: tuple[MixSource, ...] = ()
+    #: error: refuse a plan past an epoch cap; warn: write it and record the warning.
+    on_cap: str = "error"
+    #: Output Parquet files (0: one per 1M rows, at least 1).
+    shards: int = 0
+
+
+def resolve_sources(cfg: MixJobConfig) -> list[MixSource]:
+    if cfg.preset is not None and cfg.preset not in PRESETS:
+        raise configlib.ConfigError(f"unknown preset {cfg.preset!r} (known: {', '.join(PRESETS)})")
+    shares = PRESETS.get(cfg.preset or "", {})
+    out = []
+    for s in cfg.sources:
+        if not s.name:
+            raise configlib.ConfigError("every source needs a name")
+        share = s.share or shares.get(s.name, 0.0)
+        if share <= 0:
+            raise configlib.ConfigError(f"source {s.name!r} has no share (and preset {cfg.preset!r} gives none)")
+        if not (s.input or cfg.input):
+            raise configlib.ConfigError(f"source {s.name!r} has no input (set input: for it or for the mixture)")
+        out.append(replace(s, share=share, input=s.input or cfg.input))
+    if not out:
+        names = ", ".join(shares) if shares else "name, share, where"
+        raise configlib.ConfigError(f"no sources configured (preset {cfg.preset!r} expects sources named: {names})")
+    return out
+
+
+def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int) -> Iterator[pa.RecordBatch]:
+    """id, text → id, text, n_tokens, u (seeded key), bin (histogram bin of u)."""
+    from curation.tokens import load_tokenizer
+
+    tok = load_tokenizer(tokenizer)
+    for batch in batches:
+        ids = [str(i) for i in batch.column("id").to_pylist()]
+        texts = batch.column("text").to_pylist()
+        n = tok.count(texts)
+        u = np.fromiter((doc_key(seed, i) for i in ids), dtype=np.float64, count=len(ids))
+        b = np.minimum((u * BINS).astype(np.int64), BINS - 1)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(ids, pa.string()), batch.column("text"), pa.array(n), pa.array(u), pa.array(b)],
+            names=["id", "text", "n_tokens", "u", "bin"])
+
+
+class MixJob(SparkJob):
+    name = "mix"
+    description = "Assemble a token-budgeted mixture of sources (planned vs achieved tokens in a manifest)."
+    config_cls = MixJobConfig
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--output", "-o", required=True, help="output directory for shards and the manifest")
+        parser.add_argument("--total-tokens", type=int, default=None, help="override total_tokens")
+
+    def overrides_from_args(self, args: argparse.Namespace) -> list[str]:
+        return [f"total_tokens={args.total_tokens}"] if args.total_tokens else []
+
+    def load_config(self, args: argparse.Namespace) -> MixJobConfig:
+        cfg = super().load_config(args)
+        from curation.tokens import TokenizerError, load_tokenizer
+
+        if cfg.total_tokens <= 0:
+            raise configlib.ConfigError("total_tokens must be set (> 0): in MIX.yaml or --total-tokens")
+        if cfg.on_cap not in ("error", "warn"):
+            raise configlib.ConfigError(f"on_cap must be error or warn, got {cfg.on_cap!r}")
+        sources = resolve_sources(cfg)
+        total = sum(s.share for s in sources)
+        if abs(total - 1.0) > 1e-6:
+            raise configlib.ConfigError(f"shares sum to {total * 100:.4g}%, not 100% "
+                                        f"({', '.join(f'{s.name} {s.share * 100:.4g}%' for s in sources)})")
+        try:
+            load_tokenizer(cfg.tokenizer)
+        except TokenizerError as exc:
+            raise configlib.ConfigError(str(exc)) from exc
+        return cfg
+
+    def run(self, spark, args: argparse.Namespace, cfg: MixJobConfig) -> int:
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+        from pyspark.sql.utils import AnalysisException
+
+        started = time.perf_counter()
+        out = args.output
+        refuse_foreign_output(out, (CONFIG_FILE, MANIFEST_FILE))
+        sources = resolve_sources(cfg)
+        schema = "id string, text string, n_tokens long, u double, bin long"
+        task = functools.partial(count_batches, tokenizer=str(cfg.tokenizer), seed=cfg.seed)
+        counted, budgets = {}, []
+        with StageProgress(spark, "mix: count tokens", len(sources)):
+            for s in sources:
+                docs = read_documents(spark, s.input)
+                try:
+                    chosen = docs.filter(s.where).select(F.col("id").cast("string").alias("id"), F.col("text").cast("string").alias("text"))
+                except AnalysisException as exc:
+                    raise JobError(f"source {s.name!r}: bad where {s.where!r}: {str(exc).splitlines()[0]}") from exc
+                df = chosen.mapInArrow(task, schema).persist(StorageLevel.DISK_ONLY)
+                row = df.agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens")).collect()[0]
+                counted[s.name] = (df, int(row["docs"]), int(row["tokens"] or 0))
+                log.info("source %s: %d documents, %d tokens", s.name, row["docs"], row["tokens"] or 0)
+                budgets.append(SourceBudget(s.name, s.share, int(row["tokens"] or 0), s.max_epochs))
+        try:
+            mix_plan = plan(budgets, cfg.total_tokens, on_cap=cfg.on_cap)
+        except PlanError as exc:
+            raise JobError(str(exc)) from exc
+        parts, report = [], {}
+        for s, sp in zip(sources, mix_plan.sources):
+            df, n_docs, unique = counted[s.name]
+            hist = np.zeros(BINS, dtype=np.int64)
+            for r in df.groupBy("bin").agg(F.sum("n_tokens").alias("t")).collect():
+                hist[r["bin"]] = r["t"]
+            cut = find_cut(hist, None, unique, sp.planned_tokens)
+            if cut.remainder_tokens:
+                b = min(int(cut.threshold * BINS), BINS - 1)
+                rows = df.filter(F.col("bin") == b).select("u", "n_tokens").collect()  # one bin: ~1/10,000 of the source
+                cut = find_cut(hist, (np.array([r["u"] for r in rows]), np.array([r["n_tokens"] for r in rows])), unique, sp.planned_tokens)
+            reps = F.lit(cut.full_epochs) + (F.col("u") < F.lit(cut.threshold)).cast("int")
+            picked = (df.withColumn("_reps", reps).filter("_reps > 0")
+                      .withColumn("copy", F.explode(F.sequence(F.lit(0), F.col("_reps") - 1)))
+                      .select(F.lit(s.name).alias("source"), "id", "text", "n_tokens", "u", "copy"))
+            parts.append(picked)
+            report[s.name] = {"share": s.share, "where": s.where, "input": s.input, "docs": n_docs,
+                              "unique_tokens": unique, "planned_tokens": sp.planned_tokens,
+                              "max_epochs": s.max_epochs, "full_epochs": cut.full_epochs, "threshold": cut.threshold}
+        mixture = parts[0]
+        for p in parts[1:]:
+            mixture = mixture.unionByName(p)
+        total_rows = sum(r["docs"] * (r["full_epochs"] + 1) for r in report.values())
+        shards = cfg.shards or max(1, total_rows // 1_000_000)
+        # A total order (source, key, id, copy) and a range partitioning: the same seed and input give
+        # the same rows in the same files, whatever the input partitioning.
+        ordered = mixture.repartitionByRange(shards, "source", "u", "id", "copy").sortWithinPartitions("source", "u", "id", "copy")
+        with StageProgress(spark, "mix: write shards", shards):
+            ordered.write.mode("overwrite").parquet(out)
+        achieved = {r["source"]: (int(r["t"]), int(r["n"])) for r in spark.read.parquet(out).groupBy("source").agg(
+            F.sum("n_tokens").alias("t"), F.count("*").alias("n")).collect()}
+        for name, r in report.items():
+            t, n = achieved.get(name, (0, 0))
+            r.update(achieved_tokens=t, rows=n, epochs=round(t / r["unique_tokens"], 6),
+                     error_pct=round(100 * (t - r["planned_tokens"]) / max(1, r["planned_tokens"]), 4))
+            del r["threshold"]
+        for df, _, _ in counted.values():
+            df.unpersist()
+        manifest = {
+            "total_tokens": cfg.total_tokens, "achieved_total_tokens": sum(r["achieved_tokens"] for r in report.values()),
+            "max_total_tokens": mix_plan.max_total_tokens, "warnings": list(mix_plan.warnings),
+            "seed": cfg.seed, "tokenizer": cfg.tokenizer, "preset": cfg.preset, "sources": report,
+            "inputs": {p: _fingerprint(p) for p in sorted({s.input for s in sources})},
+            "config": configlib.dump(cfg), "seconds": round(time.perf_counter() - started, 2),
+        }
+        fsutil.write_atomic(fsutil.join(out, MANIFEST_FILE), json.dumps(manifest, indent=2).encode())
+        fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+        print(f"\nmix finished in {manifest['seconds']}s: {manifest['achieved_total_tokens']:,} of "
+              f"{cfg.total_tokens:,} tokens\n" + "\n".join(
+                  f"  {n}: planned {r['planned_tokens']:,} achieved {r['achieved_tokens']:,} epochs {r['epochs']:.3f}"
+                  for n, r in report.items()) + f"\n  output: {out}", flush=True)
+        return 0
+
+
+def _fingerprint(path: str) -> str:
+    """sha256 over (relative name, size) of the input's files: cheap, and changes when data changes."""
+    h = hashlib.sha256()
+    if fsutil.is_uri(path):
+        h.update(path.encode())
+        return "uri:" + h.hexdigest()
+    local = fsutil.local_path(path)
+    files = [local] if os.path.isfile(local) else sorted(
+        os.path.join(d, f) for d, _, fs in os.walk(local) for f in fs if not f.startswith((".", "_")))
+    for f in files:
+        h.update(f"{os.path.relpath(f, local)}\t{os.path.getsize(f)}\n".encode())
+    return h.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return MixJob().main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The mixture job: token budgets per source within 1%, byte-identical reruns, clear refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from curation import config
+from spark_jobs.job import JobError
+from spark_jobs.mix import PRESETS, MixJob
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def docs(shared_data, tmp_path_factory) -> Path:
+    paras = [p.strip() for p in (shared_data / "corpora/wikitext2/valid.txt").read_text().split("\n") if len(p.split()) > 30]
+    rows = [{"id": f"w{i}", "text": p, "kind": "wiki", "drop_reason": None} for i, p in enumerate(paras)]
+    for i, line in enumerate((shared_data / "benchmarks/gsm8k/train.jsonl").open()):
+        if i >= 1500:
+            break
+        r = json.loads(line)
+        rows.append({"id": f"g{i}", "text": r["question"] + "\n" + r["answer"], "kind": "math", "drop_reason": None})
+    rows.append({"id": "gone", "text": "a dropped page", "kind": "wiki", "drop_reason": "lang.x"})
+    path = tmp_path_factory.mktemp("mix") / "docs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _yaml(tmp_path: Path, docs: Path, shared_data: Path, total: int, extra: str = "", wiki_share: float = 0.6) -> Path:
+    p = tmp_path / "mix.yaml"
+    p.write_text(f"""input: {docs}
+tokenizer: {shared_data / 'tokenizers/gpt-neo-test-tokenizer.json'}
+total_tokens: {total}
+seed: 3
+sources:
+  - {{name: wiki, share: {wiki_share}, where: "kind = 'wiki' AND drop_reason IS NULL", max_epochs: 2}}
+  - {{name: math, share: 0.4, where: "kind = 'math'", max_epochs: 3}}
+{extra}""")
+    return p
+
+
+def run(spark, argv):
+    job = MixJob()
+    args = job.build_parser().parse_args(argv)
+    return job.run(spark, args, job.load_config(args))
+
+
+def _shard_hashes(out: Path) -> list[str]:
+    return sorted(hashlib.sha256(f.read_bytes()).hexdigest() for f in out.glob("*.parquet"))
+
+
+@pytest.mark.parametrize("total", [300_000, 700_000])  # below and above the unique tokens: repetition
+def test_budgets_met_and_reruns_identical(spark, docs, shared_data, tmp_path, total):
+    cfg = _yaml(tmp_path, docs, shared_data, total)
+    out1, out2 = tmp_path / "a", tmp_path / "b"
+    assert run(spark, ["--config", str(cfg), "--output", str(out1)]) == 0
+    manifest = json.loads((out1 / "mixture_manifest.json").read_text())
+    for name, share in (("wiki", 0.6), ("math", 0.4)):
+        src = manifest["sources"][name]
+        assert src["planned_tokens"] == round(share * total)
+        assert abs(src["achieved_tokens"] - src["planned_tokens"]) / src["planned_tokens"] < 0.01
+        assert src["epochs"] == pytest.approx(src["achieved_tokens"] / src["unique_tokens"])
+    import duckdb
+
+    assert duckdb.sql(f"SELECT count(*) FROM '{out1}/*.parquet' WHERE id = 'gone'").fetchall()[0][0] == 0
+    got = dict(duckdb.sql(f"SELECT source, sum(n_tokens) FROM '{out1}/*.parquet' GROUP BY 1").fetchall())
+    assert got == {n: s["achieved_tokens"] for n, s in manifest["sources"].items()}
+    assert run(spark, ["--config", str(cfg), "--output", str(out2)]) == 0
+    assert _shard_hashes(out1) == _shard_hashes(out2)  # same seed, same bytes
+
+
+def test_refusals_before_work(spark, docs, shared_data, tmp_path):
+    job = MixJob()
+    bad_share = _yaml(tmp_path, docs, shared_data, 1000, wiki_share=0.5)
+    with pytest.raises(config.ConfigError, match="shares sum to 90%, not 100%"):
+        job.load_config(job.build_parser().parse_args(["--config", str(bad_share), "--output", str(tmp_path / "o")]))
+    no_tok = tmp_path / "notok.yaml"
+    no_tok.write_text(_yaml(tmp_path, docs, shared_data, 1000).read_text().replace("gpt-neo-test-tokenizer.json", "missing.json"))
+    with pytest.raises(config.ConfigError, match="tokenizer file not found: .*missing.json"):
+        job.load_config(job.build_parser().parse_args(["--config", str(no_tok), "--output", str(tmp_path / "o")]))
+    with pytest.raises(JobError, match="epoch cap exceeded: .* at most .* total tokens are achievable"):
+        run(spark, ["--config", str(_yaml(tmp_path, docs, shared_data, 10_000_000)), "--output", str(tmp_path / "o")])
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(_yaml(tmp_path, docs, shared_data, 1000).read_text().replace("kind = 'math'", "kind = 'nothing'"))
+    with pytest.raises(JobError, match="source 'math' has no tokens: its selection matched no rows"):
+        run(spark, ["--config", str(empty), "--output", str(tmp_path / "o2")])
+
+
+def test_phi4_organic_preset_shares():
+    from spark_jobs.mix import MixJobConfig, MixSource, resolve_sources
+
+    shares = PRESETS["phi4-organic"]
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert shares["code"] / shares["acquired"] == pytest.approx(2.0)  # phi-4: code 20 : acquired 10
+    assert sum(v for k, v in shares.items() if k.startswith("web")) / shares["acquired"] == pytest.approx(1.5)  # web 15
+    cfg = MixJobConfig(input="x", preset="phi4-organic", sources=tuple(MixSource(name=n) for n in shares))
+    assert {s.name: s.share for s in resolve_sources(cfg)} == shares
+    with pytest.raises(config.ConfigError, match="has no share"):
+        resolve_sources(MixJobConfig(input="x", preset="phi4-organic", sources=(MixSource(name="forums"),)))
