@@ -83,6 +83,9 @@ def read_text(path: str) -> str:
 def write_atomic(path: str, data: bytes) -> None:
     """Write to a temporary sibling, then rename, so readers never see a partial file."""
     fs, p = resolve(path)
+    parent = p.rsplit("/", 1)[0]
+    if parent and parent != p:
+        fs.create_dir(parent, recursive=True)
     tmp = f"{p}.{uuid.uuid4().hex}.inprogress"
     with fs.open_output_stream(tmp) as f:
         f.write(data)

@@ -38,6 +38,8 @@ from curation.mixture_sample import BINS, doc_key, find_cut
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents, refuse_foreign_output
 
 MANIFEST_FILE = "mixture_manifest.json"
+#: Tokenised shards go in a sub-folder: Spark would try to read any file beside the Parquet parts.
+TOKENS_DIR = "_tokens"
 CONFIG_FILE = "_config.yaml"
 
 #: phi-4 Table 5, organic part only (web 15 : code 20 : acquired 10). Multilingual web is ~8% of all
@@ -79,6 +81,12 @@ class MixJobConfig:
     on_cap: str = "error"
     #: Output Parquet files (0: one per 1M rows, at least 1).
     shards: int = 0
+    #: Also write tokenised shards for training, in ``_tokens/``: ``tokens-NNNNN.bin`` (uint16 when the vocabulary
+    #: fits, else uint32; each document's ids then the end-of-text id) and ``tokens-NNNNN.idx``
+    #: (int64 start offsets of the documents, plus the end), one pair per Parquet shard.
+    binary: bool = False
+    #: The end-of-text token appended after each document in binary shards (if in the vocabulary).
+    eos_token: str = "<|endoftext|>"
 
 
 def resolve_sources(cfg: MixJobConfig) -> list[MixSource]:
@@ -202,9 +210,17 @@ class MixJob(SparkJob):
         shards = cfg.shards or max(1, total_rows // 1_000_000)
         # A total order (source, key, id, copy) and a range partitioning: the same seed and input give
         # the same rows in the same files, whatever the input partitioning.
-        ordered = mixture.repartitionByRange(shards, "source", "u", "id", "copy").sortWithinPartitions("source", "u", "id", "copy")
+        ordered = (mixture.repartitionByRange(shards, "source", "u", "id", "copy")
+                   .sortWithinPartitions("source", "u", "id", "copy").persist(StorageLevel.DISK_ONLY))
         with StageProgress(spark, "mix: write shards", shards):
             ordered.write.mode("overwrite").parquet(out)
+        token_shards = None
+        if cfg.binary:
+            write = functools.partial(write_token_shards, tokenizer=str(cfg.tokenizer), out=out, eos_token=cfg.eos_token)
+            with StageProgress(spark, "mix: tokenised shards", shards):
+                token_shards = sorted((r.asDict() for r in ordered.select("text").mapInArrow(
+                    write, "file string, docs long, tokens long, dtype string").collect()), key=lambda r: r["file"])
+        ordered.unpersist()
         achieved = {r["source"]: (int(r["t"]), int(r["n"])) for r in spark.read.parquet(out).groupBy("source").agg(
             F.sum("n_tokens").alias("t"), F.count("*").alias("n")).collect()}
         for name, r in report.items():
@@ -219,6 +235,7 @@ class MixJob(SparkJob):
             "max_total_tokens": mix_plan.max_total_tokens, "warnings": list(mix_plan.warnings),
             "seed": cfg.seed, "tokenizer": cfg.tokenizer, "preset": cfg.preset, "sources": report,
             "inputs": {p: _fingerprint(p) for p in sorted({s.input for s in sources})},
+            **({"token_shards": token_shards} if token_shards is not None else {}),
             "config": configlib.dump(cfg), "seconds": round(time.perf_counter() - started, 2),
         }
         fsutil.write_atomic(fsutil.join(out, MANIFEST_FILE), json.dumps(manifest, indent=2).encode())
@@ -228,6 +245,29 @@ class MixJob(SparkJob):
                   f"  {n}: planned {r['planned_tokens']:,} achieved {r['achieved_tokens']:,} epochs {r['epochs']:.3f}"
                   for n, r in report.items()) + f"\n  output: {out}", flush=True)
         return 0
+
+
+def write_token_shards(batches: Iterator[pa.RecordBatch], tokenizer: str, out: str, eos_token: str) -> Iterator[pa.RecordBatch]:
+    """One ``tokens-<partition>.bin`` + ``.idx`` pair per Spark partition of the ordered mixture."""
+    from pyspark import TaskContext
+
+    from curation.tokens import load_tokenizer
+
+    tok = load_tokenizer(tokenizer)
+    eos = tok.impl.token_to_id(eos_token)
+    dtype = np.uint16 if tok.vocab_size <= 65_536 else np.uint32
+    name = f"tokens-{TaskContext.get().partitionId():05d}"
+    chunks, offsets, n = [], [0], 0
+    for batch in batches:
+        for ids in tok.encode_batch(batch.column("text").to_pylist()):
+            arr = np.asarray(ids + ([eos] if eos is not None else []), dtype=dtype)
+            chunks.append(arr)
+            n += len(arr)
+            offsets.append(n)
+    data = np.concatenate(chunks) if chunks else np.zeros(0, dtype)
+    fsutil.write_atomic(fsutil.join(out, TOKENS_DIR, name + ".bin"), data.tobytes())
+    fsutil.write_atomic(fsutil.join(out, TOKENS_DIR, name + ".idx"), np.asarray(offsets, dtype=np.int64).tobytes())
+    yield pa.RecordBatch.from_pylist([{"file": name, "docs": len(offsets) - 1, "tokens": n, "dtype": np.dtype(dtype).name}])
 
 
 def _fingerprint(path: str) -> str:

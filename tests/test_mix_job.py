@@ -101,3 +101,25 @@ def test_phi4_organic_preset_shares():
     assert {s.name: s.share for s in resolve_sources(cfg)} == shares
     with pytest.raises(config.ConfigError, match="has no share"):
         resolve_sources(MixJobConfig(input="x", preset="phi4-organic", sources=(MixSource(name="forums"),)))
+
+
+def test_tokenised_binary_shards(spark, docs, shared_data, tmp_path):
+    import duckdb
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    cfg = _yaml(tmp_path, docs, shared_data, 200_000, extra="binary: true\nshards: 2\n")
+    out = tmp_path / "bin"
+    assert run(spark, ["--config", str(cfg), "--output", str(out)]) == 0
+    manifest = json.loads((out / "mixture_manifest.json").read_text())
+    shards = manifest["token_shards"]
+    assert [s["file"] for s in shards] == ["tokens-00000", "tokens-00001"] and {s["dtype"] for s in shards} == {"uint16"}
+    rows = duckdb.sql(f"SELECT count(*), sum(n_tokens) FROM '{out}/*.parquet'").fetchall()[0]
+    assert sum(s["docs"] for s in shards) == rows[0]
+    assert sum(s["tokens"] for s in shards) == rows[1] + rows[0]  # each document's ids + one end-of-text
+    data = np.fromfile(out / "_tokens/tokens-00000.bin", dtype=np.uint16)
+    idx = np.fromfile(out / "_tokens/tokens-00000.idx", dtype=np.int64)
+    assert idx[0] == 0 and idx[-1] == len(data) and len(idx) == shards[0]["docs"] + 1
+    first_text = duckdb.sql(f"SELECT text FROM '{out}/part-00000-*.parquet' LIMIT 1").fetchall()[0][0]
+    tok = Tokenizer.from_file(str(shared_data / "tokenizers/gpt-neo-test-tokenizer.json"))
+    assert data[idx[0]:idx[1]].tolist() == tok.encode(first_text, add_special_tokens=False).ids + [tok.token_to_id("<|endoftext|>")]
