@@ -25,13 +25,14 @@ def main(argv: list[str] | None = None) -> int:
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
     from classifiers import commands as classifier_commands, llm_label
-    from curation import commoncrawl, demo, funnel, sources
+    from curation import commoncrawl, demo, funnel, seeds, sources
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
     classifier_commands.add_train_arguments(sub.add_parser("train-classifier", help="train a quality, reasoning or topic classifier"))
     classifier_commands.add_score_arguments(sub.add_parser("score", help="score a JSONL/Parquet file with a classifier"))
     llm_label.add_arguments(sub.add_parser("label", help="label documents with an OpenAI-compatible LLM (cached, resumable)"))
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
+    seeds.add_arguments(sub.add_parser("seeds", help="web-rewrite seeds: top reasoning passages per topic"))
     sources.add_arguments(sub.add_parser("ingest", help="code repositories or acquired text into the document schema"))
     demo.add_arguments(sub.add_parser("demo", help="extract and annotate the bundled demo WARC, then print its funnel"))
 
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         return jobs[args.command].execute(args)
     if args.command == "fetch-cc":
         return commoncrawl.run(args)
+    if args.command == "seeds":
+        return seeds.run(args)
     if args.command == "ingest":
         return sources.run(args)
     if args.command == "funnel":
