@@ -377,3 +377,12 @@ def warm_page_cache(paths: list[str]) -> None:
         with open(p, "rb") as f:
             while f.read(1 << 22):
                 pass
+
+
+def emit(result: dict, json_path: str | None) -> None:
+    """Print a bench's JSON result and, when asked, write it to ``json_path`` too."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(text + "\n")

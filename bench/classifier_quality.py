@@ -21,6 +21,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from _common import emit  # noqa: E402
 
 
 def precision_at(y: np.ndarray, s: np.ndarray, frac: float = 0.10) -> float:
@@ -138,9 +141,7 @@ def main(argv=None) -> int:
     dt = time.perf_counter() - t0
     result["score_docs_per_s_incl_normalise"] = round(reps * len(texts) / dt, 1)
 
-    print(json.dumps(result, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.json)
     return 0
 
 

@@ -32,6 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from _common import emit  # noqa: E402
+
 
 def _texts(data: Path, n: int) -> list[str]:
     dev = data / "labels" / "dclm-human-quality-dev.jsonl"
@@ -159,9 +161,7 @@ def main(argv=None) -> int:
                                  "max_tokens": tmodel.meta["max_tokens"], "max_chunks": tmodel.meta["max_chunks"],
                                  "docs_per_s": round(len(sample) / secs, 2)}
 
-    print(json.dumps(result, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.json)
     return 0
 
 

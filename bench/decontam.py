@@ -52,6 +52,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from _common import emit  # noqa: E402
+
 from curation import decontam as dc  # noqa: E402
 
 WORK = REPO / "bench" / "_work" / "decontam"
@@ -345,11 +347,7 @@ def main(argv=None) -> int:
         result["spark"] = {name: spark_run(name, yamls[name], jsonl, args.spark_timeout) for name in yamls}
     result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     result["bench_seconds"] = round(time.perf_counter() - t_start, 1)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
+    emit(result, args.json)
     return 0
 
 

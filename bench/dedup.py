@@ -60,6 +60,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from _common import emit  # noqa: E402
+
 from curation import dedup as core  # noqa: E402
 from curation.dedup import MinHasher, MinHashParams, exact_key, jaccard, perturb  # noqa: E402
 
@@ -538,11 +540,7 @@ def main(argv=None) -> int:
         scales = [int(x) for x in args.scales.split(",") if x]
         result["spark"] = spark_scaling(data, scales, args.spark_repeats, args.seed, args.spark_timeout)
     result["bench_seconds"] = round(time.perf_counter() - t0, 1)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
+    emit(result, args.json)
     return 0
 
 

@@ -24,6 +24,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from _common import emit  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -67,9 +70,7 @@ def main(argv=None) -> int:
     result = {"tokenizer": str(path), "texts": len(texts), "tokens": n_tokens, "rounds": args.rounds,
               "raw_encode_batch_tokens_per_s": round(r), "curate_count_tokens_per_s": round(o),
               "ratio_curate_vs_raw": round(o / r, 3)}
-    print(json.dumps(result, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.json)
     return 0
 
 

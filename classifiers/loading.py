@@ -6,14 +6,13 @@ the same way whichever trainer wrote it.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.artifacts import META_FILE, read_meta
+from classifiers.artifacts import META_FILE, read_meta, read_meta_file
 
 _CACHE: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
@@ -21,21 +20,12 @@ _LOCK = threading.Lock()
 
 def model_kind(model_dir: str | Path) -> str:
     """``fasttext`` or ``transformer`` (older fastText directories say ``fasttext-quality``)."""
-    d = Path(model_dir)
-    if not d.is_dir():
-        raise FileNotFoundError(f"model directory not found: {d}")
-    meta_path = d / META_FILE
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"model file not found: {meta_path}")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{meta_path}: not valid JSON ({exc})") from exc
-    kind = str(meta.get("kind", "")) if isinstance(meta, dict) else ""
+    d, meta = read_meta_file(model_dir)
+    kind = str(meta.get("kind", ""))
     for known in ("fasttext", "transformer"):
         if kind.startswith(known):
             return known
-    raise ValueError(f"{meta_path}: unknown model kind {kind!r} (expected fasttext or transformer)")
+    raise ValueError(f"{d / META_FILE}: unknown model kind {kind!r} (expected fasttext or transformer)")
 
 
 def check(model_dir: str | Path, kind: str | None = None) -> str:
