@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from curation.demo_warc import write_demo_warc
     from spark_jobs.annotate import AnnotateJob
     from spark_jobs.extract import ExtractJob
-    from spark_jobs.job import get_session
+    from spark_jobs.job import session
 
     warc = DEMO_WARC
     run_dir = Path(args.output)
@@ -38,15 +38,12 @@ def run(args: argparse.Namespace) -> int:
         (ExtractJob(), [str(warc), "--output", str(extract_dir), "--extractor", args.extractor, "--keep-dropped"]),
         (AnnotateJob(), [str(extract_dir), "--output", str(annotate_dir), "--keep-dropped"]),
     ]
-    spark = get_session("curate-demo", args.master)  # one session for both stages
-    try:
+    with session("curate-demo", args.master) as spark:  # one session for both stages
         for job, argv in stages:
             job_args = job.build_parser().parse_args(argv)
             code = job.run(spark, job_args, job.load_config(job_args))
             if code:
                 return code
-    finally:
-        spark.stop()
     rows, meta = funnel.compute(run_dir)
     print("\n" + funnel.render(rows, meta))
     print(f"\nrun directory: {run_dir}   documents: {annotate_dir}/*.parquet   "

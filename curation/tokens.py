@@ -29,17 +29,17 @@ class Tokenizer:
     impl: Any
 
     def encode_batch(self, texts: Sequence[str | None]) -> list[list[int]]:
-        texts = ["" if t is None else _valid(t) for t in texts]
+        texts = ["" if t is None else valid_text(t) for t in texts]
         return [e.ids for e in self.impl.encode_batch(texts, add_special_tokens=False)]
 
     def count(self, texts: Sequence[str | None]) -> np.ndarray:
         """Tokens per text (int64); None and empty texts count 0."""
-        texts = ["" if t is None else _valid(t) for t in texts]
+        texts = ["" if t is None else valid_text(t) for t in texts]
         encs = self.impl.encode_batch(texts, add_special_tokens=False)
         return np.fromiter((len(e.ids) for e in encs), dtype=np.int64, count=len(texts))
 
 
-def _valid(text: str) -> str:
+def valid_text(text: str) -> str:
     try:
         text.encode("utf-8")
         return text

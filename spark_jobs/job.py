@@ -8,6 +8,7 @@ A job subclasses :class:`SparkJob`, declares its config dataclass and implements
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob as globlib
 import gzip
 import logging
@@ -54,6 +55,22 @@ def spark_env() -> None:
 
 def under_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+@contextlib.contextmanager
+def session(app_name: str, master: str | None = None, conf: dict[str, str] | None = None):
+    """A Spark session for one run, stopped afterwards — unless the caller already had one (a
+    notebook, a test), which is reused and left running."""
+    spark_env()
+    from pyspark.sql import SparkSession
+
+    owned = SparkSession.getActiveSession() is None
+    spark = get_session(app_name, master, conf)
+    try:
+        yield spark
+    finally:
+        if owned:
+            spark.stop()
 
 
 def get_session(app_name: str, master: str | None = None, conf: dict[str, str] | None = None):
@@ -286,20 +303,12 @@ class SparkJob:
             log.error("config error: %s", exc)
             return 2
         conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
-        spark_env()
-        from pyspark.sql import SparkSession
-
-        # A session the caller already runs (a notebook, a test) is reused and left running.
-        owned = SparkSession.getActiveSession() is None
-        spark = get_session(f"curate-{self.name}", args.master, conf)
-        try:
-            return self.run(spark, args, cfg)
-        except JobError as exc:
-            log.error("%s: %s", self.name, exc)
-            return 2
-        finally:
-            if owned:
-                spark.stop()
+        with session(f"curate-{self.name}", args.master, conf) as spark:
+            try:
+                return self.run(spark, args, cfg)
+            except JobError as exc:
+                log.error("%s: %s", self.name, exc)
+                return 2
 
     def main(self, argv: list[str] | None = None) -> int:
         args = self.build_parser().parse_args(argv)

@@ -35,6 +35,7 @@ from curation import config as configlib
 from curation import fsutil
 from curation.mixture_plan import PlanError, SourceBudget, plan
 from curation.mixture_sample import BINS, doc_key, find_cut
+from curation.tokens import valid_text
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents, refuse_foreign_output
 
 MANIFEST_FILE = "mixture_manifest.json"
@@ -87,6 +88,10 @@ class MixJobConfig:
     binary: bool = False
     #: The end-of-text token appended after each document in binary shards (if in the vocabulary).
     eos_token: str = "<|endoftext|>"
+    #: Documents longer than this many tokens are sampled as consecutive chunks of at most this
+    #: size (cut at token boundaries; ids ``<id>#<k>``), so a budget is met to within one chunk
+    #: even when single documents (books, long papers) are large next to it. 0: whole documents.
+    chunk_tokens: int = 2048
 
 
 def resolve_sources(cfg: MixJobConfig) -> list[MixSource]:
@@ -109,19 +114,39 @@ def resolve_sources(cfg: MixJobConfig) -> list[MixSource]:
     return out
 
 
-def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int) -> Iterator[pa.RecordBatch]:
-    """id, text → id, text, n_tokens, u (seeded key), bin (histogram bin of u)."""
+def chunk_document(doc_id: str, text: str, offsets: list[tuple[int, int]], size: int) -> list[tuple[str, str, int]]:
+    """``(id, text, tokens)`` pieces of at most ``size`` tokens, cut where a token starts."""
+    if size <= 0 or len(offsets) <= size:
+        return [(doc_id, text, len(offsets))]
+    out = []
+    for k, start in enumerate(range(0, len(offsets), size)):
+        end = min(start + size, len(offsets))
+        a = 0 if start == 0 else offsets[start][0]
+        b = len(text) if end == len(offsets) else offsets[end][0]
+        out.append((f"{doc_id}#{k}", text[a:b], end - start))
+    return out
+
+
+def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int, chunk_tokens: int = 0) -> Iterator[pa.RecordBatch]:
+    """id, text → id, text, n_tokens, u (seeded key), bin (histogram bin of u); documents over
+    ``chunk_tokens`` tokens become several rows."""
     from curation.tokens import load_tokenizer
 
     tok = load_tokenizer(tokenizer)
     for batch in batches:
-        ids = [str(i) for i in batch.column("id").to_pylist()]
-        texts = batch.column("text").to_pylist()
-        n = tok.count(texts)
+        ids, texts, counts = [], [], []
+        raw_texts = ["" if t is None else t for t in batch.column("text").to_pylist()]
+        encodings = tok.impl.encode_batch([valid_text(t) for t in raw_texts], add_special_tokens=False)
+        for doc_id, text, enc in zip(batch.column("id").to_pylist(), raw_texts, encodings):
+            for cid, ctext, n in chunk_document(str(doc_id), valid_text(text), enc.offsets, chunk_tokens):
+                ids.append(cid)
+                texts.append(ctext)
+                counts.append(n)
+        n = np.asarray(counts, dtype=np.int64)
         u = np.fromiter((doc_key(seed, i) for i in ids), dtype=np.float64, count=len(ids))
         b = np.minimum((u * BINS).astype(np.int64), BINS - 1)
         yield pa.RecordBatch.from_arrays(
-            [pa.array(ids, pa.string()), batch.column("text"), pa.array(n), pa.array(u), pa.array(b)],
+            [pa.array(ids, pa.string()), pa.array(texts, pa.string()), pa.array(n), pa.array(u), pa.array(b)],
             names=["id", "text", "n_tokens", "u", "bin"])
 
 
@@ -166,7 +191,7 @@ class MixJob(SparkJob):
         refuse_foreign_output(out, (CONFIG_FILE, MANIFEST_FILE))
         sources = resolve_sources(cfg)
         schema = "id string, text string, n_tokens long, u double, bin long"
-        task = functools.partial(count_batches, tokenizer=str(cfg.tokenizer), seed=cfg.seed)
+        task = functools.partial(count_batches, tokenizer=str(cfg.tokenizer), seed=cfg.seed, chunk_tokens=cfg.chunk_tokens)
         counted, budgets = {}, []
         with StageProgress(spark, "mix: count tokens", len(sources)):
             for s in sources:
@@ -178,7 +203,7 @@ class MixJob(SparkJob):
                 df = chosen.mapInArrow(task, schema).persist(StorageLevel.DISK_ONLY)
                 row = df.agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens")).collect()[0]
                 counted[s.name] = (df, int(row["docs"]), int(row["tokens"] or 0))
-                log.info("source %s: %d documents, %d tokens", s.name, row["docs"], row["tokens"] or 0)
+                log.info("source %s: %d rows (documents, or chunks of long ones), %d tokens", s.name, row["docs"], row["tokens"] or 0)
                 budgets.append(SourceBudget(s.name, s.share, int(row["tokens"] or 0), s.max_epochs))
         try:
             mix_plan = plan(budgets, cfg.total_tokens, on_cap=cfg.on_cap)
@@ -200,13 +225,13 @@ class MixJob(SparkJob):
                       .withColumn("copy", F.explode(F.sequence(F.lit(0), F.col("_reps") - 1)))
                       .select(F.lit(s.name).alias("source"), "id", "text", "n_tokens", "u", "copy"))
             parts.append(picked)
-            report[s.name] = {"share": s.share, "where": s.where, "input": s.input, "docs": n_docs,
+            report[s.name] = {"share": s.share, "where": s.where, "input": s.input, "rows": n_docs,
                               "unique_tokens": unique, "planned_tokens": sp.planned_tokens,
                               "max_epochs": s.max_epochs, "full_epochs": cut.full_epochs, "threshold": cut.threshold}
         mixture = parts[0]
         for p in parts[1:]:
             mixture = mixture.unionByName(p)
-        total_rows = sum(r["docs"] * (r["full_epochs"] + 1) for r in report.values())
+        total_rows = sum(r["rows"] * (r["full_epochs"] + 1) for r in report.values())
         shards = cfg.shards or max(1, total_rows // 1_000_000)
         # A total order (source, key, id, copy) and a range partitioning: the same seed and input give
         # the same rows in the same files, whatever the input partitioning.

@@ -123,3 +123,52 @@ def test_tokenised_binary_shards(spark, docs, shared_data, tmp_path):
     first_text = duckdb.sql(f"SELECT text FROM '{out}/part-00000-*.parquet' LIMIT 1").fetchall()[0][0]
     tok = Tokenizer.from_file(str(shared_data / "tokenizers/gpt-neo-test-tokenizer.json"))
     assert data[idx[0]:idx[1]].tolist() == tok.encode(first_text, add_special_tokens=False).ids + [tok.token_to_id("<|endoftext|>")]
+
+
+def test_long_documents_are_sampled_as_chunks(spark, docs, shared_data, tmp_path):
+    from spark_jobs.mix import chunk_document
+
+    text = "alpha beta gamma delta"
+    offsets = [(0, 5), (6, 10), (11, 16), (17, 22)]
+    assert chunk_document("d", text, offsets, 3) == [("d#0", "alpha beta gamma ", 3), ("d#1", "delta", 1)]
+    assert chunk_document("d", text, offsets, 0) == [("d", text, 4)]
+    cfg = _yaml(tmp_path, docs, shared_data, 100_000, extra="chunk_tokens: 64\n")
+    out = tmp_path / "chunks"
+    assert run(spark, ["--config", str(cfg), "--output", str(out)]) == 0
+    manifest = json.loads((out / "mixture_manifest.json").read_text())
+    for src in manifest["sources"].values():
+        assert abs(src["achieved_tokens"] - src["planned_tokens"]) <= 64
+    import duckdb
+
+    ids = [r[0] for r in duckdb.sql(f"SELECT id FROM '{out}/*.parquet' WHERE source = 'wiki'").fetchall()]
+    assert any("#" in i for i in ids)  # WikiText paragraphs over 64 tokens were split
+
+
+@pytest.mark.slow
+def test_demo_phi4_organic_mixture(spark, tmp_path):
+    """The shipped demo mixture: demo pipeline output + this repository's code + its README."""
+    import yaml
+
+    from curation import cli
+
+    root = Path(__file__).resolve().parent.parent
+    run_dir = tmp_path / "demo"
+    assert cli.main(["demo", "--output", str(run_dir)]) == 0
+    assert cli.main(["ingest", "code", str(root / "curation"), "--output", str(run_dir / "code")]) == 0
+    assert cli.main(["ingest", "text", str(root / "README.md"), "--output", str(run_dir / "acquired")]) == 0
+    cfg = yaml.safe_load((root / "demo/mix-phi4-organic.yaml").read_text())
+    cfg["input"] = str(run_dir / "annotate")
+    for s in cfg["sources"]:
+        if "input" in s:
+            s["input"] = str(run_dir / s["input"].rsplit("/", 1)[-1])
+    mix_yaml = tmp_path / "mix.yaml"
+    mix_yaml.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "mix"
+    assert run(spark, ["--config", str(mix_yaml), "--output", str(out)]) == 0
+    manifest = json.loads((out / "mixture_manifest.json").read_text())
+    assert set(manifest["sources"]) == set(PRESETS["phi4-organic"])
+    total = manifest["achieved_total_tokens"]
+    for name, src in manifest["sources"].items():
+        assert src["share"] == pytest.approx(PRESETS["phi4-organic"][name])
+        assert abs(src["achieved_tokens"] - src["planned_tokens"]) / src["planned_tokens"] < 0.01, name
+        assert abs(src["achieved_tokens"] / total - src["share"]) < 0.01, name  # achieved share within 1 point
