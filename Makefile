@@ -41,6 +41,8 @@ bench: setup
 	$(PY) bench/classifier_throughput.py
 	$(PY) bench/dedup.py
 	$(PY) bench/decontam.py
+	$(PY) bench/tokens.py
+	$(PY) bench/mix.py
 
 clean:
 	rm -rf runs bench/_work .pytest_cache

@@ -237,8 +237,14 @@ class MixJob(SparkJob):
         # the same rows in the same files, whatever the input partitioning.
         ordered = (mixture.repartitionByRange(shards, "source", "u", "id", "copy")
                    .sortWithinPartitions("source", "u", "id", "copy").persist(StorageLevel.DISK_ONLY))
+        fs, out_path = fsutil.resolve(out)
+        fs.create_dir(out_path, recursive=True)
+        fs.delete_dir_contents(out_path, missing_dir_ok=True)  # a previous mix output (checked above)
+        # Shards are written by pyarrow, not Spark's Parquet writer: parquet-mr lists each column's
+        # encodings in hash-set order, so its footers differ between runs of identical data.
         with StageProgress(spark, "mix: write shards", shards):
-            ordered.write.mode("overwrite").parquet(out)
+            written = ordered.select("source", "id", "text", "n_tokens", "u", "copy").mapInArrow(
+                functools.partial(write_shards, out=out), "source string, rows long, tokens long").collect()
         token_shards = None
         if cfg.binary:
             write = functools.partial(write_token_shards, tokenizer=str(cfg.tokenizer), out=out, eos_token=cfg.eos_token)
@@ -246,11 +252,13 @@ class MixJob(SparkJob):
                 token_shards = sorted((r.asDict() for r in ordered.select("text").mapInArrow(
                     write, "file string, docs long, tokens long, dtype string").collect()), key=lambda r: r["file"])
         ordered.unpersist()
-        achieved = {r["source"]: (int(r["t"]), int(r["n"])) for r in spark.read.parquet(out).groupBy("source").agg(
-            F.sum("n_tokens").alias("t"), F.count("*").alias("n")).collect()}
+        achieved: dict[str, tuple[int, int]] = {}
+        for r in written:
+            t, n = achieved.get(r["source"], (0, 0))
+            achieved[r["source"]] = (t + r["tokens"], n + r["rows"])
         for name, r in report.items():
             t, n = achieved.get(name, (0, 0))
-            r.update(achieved_tokens=t, rows=n, epochs=round(t / r["unique_tokens"], 6),
+            r.update(achieved_tokens=t, output_rows=n, epochs=round(t / r["unique_tokens"], 6),
                      error_pct=round(100 * (t - r["planned_tokens"]) / max(1, r["planned_tokens"]), 4))
             del r["threshold"]
         for df, _, _ in counted.values():
@@ -270,6 +278,33 @@ class MixJob(SparkJob):
                   f"  {n}: planned {r['planned_tokens']:,} achieved {r['achieved_tokens']:,} epochs {r['epochs']:.3f}"
                   for n, r in report.items()) + f"\n  output: {out}", flush=True)
         return 0
+
+
+def write_shards(batches: Iterator[pa.RecordBatch], out: str) -> Iterator[pa.RecordBatch]:
+    """One ``part-<partition>.parquet`` per Spark partition (pyarrow: deterministic bytes); yields
+    rows and tokens per source for the manifest."""
+    import pyarrow.parquet as pq
+    from pyspark import TaskContext
+
+    name = f"part-{TaskContext.get().partitionId():05d}.parquet"
+    fs, base = fsutil.resolve(out)
+    stats: dict[str, list[int]] = {}
+    writer = None
+    with fs.open_output_stream(f"{base}/{name}") as sink:
+        for batch in batches:
+            if writer is None:
+                writer = pq.ParquetWriter(sink, batch.schema, compression="zstd")
+            writer.write_batch(batch)
+            for src, n in zip(batch.column("source").to_pylist(), batch.column("n_tokens").to_pylist()):
+                st = stats.setdefault(src, [0, 0])
+                st[0] += 1
+                st[1] += n or 0
+        if writer is not None:
+            writer.close()
+    if writer is None:  # an empty partition leaves no file
+        fs.delete_file(f"{base}/{name}")
+    yield pa.RecordBatch.from_pylist([{"source": k, "rows": v[0], "tokens": v[1]} for k, v in sorted(stats.items())],
+                                     schema=pa.schema([("source", pa.string()), ("rows", pa.int64()), ("tokens", pa.int64())]))
 
 
 def write_token_shards(batches: Iterator[pa.RecordBatch], tokenizer: str, out: str, eos_token: str) -> Iterator[pa.RecordBatch]:

@@ -120,7 +120,7 @@ def test_tokenised_binary_shards(spark, docs, shared_data, tmp_path):
     data = np.fromfile(out / "_tokens/tokens-00000.bin", dtype=np.uint16)
     idx = np.fromfile(out / "_tokens/tokens-00000.idx", dtype=np.int64)
     assert idx[0] == 0 and idx[-1] == len(data) and len(idx) == shards[0]["docs"] + 1
-    first_text = duckdb.sql(f"SELECT text FROM '{out}/part-00000-*.parquet' LIMIT 1").fetchall()[0][0]
+    first_text = duckdb.sql(f"SELECT text FROM '{out}/part-00000.parquet' LIMIT 1").fetchall()[0][0]
     tok = Tokenizer.from_file(str(shared_data / "tokenizers/gpt-neo-test-tokenizer.json"))
     assert data[idx[0]:idx[1]].tolist() == tok.encode(first_text, add_special_tokens=False).ids + [tok.token_to_id("<|endoftext|>")]
 
