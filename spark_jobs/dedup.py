@@ -205,8 +205,12 @@ def _score_column(docs, name: str):
 
     if name in docs.columns:
         return F.col(name).cast("double")
-    if "scores" in docs.columns and docs.schema["scores"].dataType.typeName() == "map":
-        return F.col("scores")[name].cast("double")
+    if "scores" in docs.columns:
+        dtype = docs.schema["scores"].dataType
+        if dtype.typeName() == "map":  # Parquet from the annotate job
+            return F.col("scores")[name].cast("double")
+        if dtype.typeName() == "struct" and name in dtype.fieldNames():  # JSON objects read by Spark
+            return F.col("scores")[name].cast("double")
     return F.lit(None).cast("double")
 
 
