@@ -7,7 +7,6 @@ Scores are P(hq) in [0, 1]; higher means higher quality.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -19,11 +18,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from classifiers.artifacts import META_FILE, read_meta
-from classifiers.training_data import _PUNCT_CHARS, HQ, normalize
+from classifiers.training_data import HQ, PUNCT_CHARS
 
 META_VERSION = 1
 MODEL_FILE = "model.bin"
-#: Texts longer than this (characters, after normalisation) are cut before prediction.
+#: Texts longer than this (characters) are cut before normalisation and prediction.
 MAX_SCORE_CHARS = 100_000
 
 #: lr 0.1 / 5 epochs are fastText's own defaults. Reference-vs-web text is separable on
@@ -220,7 +219,7 @@ def _clean(text: Any) -> str:
     except UnicodeEncodeError:  # lone surrogates, as in normalize()
         text = text.encode("utf-8", "replace").decode("utf-8", "replace")
     text = text.lower()
-    for c in _PUNCT_CHARS:
+    for c in PUNCT_CHARS:
         if c in text:
             text = text.replace(c, f" {c} ")
     for c in (_ASCII_EXTRA_SPACES if text.isascii() else _EXTRA_SPACES):

@@ -27,7 +27,7 @@ MIN_CHARS = 200
 
 
 
-_PUNCT_CHARS = '.,!?;:()[]{}"“”'
+PUNCT_CHARS = '.,!?;:()[]{}"“”'
 
 
 def normalize(text: str) -> str:
@@ -43,7 +43,7 @@ def normalize(text: str) -> str:
     except UnicodeEncodeError:  # lone surrogates: replace rather than fail
         text = text.encode("utf-8", "replace").decode("utf-8", "replace")
     text = text.lower()
-    for c in _PUNCT_CHARS:
+    for c in PUNCT_CHARS:
         if c in text:
             text = text.replace(c, f" {c} ")
     return " ".join(text.split())
@@ -239,7 +239,7 @@ def _web_pages_whole(data: Path, limit: int | None) -> Iterator[str]:
 BROWN_NON_STEM = "abcdefghklmnpr"
 
 
-def _readers(data: Path, max_per_source: int | None) -> dict[str, Callable[[], Iterator[str]]]:
+def source_readers(data: Path, max_per_source: int | None) -> dict[str, Callable[[], Iterator[str]]]:
     corp = data / "corpora"
     nltk = corp / "nltk"
     return {
@@ -337,7 +337,7 @@ def collect_raw(shared_dir: str | Path, *, positives: Iterable[str] = POSITIVE_S
                 negatives: Iterable[str] = NEGATIVE_SOURCES, max_per_source: int | None = None,
                 labels: tuple[str, str] = (HQ, LQ)) -> list[tuple[str, str, str]]:
     """Every candidate ``(source, label, normalised text)`` row, before SQL selection."""
-    readers = _readers(Path(shared_dir), max_per_source)
+    readers = source_readers(Path(shared_dir), max_per_source)
     rows: list[tuple[str, str, str]] = []
     for label, names in ((labels[0], positives), (labels[1], negatives)):
         for name in names:

@@ -135,10 +135,10 @@ def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int, 
     tok = load_tokenizer(tokenizer)
     for batch in batches:
         ids, texts, counts = [], [], []
-        raw_texts = ["" if t is None else t for t in batch.column("text").to_pylist()]
-        encodings = tok.impl.encode_batch([valid_text(t) for t in raw_texts], add_special_tokens=False)
-        for doc_id, text, enc in zip(batch.column("id").to_pylist(), raw_texts, encodings):
-            for cid, ctext, n in chunk_document(str(doc_id), valid_text(text), enc.offsets, chunk_tokens):
+        texts_in = [valid_text(t or "") for t in batch.column("text").to_pylist()]
+        encodings = tok.impl.encode_batch(texts_in, add_special_tokens=False)
+        for doc_id, text, enc in zip(batch.column("id").to_pylist(), texts_in, encodings):
+            for cid, ctext, n in chunk_document(str(doc_id), text, enc.offsets, chunk_tokens):
                 ids.append(cid)
                 texts.append(ctext)
                 counts.append(n)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -61,9 +60,9 @@ def labelled(shared_data, tmp_path_factory):
         row = json.loads(line)
         docs.append({"id": f"g{i}", "text": row["question"] + "\n" + row["answer"]})
         labels.append({"id": f"g{i}", "educational_value": 4 + i % 2, "reasoning_density": 5, "topic": "stem"})
-    from classifiers.training_data import _readers
+    from classifiers.training_data import source_readers
 
-    for i, text in enumerate(_readers(shared_data, 160)["brown_non_stem"]()):
+    for i, text in enumerate(source_readers(shared_data, 160)["brown_non_stem"]()):
         if i >= 160:
             break
         docs.append({"id": f"b{i}", "text": text})

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from classifiers import fasttext_model, scoring_steps
-from classifiers.training_data import normalize
+from classifiers import fasttext_model, scoring_steps  # noqa: F401 - importing registers the steps
 from curation import config, steps
 from curation.annotate_task import StepSpec, annotate_batches
 from curation.schema import Document, to_batch

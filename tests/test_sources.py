@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from curation import cli
 from curation.sources import code_documents, text_documents
