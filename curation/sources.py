@@ -1,9 +1,11 @@
 """Organic sources beyond the web, landing in the same document schema: code and acquired text.
 
-* :func:`code_documents`: source files from a local repository tree, language by extension,
+* :func:`code_documents`: source files from a local repository tree or rows of a Parquet code
+  dataset (The Stack's ``content``/``path``/``lang`` layout), language by extension or label,
   file-level filters in the spirit of The Stack / StarCoder (size, longest line, mean line length,
   alphanumeric share, auto-generated and minified markers); vendored, licence and build paths are
   skipped. Every file comes out as a document: rejected ones carry ``code.<reason>``.
+* :mod:`curation.qa_dumps`: forum / Q&A dumps (Stack Exchange ``Posts.xml``), one document per thread.
 * :func:`text_documents`: acquired text — JSONL or Parquet with a ``text`` column, plain text and
   Markdown (one document per file), and LaTeX projects (``\\input``/``\\include`` resolved from the
   main file, comments stripped) — e.g. papers and books.
@@ -71,34 +73,103 @@ def code_reason(path: Path, text: str, f: CodeFilters) -> str | None:
     return None
 
 
+def code_document(rel: str, raw: bytes | str | None, source_file: str, filters: CodeFilters = CodeFilters(),
+                  lang: str | None = None, key: str | None = None) -> Document:
+    """One source file as a document: the same checks whether it came from a tree or a dataset row.
+    ``lang`` overrides the language by extension (datasets often carry their own label); ``key``
+    names the document for its id (default: the path)."""
+    name = rel.replace("\\", "/").rsplit("/", 1)[-1]
+    lang = (lang or LANGUAGES.get(Path(name).suffix.lower()) or "").lower() or None
+    doc = Document(id=_doc_id("code", key or rel), url=rel,
+                   source_file=source_file, content_type=f"text/x-{lang or 'unknown'}")
+    if any(part in SKIP_PARTS for part in rel.replace("\\", "/").split("/")[:-1]):
+        doc.drop_reason = "code.vendored_path"
+    elif _LICENCE.match(name):
+        doc.drop_reason = "code.licence_file"
+    elif lang is None:
+        doc.drop_reason = "code.unknown_language"
+    elif raw is None:
+        doc.drop_reason = "code.empty"
+    else:
+        if isinstance(raw, bytes):
+            doc.payload_bytes = len(raw)
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                doc.drop_reason = "code.not_utf8"
+                return doc
+        doc.text = raw
+        doc.payload_bytes = doc.payload_bytes or len(raw.encode("utf-8", "surrogatepass"))
+        reason = code_reason(Path(name), doc.text, filters)
+        doc.drop_reason = f"code.{reason}" if reason else None
+        doc.lang = lang
+    return doc
+
+
 def code_documents(root: str | Path, filters: CodeFilters = CodeFilters()) -> Iterator[Document]:
-    """Every regular file under ``root`` that is not in a skipped path, as a document."""
+    """Every regular file under ``root`` that is not in a skipped path, as a document; a Parquet
+    file (or a folder of them) is read as a code dataset instead (:func:`code_dataset_documents`)."""
     root = Path(root)
+    if root.is_file() and root.suffix == ".parquet" or root.is_dir() and any(root.glob("*.parquet")):
+        yield from code_dataset_documents(root, filters)
+        return
     if not root.is_dir():
         raise FileNotFoundError(f"code repository folder not found: {root}")
     for dirpath, dirnames, filenames in os.walk(root):
+        # Vendored trees are not even read (they can be huge); dataset rows are checked by path.
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_PARTS and not d.startswith("."))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             rel = str(path.relative_to(root))
             lang = LANGUAGES.get(path.suffix.lower())
-            doc = Document(id=_doc_id("code", rel), url=rel, source_file=str(root), content_type=f"text/x-{lang or 'unknown'}")
-            if _LICENCE.match(name):
-                doc.drop_reason = "code.licence_file"
-            elif lang is None:
-                doc.drop_reason = "code.unknown_language"
-            else:
-                raw = path.read_bytes()
-                doc.payload_bytes = len(raw)
-                try:
-                    doc.text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    doc.drop_reason = "code.not_utf8"
-                else:
-                    reason = code_reason(path, doc.text, filters)
-                    doc.drop_reason = f"code.{reason}" if reason else None
-                    doc.lang = lang
-            yield doc
+            raw = path.read_bytes() if lang and not _LICENCE.match(name) else None
+            yield code_document(rel, raw if raw is not None else b"", str(root), filters)
+
+
+#: Column names used by public code datasets (The Stack: ``content``/``max_stars_repo_path``/``lang``;
+#: others: ``code``/``path``/``language``), first match wins.
+CODE_COLUMNS = {"content": ("content", "code", "text"),
+                "path": ("path", "max_stars_repo_path", "file_path", "filepath", "repo_path"),
+                "lang": ("lang", "language")}
+
+
+def _column(names: list[str], role: str, file: Path) -> str | None:
+    for c in CODE_COLUMNS[role]:
+        if c in names:
+            return c
+    if role == "lang":
+        return None
+    raise ValueError(f"{file}: no {role} column (looked for {', '.join(CODE_COLUMNS[role])}; has {', '.join(names)})")
+
+
+def code_dataset_documents(path: str | Path, filters: CodeFilters = CodeFilters()) -> Iterator[Document]:
+    """Rows of a Parquet code dataset (one file per row), read one record batch at a time so a
+    multi-GB shard never sits in memory; the same file-level filters as a repository tree."""
+    import pyarrow.parquet as pq
+
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(root.rglob("*.parquet"))
+    for f in files:
+        pf = pq.ParquetFile(f)
+        names = pf.schema_arrow.names
+        cols = {role: _column(names, role, f) for role in CODE_COLUMNS}
+        n = 0
+        for batch in pf.iter_batches(batch_size=1024, columns=[c for c in cols.values() if c]):
+            data = {role: batch.column(c).to_pylist() if c else [None] * batch.num_rows for role, c in cols.items()}
+            for rel, content, lang in zip(data["path"], data["content"], data["lang"]):
+                rel = rel or f"row-{n}"
+                # Paths repeat across repositories in a dataset: the row number names the document.
+                yield code_document(rel, content, str(f), filters, lang=_dataset_lang(lang, rel), key=f"{f.name}:{n}")
+                n += 1
+
+
+def _dataset_lang(label: str | None, rel: str) -> str | None:
+    """A dataset's language label when it names one we know (``Python`` → ``python``), else by extension."""
+    if label:
+        label = label.strip().lower().replace("c++", "cpp").replace("c#", "csharp")
+        if label in set(LANGUAGES.values()):
+            return label
+    return LANGUAGES.get(Path(rel).suffix.lower())
 
 
 _TEX_INPUT = re.compile(r"\\(?:input|include)\{([^}]+)\}")
@@ -205,15 +276,25 @@ def write_documents(docs: Iterator[Document], out_dir: str | Path, kind: str) ->
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["code", "text"], help="code: a local repository tree; text: JSONL/Parquet/txt/md/LaTeX")
+    p.add_argument("kind", choices=["code", "text", "qa"],
+                   help="code: a repository tree or a Parquet code dataset; text: JSONL/Parquet/txt/md/LaTeX; "
+                        "qa: a Stack Exchange dump (Posts.xml), one document per thread")
     p.add_argument("input", help="folder or file")
     p.add_argument("--output", "-o", required=True, help="output folder (Parquet in the document schema)")
     p.add_argument("--source", default="acquired", help="text: the drop-reason prefix / id namespace")
+    p.add_argument("--min-answer-score", type=int, default=0, help="qa: answers below this score are left out (accepted ones kept)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        docs = code_documents(args.input) if args.kind == "code" else text_documents(args.input, args.source)
+        if args.kind == "code":
+            docs = code_documents(args.input)
+        elif args.kind == "qa":
+            from curation.qa_dumps import stackexchange_documents
+
+            docs = stackexchange_documents(args.input, args.min_answer_score)
+        else:
+            docs = text_documents(args.input, args.source)
         acc = write_documents(docs, args.output, args.kind)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"curate ingest: error: {exc}", file=sys.stderr)

@@ -114,15 +114,16 @@ def resolve_sources(cfg: MixJobConfig) -> list[MixSource]:
     return out
 
 
-def chunk_document(doc_id: str, text: str, offsets: list[tuple[int, int]], size: int) -> list[tuple[str, str, int]]:
-    """``(id, text, tokens)`` pieces of at most ``size`` tokens, cut where a token starts."""
-    if size <= 0 or len(offsets) <= size:
-        return [(doc_id, text, len(offsets))]
+def chunk_document(doc_id: str, text: str, starts: list[int], size: int) -> list[tuple[str, str, int]]:
+    """``(id, text, tokens)`` pieces of at most ``size`` tokens, cut where a token starts
+    (``starts``: each token's first character offset)."""
+    if size <= 0 or len(starts) <= size:
+        return [(doc_id, text, len(starts))]
     out = []
-    for k, start in enumerate(range(0, len(offsets), size)):
-        end = min(start + size, len(offsets))
-        a = 0 if start == 0 else offsets[start][0]
-        b = len(text) if end == len(offsets) else offsets[end][0]
+    for k, start in enumerate(range(0, len(starts), size)):
+        end = min(start + size, len(starts))
+        a = 0 if start == 0 else starts[start]
+        b = len(text) if end == len(starts) else starts[end]
         out.append((f"{doc_id}#{k}", text[a:b], end - start))
     return out
 
@@ -136,9 +137,12 @@ def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int, 
     for batch in batches:
         ids, texts, counts = [], [], []
         texts_in = [valid_text(t or "") for t in batch.column("text").to_pylist()]
-        encodings = tok.impl.encode_batch(texts_in, add_special_tokens=False)
-        for doc_id, text, enc in zip(batch.column("id").to_pylist(), texts_in, encodings):
-            for cid, ctext, n in chunk_document(str(doc_id), text, enc.offsets, chunk_tokens):
+        if chunk_tokens > 0:
+            encodings = tok.encode_with_starts(texts_in)
+        else:  # counts only: no offsets to compute
+            encodings = [(ids, range(len(ids))) for ids in tok.encode_batch(texts_in)]
+        for doc_id, text, (_, starts) in zip(batch.column("id").to_pylist(), texts_in, encodings):
+            for cid, ctext, n in chunk_document(str(doc_id), text, list(starts), chunk_tokens):
                 ids.append(cid)
                 texts.append(ctext)
                 counts.append(n)
@@ -314,7 +318,7 @@ def write_token_shards(batches: Iterator[pa.RecordBatch], tokenizer: str, out: s
     from curation.tokens import load_tokenizer
 
     tok = load_tokenizer(tokenizer)
-    eos = tok.impl.token_to_id(eos_token)
+    eos = tok.token_id(eos_token)
     dtype = np.uint16 if tok.vocab_size <= 65_536 else np.uint32
     name = f"tokens-{TaskContext.get().partitionId():05d}"
     chunks, offsets, n = [], [0], 0

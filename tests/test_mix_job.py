@@ -129,7 +129,7 @@ def test_long_documents_are_sampled_as_chunks(spark, docs, shared_data, tmp_path
     from spark_jobs.mix import chunk_document
 
     text = "alpha beta gamma delta"
-    offsets = [(0, 5), (6, 10), (11, 16), (17, 22)]
+    offsets = [0, 6, 11, 17]  # token start characters
     assert chunk_document("d", text, offsets, 3) == [("d#0", "alpha beta gamma ", 3), ("d#1", "delta", 1)]
     assert chunk_document("d", text, offsets, 0) == [("d", text, 4)]
     cfg = _yaml(tmp_path, docs, shared_data, 100_000, extra="chunk_tokens: 64\n")

@@ -59,3 +59,98 @@ def test_text_sources_jsonl_tex_plain_and_cli(shared_data, tmp_path):
     n = duckdb.sql(f"SELECT count(*) FROM '{out}/*.parquet'").fetchall()[0][0]
     assert n == acc["records_read"] == len(docs) and acc["kept"] == len(docs) - 1
     assert cli.main(["ingest", "code", str(tmp_path / "nope"), "--output", str(out)]) == 2
+
+
+def test_parquet_code_dataset_uses_the_same_filters(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    real = sorted((ROOT / "curation").glob("*.py"))
+    rows = [{"content": p.read_text(), "max_stars_repo_path": f"org/repo/{p.name}", "lang": "Python"} for p in real]
+    rows += [
+        {"content": "var a=" + "1+" * 800 + "1;", "max_stars_repo_path": "web/app.min.js", "lang": "JavaScript"},
+        {"content": "x = 1\n", "max_stars_repo_path": "org/repo/node_modules/pkg/index.py", "lang": "Python"},
+        {"content": "MIT License\n", "max_stars_repo_path": "org/repo/LICENSE", "lang": None},
+        {"content": None, "max_stars_repo_path": "org/repo/empty.py", "lang": "Python"},
+        {"content": "fn main() {\n    println!(\"hi\");\n}\n", "max_stars_repo_path": "src/main", "lang": "Rust"},
+        {"content": real[1].read_text(), "max_stars_repo_path": f"other/fork/{real[1].name}", "lang": "Python"},
+    ]
+    data = tmp_path / "stack"
+    data.mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), data / "train-00000.parquet", row_group_size=7)
+    docs = list(code_documents(data))
+    by = {d.url: d for d in docs}
+    assert len(docs) == len(rows) and len({d.id for d in docs}) == len(docs)  # same path in two repos: two docs
+    assert by["web/app.min.js"].drop_reason == "code.minified"
+    assert by["org/repo/node_modules/pkg/index.py"].drop_reason == "code.vendored_path"
+    assert by["org/repo/LICENSE"].drop_reason == "code.licence_file"
+    assert by["org/repo/empty.py"].drop_reason == "code.empty"
+    assert by["src/main"].drop_reason is None and by["src/main"].lang == "rust"  # the label, no extension
+    tree = {d.url: d.drop_reason for d in code_documents(ROOT / "curation")}
+    assert all(by[f"org/repo/{p.name}"].drop_reason == tree[p.name] for p in real)  # same verdict as a tree
+    out = tmp_path / "out"
+    assert cli.main(["ingest", "code", str(data / "train-00000.parquet"), "--output", str(out)]) == 0
+    acc = json.loads((out / "_accounting.json").read_text())
+    assert acc["records_read"] == len(rows) and acc["kept"] == sum(d.drop_reason is None for d in docs)
+    pq.write_table(pa.table({"blob": ["x"]}), tmp_path / "bad.parquet")
+    assert cli.main(["ingest", "code", str(tmp_path / "bad.parquet"), "--output", str(tmp_path / "o2")]) == 2
+
+
+def _posts_xml(rows: list[dict]) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    body = "".join("  <row " + " ".join(f"{k}={quoteattr(str(v))}" for k, v in r.items()) + " />\n" for r in rows)
+    return f'<?xml version="1.0" encoding="utf-8"?>\n<posts>\n{body}</posts>\n'
+
+
+QA_ROWS = [
+    {"Id": 1, "PostTypeId": 1, "AcceptedAnswerId": 3, "Score": 10, "CreationDate": "2012-01-01T10:00:00.000",
+     "Title": "Why is the sum of two odd numbers even?",
+     "Body": "<p>I tried <code>3 + 5</code>. Is it <em>always</em> even?</p>", "Tags": "<proof>"},
+    {"Id": 2, "PostTypeId": 2, "ParentId": 1, "Score": 25, "Body": "<p>Yes: try more examples.</p>"},
+    {"Id": 3, "PostTypeId": 2, "ParentId": 1, "Score": 4,
+     "Body": "<p>Write them as 2a+1 and 2b+1:</p><pre><code>(2a+1) + (2b+1) = 2(a+b+1)\n</code></pre>"},
+    {"Id": 4, "PostTypeId": 2, "ParentId": 1, "Score": -3, "Body": "<p>No idea, sorry.</p>"},
+    {"Id": 5, "PostTypeId": 1, "Score": 0, "Title": "Unanswered question", "Body": "<p>Anyone?</p>"},
+    {"Id": 6, "PostTypeId": 2, "ParentId": 99, "Score": 1, "Body": "<p>Answer to a deleted question.</p>"},
+    {"Id": 7, "PostTypeId": 4, "Body": "<p>Tag wiki excerpt.</p>"},
+    {"Id": 8, "PostTypeId": 2, "ParentId": 5, "Score": -1, "Body": "<p>Low-score guess.</p>"},
+]
+
+
+def test_stackexchange_dump_threads_and_accounting(tmp_path):
+    site = tmp_path / "math.stackexchange.com"
+    site.mkdir()
+    (site / "Posts.xml").write_text(_posts_xml(QA_ROWS))
+    out = tmp_path / "out"
+    assert cli.main(["ingest", "qa", str(tmp_path), "--output", str(out)]) == 0
+    rows = duckdb.sql(f"SELECT url, text, drop_reason FROM '{out}/*.parquet' ORDER BY url").fetchall()
+    by = {u: (t, r) for u, t, r in rows}
+    text, reason = by["math.stackexchange.com/questions/1"]
+    assert reason is None
+    # title, question, accepted answer first (code kept), then by score; the -3 answer left out
+    assert text.index("Why is the sum") < text.index("3 + 5") < text.index("(2a+1) + (2b+1)") < text.index("try more")
+    assert "No idea" not in text and "<p>" not in text
+    assert by["math.stackexchange.com/questions/5"][1] == "qa.unanswered"
+    acc = json.loads((out / "_accounting.json").read_text())
+    assert acc["by_outcome"] == {"kept": 1, "qa.unanswered": 1, "qa.orphan_answer": 1, "qa.other_post": 1}
+    assert len(rows) == acc["records_read"] == 4
+
+
+def test_stackexchange_truncated_and_hostile_dumps_are_counted(tmp_path):
+    from curation.qa_dumps import stackexchange_documents
+
+    full = _posts_xml(QA_ROWS)
+    cut = tmp_path / "cut" / "Posts.xml"
+    cut.parent.mkdir()
+    cut.write_text(full[: full.index('Id="5"')])  # cut inside the second question
+    docs = list(stackexchange_documents(cut))
+    assert [d.drop_reason for d in docs if d.drop_reason and d.drop_reason.startswith("error")] == ["error.xml"]
+    assert any(d.kept and "(2a+1)" in d.text for d in docs)  # threads read before the cut are kept
+    bomb = tmp_path / "bomb" / "Posts.xml"
+    bomb.parent.mkdir()
+    ents = "".join(f'<!ENTITY e{i} "{"&e%d;" % (i - 1) * 10}">' for i in range(1, 12))
+    bomb.write_text(f'<?xml version="1.0"?><!DOCTYPE posts [<!ENTITY e0 "lol">{ents}]>'
+                    '<posts><row Id="1" PostTypeId="1" Title="&e11;" Body="x"/></posts>')
+    docs = list(stackexchange_documents(bomb))  # expat refuses the expansion: no hang, no memory blow-up
+    assert [d.drop_reason for d in docs] == ["error.xml"]
