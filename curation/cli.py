@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
     seeds.add_arguments(sub.add_parser("seeds", help="web-rewrite seeds: top reasoning passages per topic"))
     sources.add_arguments(sub.add_parser("ingest", help="code repositories or acquired text into the document schema"))
+    from curation.ablations import runner as ablate
+
+    ablate.add_arguments(sub.add_parser("ablate", help="mixture ablations: train proxy LMs on sampled mixtures, propose the best"))
     demo.add_arguments(sub.add_parser("demo", help="extract and annotate the bundled demo WARC, then print its funnel"))
 
     args = parser.parse_args(argv)
@@ -46,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         return seeds.run(args)
     if args.command == "ingest":
         return sources.run(args)
+    if args.command == "ablate":
+        return ablate.run(args)
     if args.command == "funnel":
         return funnel.run(args)
     if args.command == "label":

@@ -172,3 +172,12 @@ def test_demo_phi4_organic_mixture(spark, tmp_path):
         assert src["share"] == pytest.approx(PRESETS["phi4-organic"][name])
         assert abs(src["achieved_tokens"] - src["planned_tokens"]) / src["planned_tokens"] < 0.01, name
         assert abs(src["achieved_tokens"] / total - src["share"]) < 0.01, name  # achieved share within 1 point
+    # The demo ablation runs on that mixture and proposes a mixture `curate mix` accepts.
+    abl = yaml.safe_load((root / "demo/ablate-demo.yaml").read_text())
+    abl["mixture"] = str(out)
+    (tmp_path / "abl.yaml").write_text(yaml.safe_dump(abl))
+    assert cli.main(["ablate", "--config", str(tmp_path / "abl.yaml"), "--output", str(tmp_path / "ablate")]) == 0
+    best = yaml.safe_load((tmp_path / "ablate/best_mixture.yaml").read_text())
+    assert {s["name"] for s in best["sources"]} == set(PRESETS["phi4-organic"]) and "preset" not in best
+    assert sum(s["share"] for s in best["sources"]) == pytest.approx(1, abs=1e-9)
+    assert run(spark, ["--config", str(tmp_path / "ablate/best_mixture.yaml"), "--output", str(tmp_path / "mix2")]) == 0
