@@ -3,10 +3,10 @@
 Following RegMix (Liu et al., 2024): train many small proxies on mixtures drawn around a prior,
 regress the target metric on the mixture weights, then propose the mixture the regression
 predicts best, averaging the top predicted candidates for stability rather than trusting one
-point. The regression here is ridge over the weights and their pairwise products (a linear model
-with interactions; RegMix's other choice, LightGBM, needs hundreds of proxies to beat it and is
-not part of the verified stack). With a handful of proxies there are more features than points,
-so the ridge strength is chosen by exact leave-one-out error (closed form for ridge), not fixed.
+point. The regression here is ridge over the weights, optionally with their pairwise products (a
+linear model with interactions; RegMix's other choice, LightGBM, needs hundreds of proxies to beat
+it and is not part of the verified stack). With a handful of proxies there are more features than
+points, so the form and the ridge strength are chosen by leave-one-out error, not fixed.
 
 Everything here is pure numpy so it is unit-tested without training anything.
 """
@@ -25,9 +25,11 @@ class InfeasibleMixtureError(ValueError):
     """No mixture near the prior respects the sources' epoch caps."""
 
 
-def features(weights: np.ndarray) -> np.ndarray:
-    """``[w_i] + [w_i * w_j for i < j]`` per row (the intercept is handled by centring)."""
+def features(weights: np.ndarray, interactions: bool = True) -> np.ndarray:
+    """``[w_i] (+ [w_i * w_j for i < j])`` per row (the intercept is handled by centring)."""
     w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    if not interactions:
+        return w
     i, j = np.triu_indices(w.shape[1], k=1)
     return np.hstack([w, w[:, i] * w[:, j]])
 
@@ -41,42 +43,61 @@ class Regression:
     lam: float
     loo_rmse: float
     n_fit: int
+    interactions: bool = True
 
     def predict(self, weights: np.ndarray) -> np.ndarray:
-        x = (features(weights) - self.x_mean) / self.x_scale
+        x = (features(weights, self.interactions) - self.x_mean) / self.x_scale
         return x @ self.coef + self.intercept
 
     def to_dict(self) -> dict:
-        return {"model": "ridge(weights + pairwise products)", "lambda": self.lam, "loo_rmse": self.loo_rmse,
+        model = "ridge(weights + pairwise products)" if self.interactions else "ridge(weights)"
+        return {"model": model, "lambda": self.lam, "loo_rmse": self.loo_rmse,
                 "n_fit": self.n_fit, "intercept": self.intercept, "coef": self.coef.tolist()}
 
 
 def fit(weights: np.ndarray, metric: np.ndarray, lambdas: Sequence[float] = LAMBDAS) -> Regression:
-    """Ridge regression of ``metric`` on :func:`features`, strength by leave-one-out error."""
-    x = features(weights)
+    """Ridge regression of ``metric`` on the weights, with or without their pairwise products,
+    whichever (with its strength) has the lower leave-one-out error: with few proxies the
+    interactions over-fit, with many they capture what a linear model cannot."""
     y = np.asarray(metric, dtype=np.float64)
     if len(y) < 3:
         raise ValueError(f"need at least 3 proxies to fit a regression, got {len(y)}")
     if not np.all(np.isfinite(y)):
         raise ValueError("a proxy's metric is not finite (a diverged run?); fix or drop it before fitting")
+    fits = [_fit_ridge(weights, y, lambdas, inter) for inter in (False, True)]
+    return min(fits, key=lambda r: r.loo_rmse)
+
+
+def _fit_ridge(weights: np.ndarray, y: np.ndarray, lambdas: Sequence[float], interactions: bool) -> Regression:
+    x = features(weights, interactions)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
     xs = (x - mean) / scale
-    y0 = y.mean()
-    yc = y - y0
     best = None
     for lam in lambdas:
-        # Hat matrix H = X (X'X + λI)^-1 X'; LOO residual_i = r_i / (1 - H_ii).
-        a = xs.T @ xs + lam * np.eye(xs.shape[1])
-        coef = np.linalg.solve(a, xs.T @ yc)
-        h = np.einsum("ij,ji->i", xs, np.linalg.solve(a, xs.T)) + 1.0 / len(y)  # + the centring's share
-        loo = (yc - xs @ coef) / np.clip(1.0 - h, 1e-9, None)
+        # Explicit leave-one-out refits (n is a few dozen proxies, so this is cheap): the closed form
+        # breaks down exactly where it matters, when there are more features than proxies and a
+        # weak ridge interpolates the points (leverages of 1).
+        loo = np.empty(len(y))
+        for i in range(len(y)):
+            keep = np.arange(len(y)) != i
+            coef, y0 = _solve(xs[keep], y[keep], lam)
+            loo[i] = y[i] - (xs[i] @ coef + y0)
         rmse = float(np.sqrt(np.mean(loo ** 2)))
-        if best is None or rmse < best[0]:
-            best = (rmse, lam, coef)
-    rmse, lam, coef = best
-    return Regression(coef=coef, intercept=float(y0), x_mean=mean, x_scale=scale, lam=lam, loo_rmse=rmse, n_fit=len(y))
+        if best is None or rmse < best[0] - 1e-12:
+            best = (rmse, lam)
+    rmse, lam = best
+    coef, y0 = _solve(xs, y, lam)
+    return Regression(coef=coef, intercept=y0, x_mean=mean, x_scale=scale, lam=lam, loo_rmse=rmse, n_fit=len(y),
+                      interactions=interactions)
+
+
+def _solve(xs: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, float]:
+    xm, y0 = xs.mean(axis=0), float(y.mean())
+    xc = xs - xm
+    coef = np.linalg.solve(xc.T @ xc + lam * np.eye(xs.shape[1]), xc.T @ (y - y0))
+    return coef, y0 - float(xm @ coef)
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
@@ -124,9 +145,13 @@ class Simplex:
                                      "or a smaller prior weight")
 
 
-def check_weights(weights: Sequence[float], names: Sequence[str]) -> np.ndarray:
-    w = np.asarray(weights, dtype=np.float64)
-    if len(w) != len(names) or np.any(~np.isfinite(w)) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-6:
+def check_weights(weights: Sequence[float], names: Sequence[str] | int) -> np.ndarray:
+    """The weights as an array, or a ValueError naming them: one per source, non-negative, sum 1."""
+    names = [str(i) for i in range(names)] if isinstance(names, int) else list(names)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if len(w) != len(names):
+        raise ValueError(f"got {len(w)} mixture weights {list(weights)} for {len(names)} sources")
+    if np.any(~np.isfinite(w)) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-6:
         shown = ", ".join(f"{n}={x:.4g}" for n, x in zip(names, w))
         raise ValueError(f"mixture weights must be non-negative and sum to 1 (got {shown}; sum {w.sum():.6g})")
     return w

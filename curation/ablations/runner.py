@@ -334,7 +334,8 @@ def make_plan(cfg: AblationConfig, out: Path, train_tokens: dict[str, int]) -> d
 # ---------------------------------------------------------------------------------------- proxies
 
 
-def _train_one(out: str, k: int, names: list[str], weights: list[float], model: dict, train: dict, threads: int) -> dict:
+def _train_one(out: str, k: int, names: list[str], weights: list[float], model: dict, train: dict, threads: int,
+               seed: int) -> dict:
     """One proxy, in a worker process (spawned: torch does not survive fork with threads)."""
     from curation.ablations.proxy_model import ProxyConfig
     from curation.ablations.trainer import TrainConfig, train as train_proxy
@@ -345,7 +346,11 @@ def _train_one(out: str, k: int, names: list[str], weights: list[float], model: 
     vocab = json.loads((outp / "data" / "manifest.json").read_text())["vocab_size"]
     tcfg = TrainConfig(steps=train["steps"], batch_size=train["batch_size"], lr=train["lr"],
                        eval_batches=train["eval_batches"], checkpoint_every=train["checkpoint_every"],
-                       device=train["device"], threads=threads, seed=k, log_every=10)
+                       device=train["device"], threads=threads, log_every=10,
+                       # Every proxy shares one seed (same initial weights, same random stream): the
+                       # differences between proxies are then the mixtures', not the luck of the draw
+                       # (common random numbers), which is what the regression has to see.
+                       seed=seed)
     return train_proxy(ProxyConfig(vocab_size=vocab, **model), tcfg, srcs, w, outp / "proxies" / f"{k:03d}")
 
 
@@ -373,7 +378,7 @@ def run_ablation(cfg: AblationConfig, out: Path) -> dict:
     logger.info("training %d proxies (%d at a time)", cfg.proxies, workers)
     ctx = mp.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futs = {pool.submit(_train_one, str(out), k, names, w, model, train, threads): k for k, w in enumerate(plan["weights"])}
+        futs = {pool.submit(_train_one, str(out), k, names, w, model, train, threads, cfg.seed): k for k, w in enumerate(plan["weights"])}
         for fut in cf.as_completed(futs):
             k = futs[fut]
             results[k] = fut.result()  # a failed proxy stops the ablation with its error; finished ones stay done
@@ -451,7 +456,7 @@ def best_mixture_yaml(cfg: AblationConfig, weights: dict[str, float], report: di
             srcs.append(entry)
         mix = {"tokenizer": "", "total_tokens": 0, "sources": srcs}
     rho = report["held_out_spearman"]
-    head = (f"# Proposed by `curate ablate` (RegMix: ridge over weights and pairwise products, "
+    head = (f"# Proposed by `curate ablate` (RegMix: {report['final_fit']['model']}, "
             f"{report['proxies']} proxies).\n# Predicted metric {report['best_predicted_metric']:.4f}; best proxy trained "
             f"{report['best_proxy']['metric']:.4f}; held-out rank correlation {rho:.3f} over {report['held_out']} proxies.\n")
     if not cfg.mixture:

@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from curation.ablations.regmix import check_weights
+
 EOS_TOKEN = "<|endoftext|>"
 #: the mixture step's shard layout (see ``spark_jobs/mix.py: write_token_shards``)
 TOKENS_DIR = "_tokens"
@@ -138,16 +140,6 @@ def split_tokens(name: str, ids: np.ndarray, val_fraction: float = 0.1,
 # ------------------------------------------------------------------------------ sampler
 
 
-def check_weights(weights: Sequence[float], n_sources: int) -> np.ndarray:
-    w = np.asarray(weights, dtype=np.float64)
-    if w.shape != (n_sources,):
-        raise ValueError(f"got {w.size} mixture weights {list(weights)} for {n_sources} sources")
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-6:
-        raise ValueError(f"mixture weights must be non-negative and sum to 1 (within 1e-6); "
-                         f"got {list(weights)} (sum {w.sum():.9g})")
-    return w
-
-
 class MixtureSampler:
     """Seeded batches from a weighted mixture of sources' training streams."""
 
@@ -155,7 +147,7 @@ class MixtureSampler:
         if not sources:
             raise ValueError("MixtureSampler needs at least one source")
         self.sources = list(sources)
-        self.weights = check_weights(weights, len(self.sources))
+        self.weights = check_weights(weights, [s.name for s in self.sources])
         self.seed = int(seed)
         self.step = 0  # used only when batch() is called without an explicit step
 

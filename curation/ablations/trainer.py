@@ -338,7 +338,7 @@ def train(model_cfg: ProxyConfig, train_cfg: TrainConfig, sources: Sequence[Sour
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    w = check_weights(weights, len(sources))
+    w = check_weights(weights, [s.name for s in sources])
     _check_sources(sources, model_cfg.seq_len)
     if model_cfg.vocab_size <= max(int(max(s.train.max(initial=0), s.val.max(initial=0))) for s in sources):
         raise ValueError(f"token ids reach beyond vocab_size={model_cfg.vocab_size}")
