@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
     from classifiers import commands as classifier_commands, llm_label
-    from curation import commoncrawl, demo, funnel, seeds, sources
+    from curation import commoncrawl, demo, funnel, run_sql, seeds, sources
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
     classifier_commands.add_train_arguments(sub.add_parser("train-classifier", help="train a quality, reasoning or topic classifier"))
@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
     seeds.add_arguments(sub.add_parser("seeds", help="web-rewrite seeds: top reasoning passages per topic"))
     sources.add_arguments(sub.add_parser("ingest", help="code repositories or acquired text into the document schema"))
+    run_sql.add_sql_arguments(sub.add_parser("sql", help="one read-only SQL query over a run directory (DuckDB, sandboxed)"))
+    run_sql.add_catalog_arguments(sub.add_parser("catalog", help="write RUN/catalog.duckdb with one view per table of a run"))
     from curation.ablations import runner as ablate
 
     ablate.add_arguments(sub.add_parser("ablate", help="mixture ablations: train proxy LMs on sampled mixtures, propose the best"))
@@ -49,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return seeds.run(args)
     if args.command == "ingest":
         return sources.run(args)
+    if args.command == "sql":
+        return run_sql.run_sql(args)
+    if args.command == "catalog":
+        return run_sql.run_catalog(args)
     if args.command == "ablate":
         return ablate.run(args)
     if args.command == "funnel":
