@@ -87,6 +87,8 @@ def main() -> int:
         targets[s.name] = {"largest_weight": max(best, key=best.get), "found": max(best, key=best.get) == s.name,
                            "best_weights": {k: round(v, 3) for k, v in best.items()},
                            "held_out_spearman": round(r["held_out_spearman"], 3),
+                           "cross_validated_spearman": round(r["cross_validated_spearman"], 3),
+                           "model": r["final_fit"]["model"],
                            "refit_seconds": round(time.perf_counter() - t1, 1)}
     import duckdb
 
@@ -98,6 +100,7 @@ def main() -> int:
         "median_proxy_wall_s": round(tps[1], 1),
         "targets_found": f"{sum(t['found'] for t in targets.values())}/{len(targets)}",
         "min_held_out_spearman": min(t["held_out_spearman"] for t in targets.values()),
+        "min_cross_validated_spearman": min(t["cross_validated_spearman"] for t in targets.values()),
         "targets": targets, "config": configlib.to_dict(cfg),
     }, args.json)
     return 0

@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     run_sql.add_sql_arguments(sub.add_parser("sql", help="one read-only SQL query over a run directory (DuckDB, sandboxed)"))
     run_sql.add_catalog_arguments(sub.add_parser("catalog", help="write RUN/catalog.duckdb with one view per table of a run"))
     from curation.ablations import runner as ablate
+    from dashboards import launch as dashboard
+
+    dashboard.add_arguments(sub.add_parser("dashboard", help="Streamlit dashboard over a run directory (127.0.0.1 by default)"))
 
     ablate.add_arguments(sub.add_parser("ablate", help="mixture ablations: train proxy LMs on sampled mixtures, propose the best"))
     demo.add_arguments(sub.add_parser("demo", help="extract and annotate the bundled demo WARC, then print its funnel"))
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         return seeds.run(args)
     if args.command == "ingest":
         return sources.run(args)
+    if args.command == "dashboard":
+        return dashboard.run(args)
     if args.command == "sql":
         return run_sql.run_sql(args)
     if args.command == "catalog":

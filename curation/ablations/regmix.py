@@ -3,10 +3,11 @@
 Following RegMix (Liu et al., 2024): train many small proxies on mixtures drawn around a prior,
 regress the target metric on the mixture weights, then propose the mixture the regression
 predicts best, averaging the top predicted candidates for stability rather than trusting one
-point. The regression here is ridge over the weights, optionally with their pairwise products (a
-linear model with interactions; RegMix's other choice, LightGBM, needs hundreds of proxies to beat
-it and is not part of the verified stack). With a handful of proxies there are more features than
-points, so the form and the ridge strength are chosen by leave-one-out error, not fixed.
+point. The regression here is ridge over the weights, their pairwise products (RegMix's linear
+model with interactions) or their logs, whichever fits best out of sample (RegMix's other choice,
+LightGBM, needs hundreds of proxies to beat these and is not part of the verified stack). With a
+handful of proxies there can be more features than points, so the form and the ridge strength are
+chosen by leave-one-out error, not fixed.
 
 Everything here is pure numpy so it is unit-tested without training anything.
 """
@@ -25,11 +26,23 @@ class InfeasibleMixtureError(ValueError):
     """No mixture near the prior respects the sources' epoch caps."""
 
 
-def features(weights: np.ndarray, interactions: bool = True) -> np.ndarray:
-    """``[w_i] (+ [w_i * w_j for i < j])`` per row (the intercept is handled by centring)."""
+#: Feature forms the fit chooses between (by leave-one-out error):
+#: ``linear`` w_i; ``interactions`` w_i and w_i·w_j (RegMix's linear model with interactions);
+#: ``log`` log(w_i + 0.01) — a domain's loss falls roughly linearly in the log of its share (the
+#: "data mixing laws" shape), which a linear model in w cannot follow near w = 0.
+FORMS = ("linear", "interactions", "log")
+LOG_FLOOR = 0.01
+
+
+def features(weights: np.ndarray, form: str = "interactions") -> np.ndarray:
+    """The regression's inputs per row (the intercept is handled by centring)."""
     w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    if not interactions:
+    if form == "linear":
         return w
+    if form == "log":
+        return np.log(w + LOG_FLOOR)
+    if form != "interactions":
+        raise ValueError(f"unknown regression form {form!r} (one of {', '.join(FORMS)})")
     i, j = np.triu_indices(w.shape[1], k=1)
     return np.hstack([w, w[:, i] * w[:, j]])
 
@@ -43,33 +56,34 @@ class Regression:
     lam: float
     loo_rmse: float
     n_fit: int
-    interactions: bool = True
+    form: str = "interactions"
+    #: Each fitted proxy's prediction from a fit without it (leave-one-out), in input order.
+    loo_predictions: np.ndarray | None = None
 
     def predict(self, weights: np.ndarray) -> np.ndarray:
-        x = (features(weights, self.interactions) - self.x_mean) / self.x_scale
+        x = (features(weights, self.form) - self.x_mean) / self.x_scale
         return x @ self.coef + self.intercept
 
     def to_dict(self) -> dict:
-        model = "ridge(weights + pairwise products)" if self.interactions else "ridge(weights)"
-        return {"model": model, "lambda": self.lam, "loo_rmse": self.loo_rmse,
+        return {"model": f"ridge({self.form})", "lambda": self.lam, "loo_rmse": self.loo_rmse,
                 "n_fit": self.n_fit, "intercept": self.intercept, "coef": self.coef.tolist()}
 
 
 def fit(weights: np.ndarray, metric: np.ndarray, lambdas: Sequence[float] = LAMBDAS) -> Regression:
-    """Ridge regression of ``metric`` on the weights, with or without their pairwise products,
-    whichever (with its strength) has the lower leave-one-out error: with few proxies the
-    interactions over-fit, with many they capture what a linear model cannot."""
+    """Ridge regression of ``metric`` on the weights in each of :data:`FORMS`; the form and
+    strength with the lowest leave-one-out error win (with few proxies the interactions over-fit,
+    with many they capture what a linear model cannot; the log form fits diminishing returns)."""
     y = np.asarray(metric, dtype=np.float64)
     if len(y) < 3:
         raise ValueError(f"need at least 3 proxies to fit a regression, got {len(y)}")
     if not np.all(np.isfinite(y)):
         raise ValueError("a proxy's metric is not finite (a diverged run?); fix or drop it before fitting")
-    fits = [_fit_ridge(weights, y, lambdas, inter) for inter in (False, True)]
+    fits = [_fit_ridge(weights, y, lambdas, form) for form in FORMS]
     return min(fits, key=lambda r: r.loo_rmse)
 
 
-def _fit_ridge(weights: np.ndarray, y: np.ndarray, lambdas: Sequence[float], interactions: bool) -> Regression:
-    x = features(weights, interactions)
+def _fit_ridge(weights: np.ndarray, y: np.ndarray, lambdas: Sequence[float], form: str) -> Regression:
+    x = features(weights, form)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
@@ -79,18 +93,18 @@ def _fit_ridge(weights: np.ndarray, y: np.ndarray, lambdas: Sequence[float], int
         # Explicit leave-one-out refits (n is a few dozen proxies, so this is cheap): the closed form
         # breaks down exactly where it matters, when there are more features than proxies and a
         # weak ridge interpolates the points (leverages of 1).
-        loo = np.empty(len(y))
+        pred = np.empty(len(y))
         for i in range(len(y)):
             keep = np.arange(len(y)) != i
             coef, y0 = _solve(xs[keep], y[keep], lam)
-            loo[i] = y[i] - (xs[i] @ coef + y0)
-        rmse = float(np.sqrt(np.mean(loo ** 2)))
+            pred[i] = xs[i] @ coef + y0
+        rmse = float(np.sqrt(np.mean((y - pred) ** 2)))
         if best is None or rmse < best[0] - 1e-12:
-            best = (rmse, lam)
-    rmse, lam = best
+            best = (rmse, lam, pred)
+    rmse, lam, pred = best
     coef, y0 = _solve(xs, y, lam)
     return Regression(coef=coef, intercept=y0, x_mean=mean, x_scale=scale, lam=lam, loo_rmse=rmse, n_fit=len(y),
-                      interactions=interactions)
+                      form=form, loo_predictions=pred)
 
 
 def _solve(xs: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, float]:

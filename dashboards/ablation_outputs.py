@@ -1,0 +1,156 @@
+"""Reading ``curate ablate`` output folders for the Ablations page (plain Python, no Streamlit).
+
+An output folder holds ``plan.json`` (the K mixtures), ``proxies/NNN/metrics.jsonl`` (one JSON line
+per logged step, ``val_loss`` at eval points), and once finished ``runs.parquet``,
+``regression.json`` and ``best_mixture.yaml`` (see :mod:`curation.ablations.runner`). All readers
+tolerate a folder that a running job is writing: a half-written last line is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from dashboards import jobs
+
+#: Files whose presence marks a folder as an ablation output (or one being started).
+MARKERS = ("plan.json", "ablation.yaml", jobs.JOB_FILE, jobs.CONFIG_FILE, "regression.json")
+DEMO_CONFIG = jobs.ROOT / "demo" / "ablate-demo.yaml"
+
+
+def list_ablations(run_dir: Path) -> list[Path]:
+    """``RUN_DIR/ablate``, ``RUN_DIR/ablations/*`` and any direct sub-folder that looks like one."""
+    found: list[Path] = []
+    candidates = [run_dir / "ablate", *sorted((run_dir / "ablations").glob("*"))] + sorted(run_dir.glob("*"))
+    for d in candidates:
+        if d.is_dir() and d not in found and any((d / m).exists() for m in MARKERS):
+            found.append(d)
+    return found
+
+
+def read_metrics(path: Path) -> list[dict]:
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return rows
+    for line in lines:
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue  # the line being written right now
+    return rows
+
+
+def loss_curves(out: Path) -> pd.DataFrame:
+    """Training loss per step, one column per proxy (``proxy 000`` …), for ``st.line_chart``."""
+    series = {}
+    for d in sorted((out / "proxies").glob("[0-9][0-9][0-9]")):
+        rows = [r for r in read_metrics(d / "metrics.jsonl") if "loss" in r and "step" in r]
+        if rows:
+            series[f"proxy {d.name}"] = pd.Series({int(r["step"]): float(r["loss"]) for r in rows})
+    if not series:
+        return pd.DataFrame()
+    df = pd.DataFrame(series).sort_index()
+    df.index.name = "step"
+    return df
+
+
+def val_losses(out: Path) -> pd.DataFrame:
+    """The last eval's mean validation loss per proxy (what the regression is fitted on)."""
+    rows = []
+    for d in sorted((out / "proxies").glob("[0-9][0-9][0-9]")):
+        evals = [r for r in read_metrics(d / "metrics.jsonl") if "val_loss" in r]
+        if evals:
+            last = evals[-1]
+            rows.append({"proxy": int(d.name), "step": last["step"], "val_loss_mean": last.get("val_loss_mean"),
+                         **{f"val_{k}": v for k, v in last["val_loss"].items()}})
+    return pd.DataFrame(rows)
+
+
+def progress(out: Path) -> tuple[int, int, int]:
+    """(proxies finished, proxies planned, steps logged so far over all proxies)."""
+    plan = _json(out / "plan.json") or {}
+    planned = len(plan.get("weights", []))
+    finished = sum(1 for d in (out / "proxies").glob("[0-9][0-9][0-9]") if (d / "result.json").is_file())
+    steps = 0
+    for d in (out / "proxies").glob("[0-9][0-9][0-9]"):
+        rows = read_metrics(d / "metrics.jsonl")
+        steps += int(rows[-1].get("step", 0)) if rows else 0
+    return finished, planned, steps
+
+
+def regression(out: Path) -> dict | None:
+    return _json(out / "regression.json")
+
+
+def held_out_table(report: dict) -> pd.DataFrame:
+    pred, actual = report.get("held_out_predicted", []), report.get("held_out_actual", [])
+    return pd.DataFrame({"predicted": pred, "actual": actual})
+
+
+def best_mixture(out: Path) -> str | None:
+    try:
+        return (out / "best_mixture.yaml").read_text()
+    except OSError:
+        return None
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def default_config(run_dir: Path) -> str:
+    """The demo ablation config, its ``mixture:`` pointed at this run's mix folder when it has one.
+
+    Text edits (not a YAML round trip) keep the demo's comments, which explain every knob.
+    """
+    try:
+        text = DEMO_CONFIG.read_text()
+    except OSError:
+        text = ("vocab_size: 512\nproxies: 8\nheld_out: 3\nmodel: {n_layer: 1, d_model: 32, n_head: 2, seq_len: 32}\n"
+                "train: {steps: 40, batch_size: 8, lr: 0.01, checkpoint_every: 20, eval_batches: 4}\n")
+    mix = run_dir / "mix"
+    manifest = _json(mix / "mixture_manifest.json")
+    if manifest is None:
+        return text
+    line = f"mixture: {mix.resolve()}"
+    text = re.sub(r"(?m)^mixture:.*$", line, text) if re.search(r"(?m)^mixture:", text) else f"{line}\n{text}"
+    # The demo's target names the demo mixture's sources; keep it only if this mixture has them.
+    try:
+        cfg = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return text
+    wanted = set((cfg.get("target") or {}).get("sources") or [])
+    if wanted - set(manifest.get("sources", {})):
+        text = re.sub(r"(?m)^target:.*$", "target: {}  # mean validation loss over all sources "
+                      f"(this mixture has no {', '.join(sorted(wanted))} source)", text)
+    return text
+
+
+def check_config(text: str, out: Path) -> str | None:
+    """Validate an ablation config the way ``curate ablate`` will (None when fine, else the error)."""
+    from curation import config as configlib
+    from curation.ablations.runner import load_config
+
+    try:
+        yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return f"not valid YAML: {exc}"
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{jobs.CONFIG_FILE}.check"
+    tmp.write_text(text)
+    try:
+        load_config(str(tmp))
+    except (configlib.ConfigError, ValueError, FileNotFoundError) as exc:
+        return str(exc)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return None

@@ -1,0 +1,125 @@
+"""Streamlit glue shared by the pages: which run, one cached connection, cached aggregates.
+
+The SQL itself lives in :mod:`dashboards.queries` (plain functions, tested without Streamlit);
+this module only decides what is cached and for how long. The connection is a resource (one per
+run directory, shared by every session; each query takes its own cursor, since a DuckDB
+connection is not safe to use from two threads at once) and aggregates are data (keyed by the run
+directory and their arguments), so only the first page load pays for a scan of the documents.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+import streamlit as st
+
+from curation import run_sql
+from dashboards import queries
+
+RUN_DIR_ENV = "CURATE_RUN_DIR"
+#: Aggregates are recomputed at most this often, so a run that is still being written shows up.
+TTL_S = 600
+
+
+def run_dir() -> Path | None:
+    """``streamlit run app.py -- RUN_DIR`` (Streamlit passes what follows ``--`` as sys.argv[1:]),
+    else ``$CURATE_RUN_DIR``. argv only counts when this process runs the app script itself: under
+    a test runner sys.argv belongs to the runner."""
+    if Path(sys.argv[0]).name == "app.py" and len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        return Path(sys.argv[1]).expanduser().resolve()
+    env = os.environ.get(RUN_DIR_ENV)
+    return Path(env).expanduser().resolve() if env else None
+
+
+def require_run_dir() -> Path:
+    """The run directory, or a clear message and a stop of the page."""
+    rd = run_dir()
+    if rd is None:
+        st.error(f"No run directory: start with `curate dashboard RUN_DIR` (or set {RUN_DIR_ENV}).")
+        st.stop()
+    if not rd.is_dir():
+        st.error(f"Run directory {rd} does not exist.")
+        st.stop()
+    return rd
+
+
+@st.cache_resource(show_spinner=False)
+def _connection(run: str) -> duckdb.DuckDBPyConnection:
+    # skip_unreadable: one corrupt table should not take the whole dashboard down.
+    return run_sql.connect(run, skip_unreadable=True)
+
+
+def cursor(run: Path) -> duckdb.DuckDBPyConnection:
+    return _connection(str(run)).cursor()
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def tables(run: str) -> dict[str, str]:
+    return run_sql.discover_tables(run)
+
+
+def doc_view(run: Path) -> str | None:
+    return queries.doc_view(tables(str(run)))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def columns(run: str, view: str) -> dict[str, str]:
+    return queries.columns(cursor(Path(run)), view)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Counting documents and tokens…")
+def funnel(run: str, view: str):
+    return queries.funnel(cursor(Path(run)), view, Path(run))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner="Binning every score…")
+def score_histograms(run: str, view: str, kept_only: bool):
+    return queries.score_histograms(cursor(Path(run)), view, kept_only)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def outcomes(run: str, view: str):
+    return queries.outcomes(cursor(Path(run)), view)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def sample(run: str, view: str, outcome: str, n: int, seed: int):
+    return queries.sample(cursor(Path(run)), view, outcome, n, seed)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def document(run: str, view: str, doc_id: str) -> dict | None:
+    return queries.document(cursor(Path(run)), view, doc_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def cluster(run: str, view: str, cluster_id: str, limit: int = 4):
+    """(size, first ``limit`` members) of a duplicate cluster."""
+    cur = cursor(Path(run))
+    return queries.cluster_size(cur, view, cluster_id), queries.cluster_members(cur, view, cluster_id, limit)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def decontam_by_benchmark(run: str, view: str):
+    return queries.decontam_by_benchmark(cursor(Path(run)), view)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def contaminated_docs(run: str, view: str):
+    return queries.contaminated_docs(cursor(Path(run)), view)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def catalog(run: str):
+    return queries.catalog(cursor(Path(run)), tables(run))
+
+
+def reload_button() -> None:
+    """Sidebar button: forget cached tables and aggregates (after a stage or an ablation wrote)."""
+    if st.sidebar.button("Reload data", help="Re-read the run directory (new tables, changed files)"):
+        st.cache_data.clear()
+        _connection.clear()
+        st.rerun()

@@ -1,0 +1,171 @@
+"""One document, looked at closely: its raw WARC record and its benchmark overlap (no Streamlit).
+
+* :func:`read_raw_html` seeks to ``source_offset`` in ``source_file`` and reads the first record
+  there with the pipeline's own reader (:func:`curation.warc.read_records`), but only from local
+  files under an allowed root (the run directory, plus ``CURATE_WARC_ROOTS``): the path comes from
+  the data, and a dashboard must not become a way to read any file on the machine.
+* :func:`overlap` recomputes which n-grams a contaminated document shares with its benchmark item
+  (found from ``decontam_item`` = "file:line" and the decontaminate stage's ``_report.json``),
+  using the same normalisation as :mod:`curation.decontam`, and returns character spans to mark.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from curation import decontam as dc
+from curation import fsutil
+
+#: os.pathsep-separated extra folders the dashboard may read WARC files from.
+WARC_ROOTS_ENV = "CURATE_WARC_ROOTS"
+#: The most raw payload shown (a page can be megabytes; the browser need not render all of it).
+MAX_HTML_BYTES = 500_000
+#: Same words as :func:`curation.decontam.normalize` (runs of letters/digits), with positions.
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """The raw payload of a document, or why it cannot be shown (``html`` None, ``reason`` set)."""
+
+    html: str | None
+    reason: str | None = None
+    content_type: str | None = None
+    url: str | None = None
+    truncated: bool = False
+
+
+def allowed_roots(run_dir: Path) -> list[Path]:
+    roots = [run_dir.resolve()]
+    for p in os.environ.get(WARC_ROOTS_ENV, "").split(os.pathsep):
+        if p.strip():
+            roots.append(Path(p).expanduser().resolve())
+    return roots
+
+
+def read_raw_html(source_file: str | None, offset: int | None, run_dir: Path) -> RawRecord:
+    if not source_file or offset is None:
+        return RawRecord(None, "the row records no source_file/source_offset")
+    if fsutil.is_uri(source_file):
+        return RawRecord(None, f"{source_file} is a remote file; the dashboard reads local files only")
+    path = Path(fsutil.local_path(source_file)).resolve()  # resolve: a symlink cannot escape the roots
+    roots = allowed_roots(run_dir)
+    if not any(path.is_relative_to(r) for r in roots):
+        return RawRecord(None, f"{path} is outside the allowed folders ({', '.join(map(str, roots))}); "
+                               f"add its folder to {WARC_ROOTS_ENV} (or `curate dashboard --warc-root`) to show it")
+    if not path.is_file():
+        return RawRecord(None, f"{path} does not exist (moved or deleted since the run)")
+    from curation.warc import read_records
+
+    try:
+        with open(path, "rb") as f:
+            f.seek(int(offset))
+            rec = next(read_records(f, max_payload_bytes=MAX_HTML_BYTES), None)
+    except OSError as exc:
+        return RawRecord(None, f"cannot read {path}: {exc}")
+    if rec is None:
+        return RawRecord(None, f"no record at offset {offset} of {path}")
+    if rec.error == "read":
+        return RawRecord(None, f"the record at offset {offset} cannot be read: {rec.error_detail}")
+    if rec.payload is None:
+        why = "a non-document record" if rec.payload_bytes is None else f"over {MAX_HTML_BYTES:,} bytes"
+        return RawRecord(None, f"the {rec.record_type} record at offset {offset} has no payload to show ({why})",
+                         rec.content_type, rec.url)
+    text = rec.payload.decode("utf-8", "replace")
+    return RawRecord(text, None, rec.content_type, rec.url, truncated=rec.error == "truncated")
+
+
+# ---------------------------------------------------------------------------- contamination
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Spans of the document text inside n-grams shared with the benchmark item."""
+
+    item_text: str | None
+    spans: list[tuple[int, int]]
+    n: int
+    shared_ngrams: int
+    reason: str | None = None  # why no item text could be found, when item_text is None
+
+
+def _item_file(report: dict | None, benchmark: str, file_name: str) -> str | None:
+    if not report:
+        return None
+    files = (report.get("benchmarks", {}).get(benchmark) or {}).get("files", [])
+    return next((f for f in files if os.path.basename(f) == file_name), None)
+
+
+def benchmark_item(report: dict | None, benchmark: str | None, item: str | None) -> tuple[str | None, str | None]:
+    """(item text, None) or (None, why not), for ``item`` = "file:line" of ``benchmark``.
+
+    Reads only that one file, with the spec (format, fields) from the report's benchmarks YAML when
+    it can still be read, so the item is the exact text the decontaminate job indexed.
+    """
+    if not benchmark or not item or ":" not in item:
+        return None, "the row names no benchmark item"
+    name, _, line = item.rpartition(":")
+    path = _item_file(report, benchmark, name)
+    if path is None:
+        return None, f"{name} is not among the files of {benchmark} in the decontaminate stage's _report.json"
+    if not os.path.isfile(path):
+        return None, f"benchmark file {path} no longer exists"
+    spec = None
+    bench_yaml = (report or {}).get("benchmarks_file")
+    if bench_yaml and os.path.isfile(bench_yaml):
+        try:
+            specs = dc.load_benchmark_specs(bench_yaml)
+        except dc.BenchmarkError:
+            specs = []
+        import glob
+
+        spec = next((s for s in specs if os.path.abspath(path) in map(os.path.abspath, glob.glob(s.path, recursive=True))), None)
+    if spec is None:  # the YAML moved: a JSON line's text fields, joined, are a close superset
+        spec = dc.BenchmarkSpec(path=path, format="csv" if ".csv" in name else "jsonl", require_all_fields=False,
+                                fields=("question", "answer", "text", "prompt", "canonical_solution", "context",
+                                        "query", "choices", "continuation"), csv_header=False)
+    try:
+        bench = dc.load_benchmarks([dataclasses.replace(spec, path=path, name=benchmark)])[0]
+    except dc.BenchmarkError as exc:
+        return None, str(exc)
+    text = dict(bench.items).get(item)
+    return (text, None) if text is not None else (None, f"{item} not found in {path}")
+
+
+def overlap(text: str, item_text: str, n: int) -> Overlap:
+    """Character spans of ``text`` covered by word n-grams that also occur in ``item_text``."""
+    words = [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(text or "")]
+    item_words = dc.normalize(item_text)
+    grams = {tuple(item_words[i:i + n]) for i in range(len(item_words) - n + 1)}
+    marked = [False] * len(words)
+    shared = set()
+    for i in range(len(words) - n + 1):
+        g = tuple(w for w, _, _ in words[i:i + n])
+        if g in grams:
+            shared.add(g)
+            for j in range(i, i + n):
+                marked[j] = True
+    spans: list[tuple[int, int]] = []
+    for i, ((_, s, e), m) in enumerate(zip(words, marked)):
+        if m and i > 0 and marked[i - 1] and spans:
+            spans[-1] = (spans[-1][0], e)  # consecutive marked words: one span, punctuation included
+        elif m:
+            spans.append((s, e))
+    return Overlap(item_text, spans, n, len(shared))
+
+
+def highlight_html(text: str, spans: list[tuple[int, int]]) -> str:
+    """Escaped text with ``<mark>`` around the spans; newlines kept."""
+    out, pos = [], 0
+    for s, e in spans:
+        out.append(html.escape(text[pos:s]))
+        out.append(f"<mark>{html.escape(text[s:e])}</mark>")
+        pos = e
+    out.append(html.escape(text[pos:]))
+    body = "".join(out)
+    return f"<div style='white-space: pre-wrap; font-family: monospace; font-size: 0.85em'>{body}</div>"
