@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
     from classifiers import commands as classifier_commands, llm_label
-    from curation import commoncrawl, demo, funnel, run_sql, seeds, sources
+    from curation import commoncrawl, demo, funnel, pipeline, run_sql, seeds, sources
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
     classifier_commands.add_train_arguments(sub.add_parser("train-classifier", help="train a quality, reasoning or topic classifier"))
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
     seeds.add_arguments(sub.add_parser("seeds", help="web-rewrite seeds: top reasoning passages per topic"))
     sources.add_arguments(sub.add_parser("ingest", help="code repositories or acquired text into the document schema"))
+    pipeline.add_arguments(sub.add_parser("run", help="run PIPELINE.yaml: extract → annotate → dedup → decontaminate → mix (resumable)"))
     run_sql.add_sql_arguments(sub.add_parser("sql", help="one read-only SQL query over a run directory (DuckDB, sandboxed)"))
     run_sql.add_catalog_arguments(sub.add_parser("catalog", help="write RUN/catalog.duckdb with one view per table of a run"))
     from curation.ablations import runner as ablate
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     dashboard.add_arguments(sub.add_parser("dashboard", help="Streamlit dashboard over a run directory (127.0.0.1 by default)"))
 
     ablate.add_arguments(sub.add_parser("ablate", help="mixture ablations: train proxy LMs on sampled mixtures, propose the best"))
-    demo.add_arguments(sub.add_parser("demo", help="extract and annotate the bundled demo WARC, then print its funnel"))
+    demo.add_arguments(sub.add_parser("demo", help="run the demo pipeline (demo/pipeline.yaml) on the bundled WARC, then print its funnel"))
 
     args = parser.parse_args(argv)
     configure_logging(getattr(args, "verbose", False))
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         return seeds.run(args)
     if args.command == "ingest":
         return sources.run(args)
+    if args.command == "run":
+        return pipeline.run(args)
     if args.command == "dashboard":
         return dashboard.run(args)
     if args.command == "sql":

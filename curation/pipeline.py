@@ -1,0 +1,629 @@
+"""``curate run PIPELINE.yaml``: extract → annotate → dedup → decontaminate → mix in one command.
+
+PIPELINE.yaml names the input, the run directory and one optional section per stage. A section
+holds that job's own config keys (exactly what ``curate <stage> --config`` accepts; unknown keys
+are the job's errors) plus two pipeline keys: ``enabled`` (default true; ``dedup: false`` is short
+for ``{enabled: false}``) and ``config`` (a job YAML file the section's keys are merged over)::
+
+    input: demo/demo.warc.gz            # WARC files, a folder, a glob or a manifest (a list is fine)
+    output: runs/demo                   # stage outputs go to runs/demo/<stage>
+    extract: {keep_dropped: true, extract: {extractor: trafilatura}}
+    annotate: {keep_dropped: true}
+    dedup: {}
+    decontaminate: {benchmarks: demo/benchmarks.yaml}
+    mix: {config: demo/mix.yaml, total_tokens: 5000}   # input: defaults to the previous stage
+
+Every job flag is a config key (``--keep-dropped`` is ``keep_dropped``, ``--benchmarks`` is
+``benchmarks``, ``--total-tokens`` is ``total_tokens``), so a section needs nothing else. The merged
+section is written to ``RUN_DIR/<stage>.yaml`` and given to the job as ``--config``: the job's own
+``load_config`` checks it, so a bad section fails before Spark starts, and the file reruns that
+stage by hand. Paths are relative to the current directory, as in every other curate config.
+
+Stages chain, each reading the previous enabled stage's output folder, in one Spark session (started
+only if some stage has to run). ``RUN_DIR/_pipeline.json`` records, per stage: status (running,
+done, failed), times, the resolved config and its hash, the fingerprints of its inputs and its
+output, the accounting (records in/out) and the code version.
+
+Resuming: a stage is skipped only when its record says done, its config hash and input fingerprint
+are unchanged, its completion files are there and its output still has the fingerprint recorded
+when it finished. Anything else reruns it from scratch (its folder deleted first, since a killed
+Spark write leaves ``_temporary`` debris the jobs would refuse to overwrite), and every later stage
+reruns after it. ``--from STAGE`` forces that. After each stage the accounting is checked against
+the Parquet row counts of its input and output, and the run stops loudly if records went missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from curation import config as configlib
+from curation import fsutil
+
+log = logging.getLogger("curate.pipeline")
+
+#: Stage order; each stage reads the output of the last enabled stage before it.
+STAGES = ("extract", "annotate", "dedup", "decontaminate", "mix")
+STATE_FILE = "_pipeline.json"
+#: Files every stage writes after its data, per stage; all present = the stage finished. The last
+#: one written is the true marker (extract: _accounting.json; the others write _config.yaml last).
+COMPLETION_FILES = {
+    "extract": ("_config.yaml", "_accounting.json"),
+    "annotate": ("_accounting.json", "_config.yaml"),
+    "dedup": ("_accounting.json", "_config.yaml"),
+    "decontaminate": ("_report.json", "_accounting.json", "_config.yaml"),
+    "mix": ("mixture_manifest.json", "_config.yaml"),
+}
+#: Names whose presence shows a folder was written by a curate job or a Spark write (so the
+#: pipeline may delete it before a rerun).
+OURS = ("_config.yaml", "_accounting.json", "_parts", "_SUCCESS", "_temporary", "mixture_manifest.json")
+#: Keys of a stage section that belong to the pipeline, not to the job.
+SECTION_KEYS = ("enabled", "config")
+
+
+class PipelineError(Exception):
+    """A user-facing pipeline failure: one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class StageSection:
+    enabled: bool = True
+    #: A job YAML file (as for ``curate <stage> --config``); ``settings`` are merged over it.
+    config: str | None = None
+    #: The job's own config keys given in the section (everything but ``enabled`` and ``config``).
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    #: WARC/ARC/WET files, folders, globs or manifests (extract's INPUT); with extract disabled,
+    #: the documents the first enabled stage reads.
+    input: tuple[str, ...] = ()
+    #: The run directory: RUN_DIR/<stage>/ per stage, RUN_DIR/<stage>.yaml, RUN_DIR/_pipeline.json.
+    output: str = ""
+    extract: StageSection = field(default_factory=StageSection)
+    annotate: StageSection = field(default_factory=StageSection)
+    dedup: StageSection = field(default_factory=StageSection)
+    decontaminate: StageSection = field(default_factory=StageSection)
+    mix: StageSection = field(default_factory=StageSection)
+
+
+def load_pipeline(path: str | os.PathLike, overrides: list[str] | None = None) -> PipelineConfig:
+    """PIPELINE.yaml (+ ``--set stage.key=value``) → :class:`PipelineConfig`; unknown top-level keys
+    (a misspelt stage) are errors here, a section's unknown keys are the job's errors later."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise configlib.ConfigError(f"cannot read pipeline {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise configlib.ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if raw is not None and not isinstance(raw, Mapping):
+        raise configlib.ConfigError(f"{path}: top level must be a mapping")
+    data = configlib.merge(dict(raw or {}), configlib.parse_overrides(overrides))
+    for stage in STAGES:
+        if stage not in data:
+            continue
+        section = data[stage]
+        if isinstance(section, bool):  # `dedup: false`
+            section = {"enabled": section}
+        if section is None:
+            section = {}
+        if not isinstance(section, Mapping):
+            raise configlib.ConfigError(f"{stage} must be a mapping of the {stage} job's config keys, got {section!r}")
+        section = dict(section)
+        data[stage] = {**{k: section.pop(k) for k in SECTION_KEYS if k in section}, "settings": section}
+    cfg = configlib.build(PipelineConfig, data)
+    if not any(getattr(cfg, s).enabled for s in STAGES):
+        raise configlib.ConfigError("every stage is disabled: nothing to run")
+    return cfg
+
+
+# ---------------------------------------------------------------------------------- stage plans
+@dataclass
+class StagePlan:
+    """One enabled stage, resolved: the job, its parsed arguments and config, what it reads."""
+
+    name: str
+    job: Any  # spark_jobs.job.SparkJob (imported lazily: this module stays importable without pyspark)
+    args: argparse.Namespace
+    cfg: Any
+    output: str
+    #: The previous stage's output folder, or None for the first enabled stage (it reads ``input``).
+    upstream: str | None
+    #: The data it reads as given on its command line (WARC inputs, or one documents path).
+    reads: tuple[str, ...]
+
+    @property
+    def resolved_config(self) -> str:
+        return configlib.dump(self.cfg)
+
+    @property
+    def config_sha256(self) -> str:
+        return hashlib.sha256(self.resolved_config.encode()).hexdigest()
+
+
+def _job(stage: str):
+    from spark_jobs.annotate import AnnotateJob
+    from spark_jobs.decontaminate import DecontaminateJob
+    from spark_jobs.dedup import DedupJob
+    from spark_jobs.extract import ExtractJob
+    from spark_jobs.mix import MixJob
+
+    return {"extract": ExtractJob, "annotate": AnnotateJob, "dedup": DedupJob,
+            "decontaminate": DecontaminateJob, "mix": MixJob}[stage]()
+
+
+def plan_stages(cfg: PipelineConfig) -> list[StagePlan]:
+    """Resolve every enabled stage: write RUN_DIR/<stage>.yaml and load it with the job's own
+    ``load_config`` (its checks run here, before Spark). Raises ConfigError naming the stage."""
+    plans: list[StagePlan] = []
+    upstream: str | None = None
+    for stage in STAGES:
+        section: StageSection = getattr(cfg, stage)
+        if not section.enabled:
+            continue
+        out = fsutil.join(cfg.output, stage)
+        settings = dict(section.settings)
+        if section.config:
+            try:
+                base = yaml.safe_load(Path(section.config).read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise configlib.ConfigError(f"{stage}.config: cannot read {section.config}: {exc}") from exc
+            if not isinstance(base, Mapping):
+                raise configlib.ConfigError(f"{stage}.config: {section.config}: top level must be a mapping")
+            settings = configlib.merge(base, settings)
+        reads: tuple[str, ...]
+        if upstream is None:
+            if not cfg.input:
+                raise configlib.ConfigError("input is required: set it in the YAML or pass --input")
+            reads = cfg.input
+            if stage != "extract" and len(reads) != 1:
+                raise configlib.ConfigError(f"{stage} is the first enabled stage and reads one documents path; input has {len(reads)}")
+        else:
+            reads = (upstream,)
+        if stage == "mix":
+            # The chain wins over a mixture file's own input; an input set in the section itself wins over both.
+            if "input" not in section.settings:
+                settings["input"] = reads[0]
+            argv = ["--output", out]
+        elif stage == "extract":
+            argv = [*reads, "--output", out]
+        elif stage == "decontaminate":
+            argv = ["--input", reads[0], "--output", out]
+        else:
+            argv = [reads[0], "--output", out]
+        config_file = fsutil.join(cfg.output, f"{stage}.yaml")
+        fsutil.write_atomic(config_file, yaml.safe_dump(settings, sort_keys=False, allow_unicode=True).encode())
+        job = _job(stage)
+        args = job.build_parser().parse_args([*argv, "--config", config_file])
+        try:
+            job_cfg = job.load_config(args)
+        except configlib.ConfigError as exc:
+            raise configlib.ConfigError(f"{stage}: {exc}") from exc
+        plans.append(StagePlan(stage, job, args, job_cfg, out, upstream, reads))
+        upstream = out
+    return plans
+
+
+# ---------------------------------------------------------------------------------- fingerprints
+def tree_fingerprint(path: str, mtimes: bool = False) -> str:
+    """sha256 over (relative name, size[, mtime]) of every file under ``path`` (or of the file itself).
+
+    Cheap (no data read). Without mtimes it still changes whenever a job rewrites its output (Spark
+    and the extract job name parts with fresh ids, and the accounting files carry timings), and a
+    copied run directory stays resumable; side inputs (benchmarks, models) are edited in place, so
+    theirs include mtimes. Hidden files and ``*.inprogress`` temporaries are ignored. A missing path
+    has the fingerprint ``missing``.
+    """
+    import pyarrow.fs as pafs
+
+    fs, root = fsutil.resolve(path)
+    info = fs.get_file_info(root)
+    if info.type == pafs.FileType.NotFound:
+        return "missing"
+    h = hashlib.sha256()
+    if info.type == pafs.FileType.File:
+        h.update(f".\t{info.size}{_mtime(info) if mtimes else ''}\n".encode())
+        return h.hexdigest()
+    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    for i in sorted((i for i in infos if i.type == pafs.FileType.File), key=lambda i: i.path):
+        rel = i.path[len(root):].lstrip("/")
+        if any(p.startswith(".") for p in rel.split("/")) or rel.endswith(".inprogress"):
+            continue
+        h.update(f"{rel}\t{i.size}{_mtime(i) if mtimes else ''}\n".encode())
+    return h.hexdigest()
+
+
+def _mtime(info) -> str:
+    return f"\t{info.mtime_ns}" if info.mtime_ns is not None else ""
+
+
+def raw_input_fingerprint(item: str) -> str:
+    """Fingerprint of one ``input`` entry (file, folder, glob or manifest): the expanded files'
+    absolute paths, sizes and modification times. Remote URIs are expanded by Spark inside the
+    job, so only their spelling is fingerprinted (a changed remote file is not noticed)."""
+    from spark_jobs.job import expand_inputs
+
+    if fsutil.is_uri(item):
+        return "uri:" + hashlib.sha256(item.encode()).hexdigest()
+    h = hashlib.sha256()
+    for f in expand_inputs([item]):
+        st = os.stat(f)
+        h.update(f"{os.path.abspath(f)}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _side_inputs(plan: StagePlan) -> list[str]:
+    """Local files a stage's config points at (benchmark lists, tokenizers, models, block lists,
+    other mixture sources): a changed file must rerun the stage even though its config did not."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and value and not fsutil.is_uri(value) and "\n" not in value and len(value) < 4096:
+            path = os.path.abspath(value)
+            if os.path.exists(path) and not os.getcwd().startswith(path):  # never ".": the whole checkout
+                found.append(value)
+
+    walk(configlib.to_dict(plan.cfg))
+    if plan.name == "decontaminate" and plan.cfg.benchmarks:
+        import glob
+
+        from curation import decontam
+
+        for spec in decontam.load_benchmark_specs(plan.cfg.benchmarks):
+            found.extend(sorted(glob.glob(spec.path, recursive=True)))
+    reads = set(plan.reads)
+    return sorted(set(found) - reads)
+
+
+def input_fingerprints(plan: StagePlan) -> dict[str, str]:
+    """{path: fingerprint} of everything the stage reads: its data input and its side inputs."""
+    out = {}
+    for item in plan.reads:
+        out[item] = tree_fingerprint(item) if plan.upstream is not None or plan.name != "extract" else raw_input_fingerprint(item)
+    for item in _side_inputs(plan):
+        out[item] = tree_fingerprint(item, mtimes=True)
+    return out
+
+
+def combined(fingerprints: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(dict(sorted(fingerprints.items()))).encode()).hexdigest()
+
+
+def code_version() -> str:
+    """``git describe --always --dirty`` of the checkout this module runs from, else the package
+    version. GIT_OPTIONAL_LOCKS=0: describing must never take the index lock from a concurrent git."""
+    version = "unknown"
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        version = importlib.metadata.version("curate")
+    root = Path(__file__).resolve().parent.parent
+    if (root / ".git").exists():
+        try:
+            proc = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=root, capture_output=True, text=True,
+                                  timeout=10, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+            if proc.returncode == 0 and proc.stdout.strip():
+                return f"{version}+git.{proc.stdout.strip()}"
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    return version
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------------- accounting
+def parquet_rows(path: str) -> int:
+    """Rows of the Parquet files directly in ``path``, from their footers (no data read)."""
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    fs, root = fsutil.resolve(path)
+    if fs.get_file_info(root).type != pafs.FileType.Directory:
+        raise PipelineError(f"{path}: output folder missing")
+    total = 0
+    for i in fs.get_file_info(pafs.FileSelector(root, recursive=False)):
+        if i.type == pafs.FileType.File and i.base_name.endswith(".parquet") and not i.base_name.startswith((".", "_")):
+            with fs.open_input_file(i.path) as f:
+                total += pq.ParquetFile(f).metadata.num_rows
+    return total
+
+
+def _read_json(path: str) -> dict:
+    return json.loads(fsutil.read_text(path))
+
+
+def check_accounting(plan: StagePlan, rows_in: int | None) -> dict:
+    """Records in and out of a finished stage, checked three ways: the job's outcome counts sum to
+    what it read, it read every row its input holds, and its output holds the rows it says it
+    wrote. Raises PipelineError on any mismatch (a silent loss must never go downstream)."""
+    out = plan.output
+    rows_out = parquet_rows(out)
+    problems: list[str] = []
+
+    def expect(what: str, got: Any, want: Any) -> None:
+        if got != want:
+            problems.append(f"{what}: {got} != {want}")
+
+    if plan.name == "mix":
+        manifest = _read_json(fsutil.join(out, "mixture_manifest.json"))
+        sources = manifest["sources"]
+        acc = {"records_in": sum(s["rows"] for s in sources.values()),
+               "records_out": sum(s["output_rows"] for s in sources.values()),
+               "tokens_planned": manifest["total_tokens"], "tokens_achieved": manifest["achieved_total_tokens"],
+               "by_source": {n: {"rows": s["rows"], "output_rows": s["output_rows"],
+                                 "planned_tokens": s["planned_tokens"], "achieved_tokens": s["achieved_tokens"]}
+                             for n, s in sources.items()}}
+        expect("rows in the mixture's Parquet vs its manifest", rows_out, acc["records_out"])
+    else:
+        raw = _read_json(fsutil.join(out, "_accounting.json"))
+        n = raw["records_read"]
+        if plan.name == "decontaminate":
+            acc = {"records_in": n, "records_out": raw["records_written"], "by_status": raw["by_status"]}
+            expect("statuses summed vs records read", sum(raw["by_status"].values()), n)
+            expect("records written vs read", raw["records_written"], n)
+            expect("rows in the output Parquet vs records written", rows_out, n)
+        else:
+            acc = {"records_in": n, "records_out": rows_out, "kept": raw["kept"], "dropped": raw["dropped"],
+                   "errored": raw["errored"], "by_outcome": raw["by_outcome"]}
+            expect("kept + dropped + errored vs records read", raw["kept"] + raw["dropped"] + raw["errored"], n)
+            expect("outcomes summed vs records read", sum(raw["by_outcome"].values()), n)
+            # dedup writes every row back; extract and annotate only kept ones unless keep_dropped.
+            every_row = plan.name == "dedup" or plan.cfg.keep_dropped
+            expect("rows in the output Parquet", rows_out, n if every_row else raw["kept"])
+            if plan.name == "extract":
+                expect("rows written per the parts", raw["rows_written"], rows_out)
+    if rows_in is not None and plan.name != "mix":  # a mixture selects and repeats rows by design
+        expect(f"records read vs rows in {plan.reads[0]}", acc["records_in"], rows_in)
+    if problems:
+        raise PipelineError(f"{plan.name}: accounting does not add up ({'; '.join(problems)}); see {out}")
+    return acc
+
+
+# ---------------------------------------------------------------------------------- state
+class State:
+    """``RUN_DIR/_pipeline.json``, rewritten atomically after every change of a stage's status."""
+
+    def __init__(self, run_dir: str):
+        self.path = fsutil.join(run_dir, STATE_FILE)
+        self.data: dict = {}
+        if fsutil.exists(self.path):
+            try:
+                self.data = _read_json(self.path)
+            except (ValueError, OSError) as exc:  # unreadable: rerun everything rather than guess
+                log.warning("cannot read %s (%s): every stage reruns", self.path, exc)
+        self.data.setdefault("stages", {})
+
+    def stage(self, name: str) -> dict:
+        return self.data["stages"].get(name) or {}
+
+    def set_stage(self, name: str, record: dict) -> None:
+        self.data["stages"][name] = record
+        self.save()
+
+    def save(self) -> None:
+        fsutil.write_atomic(self.path, json.dumps(self.data, indent=2).encode())
+
+
+def _complete(stage: str, out: str) -> str | None:
+    """None when every completion file is there, else the first missing one."""
+    for name in COMPLETION_FILES[stage]:
+        if not fsutil.exists(fsutil.join(out, name)):
+            return name
+    return None
+
+
+def skip_reason(record: Mapping, plan: StagePlan, inputs: Mapping[str, str]) -> str | None:
+    """Why ``plan`` must run given its last ``record``; None when it is up to date."""
+    if not record:
+        return "no previous run"
+    if record.get("status") != "done":
+        return f"previous run {record.get('status', 'unknown')}"
+    if record.get("output") != plan.output:
+        return "output folder changed"
+    if record.get("config_sha256") != plan.config_sha256:
+        return "config changed"
+    if record.get("input_fingerprint") != combined(inputs):
+        changed = [k for k, v in inputs.items() if record.get("inputs", {}).get(k) != v]
+        return f"input changed ({', '.join(changed) or 'inputs differ'})"
+    missing = _complete(plan.name, plan.output)
+    if missing:
+        return f"output incomplete ({missing} missing)"
+    if tree_fingerprint(plan.output) != record.get("output_fingerprint"):
+        return "output changed since it was written"
+    return None
+
+
+def _remove_output(plan: StagePlan, record: Mapping) -> None:
+    """Delete a stage's previous or partial output before rerunning it; never a foreign folder."""
+    import pyarrow.fs as pafs
+
+    out = plan.output
+    if not fsutil.exists(out):
+        return
+    fs, path = fsutil.resolve(out)
+    entries = fs.get_file_info(pafs.FileSelector(path, recursive=False))
+    names = {e.base_name for e in entries}
+    ours = bool(names & set(OURS)) or (record.get("output") == out) or not names
+    if not ours:
+        raise PipelineError(f"{plan.name}: output {out!r} exists and is not a curate output; refusing to delete it")
+    log.info("%s: removing the previous output %s", plan.name, out)
+    fsutil.remove_tree(out)
+
+
+# ---------------------------------------------------------------------------------- running
+@dataclass
+class StageOutcome:
+    name: str
+    action: str  # ran | skipped
+    reason: str
+    seconds: float
+    accounting: dict = field(default_factory=dict)
+
+
+def run_pipeline(cfg: PipelineConfig, plans: list[StagePlan], *, from_stage: str | None = None,
+                 master: str | None = None, spark_conf: dict[str, str] | None = None,
+                 pipeline_file: str | None = None) -> list[StageOutcome]:
+    """Run (or skip) every planned stage in order; see the module docstring for the rules."""
+    from spark_jobs.job import JobError, session
+
+    if from_stage is not None and from_stage not in {p.name for p in plans}:
+        raise PipelineError(f"--from {from_stage}: not an enabled stage (enabled: {', '.join(p.name for p in plans)})")
+    state = State(cfg.output)
+    version = code_version()
+    raw_fp = {item: raw_input_fingerprint(item) for item in cfg.input} if plans[0].name == "extract" else {}
+    state.data.update({"pipeline": pipeline_file, "config": configlib.to_dict(cfg), "code_version": version,
+                       "input": list(cfg.input), "input_fingerprint": combined(raw_fp) if raw_fp else None,
+                       "stages_enabled": [p.name for p in plans], "status": "running", "started": _now(),
+                       "finished": None})
+    state.save()
+    outcomes: list[StageOutcome] = []
+    cascade: str | None = None  # the first stage that ran: every later one runs too
+    with contextlib.ExitStack() as stack:
+        spark_holder: list = []
+
+        def spark():
+            if not spark_holder:  # started on first need: a fully up-to-date run never starts a JVM
+                spark_holder.append(stack.enter_context(session("curate-pipeline", master, spark_conf)))
+            return spark_holder[0]
+
+        for plan in plans:
+            started = time.perf_counter()
+            record = state.stage(plan.name)
+            inputs = input_fingerprints(plan)
+            inputs_fp = combined(inputs)
+            if plan.name == from_stage:
+                reason = f"--from {from_stage}"
+            elif cascade is not None:
+                reason = f"{cascade} reran"
+            else:
+                reason = skip_reason(record, plan, inputs)
+            if reason is None:
+                log.info("%s: up to date, skipped (%s)", plan.name, plan.output)
+                outcomes.append(StageOutcome(plan.name, "skipped", "up to date", time.perf_counter() - started,
+                                             record.get("accounting", {})))
+                continue
+            log.info("%s: running (%s)", plan.name, reason)
+            cascade = cascade or plan.name
+            outcomes.append(_run_stage(plan, record, inputs, inputs_fp, reason, version, state, spark, JobError))
+            outcomes[-1].seconds = time.perf_counter() - started
+    state.data.update(status="done", finished=_now())
+    state.save()
+    return outcomes
+
+
+def _run_stage(plan: StagePlan, record: Mapping, inputs: dict, inputs_fp: str, reason: str, version: str,
+               state: State, spark: Callable, job_error: type) -> StageOutcome:
+    rec = {"status": "running", "started": _now(), "finished": None, "reason": reason, "output": plan.output,
+           "config_file": plan.args.config, "config": configlib.to_dict(plan.cfg), "config_sha256": plan.config_sha256,
+           "inputs": inputs, "input_fingerprint": inputs_fp, "code_version": version}
+    state.set_stage(plan.name, rec)
+
+    def fail(message: str) -> None:
+        rec.update(status="failed", finished=_now(), error=message)
+        state.set_stage(plan.name, rec)
+        state.data.update(status="failed", finished=_now())
+        state.save()
+
+    try:
+        _remove_output(plan, record)
+        rows_in = parquet_rows(plan.upstream) if plan.upstream is not None else None
+        code = plan.job.run(spark(), plan.args, plan.cfg)
+        if code:
+            raise PipelineError(f"{plan.name}: the job exited with code {code}")
+        missing = _complete(plan.name, plan.output)
+        if missing:
+            raise PipelineError(f"{plan.name}: finished without writing {missing}")
+        accounting = check_accounting(plan, rows_in)
+    except (PipelineError, job_error) as exc:
+        fail(str(exc))
+        raise PipelineError(str(exc) if isinstance(exc, PipelineError) else f"{plan.name}: {exc}") from exc
+    except BaseException as exc:  # KeyboardInterrupt included: the record must not say "running" forever
+        fail(f"{type(exc).__name__}: {exc}")
+        raise
+    rec.update(status="done", finished=_now(), accounting=accounting, output_fingerprint=tree_fingerprint(plan.output))
+    state.set_stage(plan.name, rec)
+    return StageOutcome(plan.name, "ran", reason, 0.0, accounting)
+
+
+def render(outcomes: list[StageOutcome], run_dir: str) -> str:
+    lines = [f"pipeline {run_dir}:", f"  {'stage':<14} {'action':<8} {'seconds':>8} {'records in':>11} {'records out':>12}  why"]
+    for o in outcomes:
+        a = o.accounting
+        lines.append(f"  {o.name:<14} {o.action:<8} {o.seconds:>8.1f} {a.get('records_in', ''):>11} "
+                     f"{a.get('records_out', ''):>12}  {o.reason}")
+    lines.append(f"  provenance: {fsutil.join(run_dir, STATE_FILE)}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- command
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("pipeline", metavar="PIPELINE.yaml", help="pipeline config: input, output and one section per stage")
+    parser.add_argument("--output", "-o", help="run directory (overrides output: in the YAML)")
+    parser.add_argument("--input", "-i", action="append", help="input (overrides input: in the YAML; repeatable)")
+    parser.add_argument("--from", dest="from_stage", choices=STAGES, help="rerun this stage and every later one")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a pipeline value, e.g. --set dedup.enabled=false or --set mix.total_tokens=5000")
+    parser.add_argument("--master", help="Spark master, e.g. local[2] or spark://127.0.0.1:7077 (default local[*])")
+    parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark configuration (repeatable)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+
+
+def prepare(pipeline: str, output: str | None = None, inputs: list[str] | None = None,
+            overrides: list[str] | None = None) -> tuple[PipelineConfig, list[StagePlan]]:
+    """Load and check everything that can be checked without Spark; raises ConfigError/JobError."""
+    from spark_jobs.job import expand_inputs
+
+    cfg = load_pipeline(pipeline, overrides)
+    if output:
+        cfg = dataclasses.replace(cfg, output=output)
+    if inputs:
+        cfg = dataclasses.replace(cfg, input=tuple(inputs))
+    if not cfg.output:
+        raise configlib.ConfigError("output (the run directory) is required: set it in the YAML or pass --output")
+    if cfg.extract.enabled:
+        local = [i for i in cfg.input if not fsutil.is_uri(i)]
+        if local:
+            expand_inputs(local)  # an input that matches nothing fails here, not after Spark started
+    elif cfg.input and not fsutil.is_uri(cfg.input[0]) and not os.path.exists(cfg.input[0]):
+        raise configlib.ConfigError(f"input {cfg.input[0]!r} does not exist")
+    return cfg, plan_stages(cfg)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spark_jobs.job import JobError
+
+    try:
+        cfg, plans = prepare(args.pipeline, args.output, args.input, args.overrides)
+    except (configlib.ConfigError, JobError) as exc:
+        log.error("pipeline config error: %s", exc)
+        return 2
+    conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
+    try:
+        outcomes = run_pipeline(cfg, plans, from_stage=args.from_stage, master=args.master, spark_conf=conf,
+                                pipeline_file=str(args.pipeline))
+    except PipelineError as exc:
+        log.error("pipeline failed: %s", exc)
+        return 2
+    print("\n" + render(outcomes, cfg.output), flush=True)
+    return 0
