@@ -68,13 +68,8 @@ def render_funnel(run_dir: Path) -> str:
     then what decontamination flagged and what the mixture took."""
     from curation import funnel
 
-    rows, meta = funnel.compute(run_dir)
+    rows, meta = funnel.compute(run_dir)  # in pipeline order (funnel.step_order)
     stage_dir = Path(meta["stage_dir"])
-    # funnel.step_order reads the steps from the stage's own config; dedup and decontaminate have
-    # none, so take annotate's and put dedup after them: the order in which rows were dropped.
-    order = funnel.step_order(run_dir / "annotate") + ["dedup"] if (run_dir / "annotate" / "_config.yaml").exists() else []
-    pos = {name: i for i, name in enumerate(order)}
-    rows.sort(key=lambda r: (r.stage == "kept", pos.get(r.stage, len(pos)), r.outcome))
     lines = [funnel.render(rows, meta)]
     acc = run_dir / "decontaminate" / "_accounting.json"
     if acc.exists():

@@ -42,11 +42,17 @@ def stage_dir(run_dir: Path) -> Path:
 
 
 def step_order(out: Path) -> list[str]:
-    """Stages in pipeline order: extraction first, then the annotate steps as configured."""
+    """Stages in pipeline order: extraction first, then the annotate steps as configured, then
+    dedup. Dedup and decontaminate outputs carry no step list of their own, so the annotate
+    stage's (their sibling folder in a run directory) gives the order rows were dropped in."""
     order = list(EXTRACT_ORDER)
-    cfg = yaml.safe_load((out / "_config.yaml").read_text()) or {}
-    order += [s["name"] for s in cfg.get("steps", []) if isinstance(s, dict) and "name" in s]
-    return order
+    for cfg_path in (out / "_config.yaml", out.parent / "annotate" / "_config.yaml"):
+        cfg = (yaml.safe_load(cfg_path.read_text()) or {}) if cfg_path.exists() else {}
+        steps = [s["name"] for s in cfg.get("steps", []) if isinstance(s, dict) and "name" in s]
+        if steps:
+            order += steps
+            break
+    return order + ["dedup"]
 
 
 def compute(run_dir: str | Path, by: str | None = None) -> tuple[list[FunnelRow], dict]:

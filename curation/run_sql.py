@@ -145,7 +145,10 @@ def _lock_down(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     con.execute("SET autoload_known_extensions = false")  # …and no loading of anything installed
     con.execute("SET allow_community_extensions = false")
     con.execute("SET allow_persistent_secrets = false")
-    con.execute("SET enable_progress_bar = false")  # a server's stderr is not a terminal
+    try:
+        con.execute("SET enable_progress_bar = false")  # a server's stderr is not a terminal
+    except duckdb.Error:  # inside Jupyter DuckDB refuses to touch it without ipywidgets: harmless
+        pass
     con.execute("SET lock_configuration = true")
 
 
