@@ -70,14 +70,31 @@ def columns(run: str, view: str) -> dict[str, str]:
     return queries.columns(cursor(Path(run)), view)
 
 
+@st.cache_data(ttl=TTL_S, show_spinner="Counting tokens…")
+def token_table(run: str, view: str) -> str:
+    """A table of the view's documents without their text, with each one's token count
+    (``n_tokens``): the whitespace split is the expensive part of every token query, so it runs once
+    per run (and TTL) in one scan, and the Funnel and Scores aggregates (both populations) read this
+    small in-memory table instead. The view itself when it already has ``n_tokens``."""
+    cur = cursor(Path(run))
+    cols = queries.columns(cur, view)
+    if "n_tokens" in cols:
+        return view
+    name = f"_dashboard_tokens_{view}"
+    keep = ", ".join(queries.quote(c) for c in ("drop_reason", "lang", "scores") if c in cols)
+    cur.execute(f"CREATE OR REPLACE TABLE {queries.quote(name)} AS "
+                f"SELECT {keep}, {queries.token_expr(cols)} AS n_tokens FROM {queries.quote(view)}")
+    return name
+
+
 @st.cache_data(ttl=TTL_S, show_spinner="Counting documents and tokens…")
 def funnel(run: str, view: str):
-    return queries.funnel(cursor(Path(run)), view, Path(run))
+    return queries.funnel(cursor(Path(run)), token_table(run, view), Path(run))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Binning every score…")
 def score_histograms(run: str, view: str, kept_only: bool):
-    return queries.score_histograms(cursor(Path(run)), view, kept_only)
+    return queries.score_histograms(cursor(Path(run)), token_table(run, view), kept_only)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
