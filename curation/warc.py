@@ -78,6 +78,13 @@ def read_records(stream: BinaryIO, max_payload_bytes: int = 5_000_000) -> Iterat
         try:
             rec = next(it)
         except StopIteration:
+            # warcio ends quietly on a corrupt gzip member (it prints the zlib error and returns no
+            # data) and on a file cut inside record headers: bytes left unparsed are a lost record.
+            unread = _unread_bytes(it)
+            if unread:
+                yield RawRecord(record_type="unknown", offset=_offset(it), error="read",
+                                error_detail=f"{unread} bytes after the last complete record could not be "
+                                             "read (corrupt compression, or the file ends inside a record header)")
             return
         except Exception as exc:  # noqa: BLE001 - corrupt compression or framing
             yield RawRecord(record_type="unknown", offset=_offset(it), error="read",
@@ -93,6 +100,18 @@ def read_records(stream: BinaryIO, max_payload_bytes: int = 5_000_000) -> Iterat
                             url=rec.rec_headers.get_header("WARC-Target-URI"),
                             error_detail=f"{type(exc).__name__}: {exc}"[:500])
             return
+
+
+def _unread_bytes(it: ArchiveIterator) -> int:
+    """Bytes of the input after the end of the last record read (0 for a file that ended cleanly)."""
+    end = _offset(it)
+    try:
+        pos = it.fh.tell()
+        while chunk := it.fh.read(1 << 20):
+            pos += len(chunk)
+    except Exception:  # noqa: BLE001 - cannot tell: do not invent an error
+        return 0
+    return max(pos - end, 0)
 
 
 def _offset(it: ArchiveIterator) -> int:
@@ -114,6 +133,7 @@ def _to_raw(rec, offset: int, max_payload_bytes: int, is_arc: bool) -> RawRecord
     if rid and not is_arc:
         raw.record_id = rid.strip("<>")
     if raw.record_type not in DOCUMENT_TYPES:
+        _check_complete(rec, raw)  # a cut inside a request or metadata record is a cut all the same
         return raw
 
     if rec.http_headers is not None and raw.record_type == "response":
@@ -140,15 +160,25 @@ def _to_raw(rec, offset: int, max_payload_bytes: int, is_arc: bool) -> RawRecord
         raw.payload_bytes = max(declared or 0, len(data))
         return raw  # payload left as None: over the cap; warcio skips the rest on next()
     raw.payload = data
+    _check_complete(rec, raw)
+    return raw
+
+
+def _check_complete(rec, raw: RawRecord) -> None:
+    """Mark ``raw`` truncated when the file ends before the record's Content-Length."""
     # The body decoder can stop before the block's end (chunked trailers), so a positive remaining
     # limit alone does not prove a cut: drain the block and see whether the file really ends early.
+    if rec.length is None and rec.format.startswith("warc"):  # the cut fell inside the WARC header block
+        raw.error, raw.error_detail = "truncated", "record header ends without a Content-Length"
+        return
     remaining = getattr(rec.raw_stream, "limit", 0) or 0
-    if remaining > 0:
-        got = len(rec.raw_stream.read(remaining))
-        if got < remaining:
+    while remaining > 0:
+        got = len(rec.raw_stream.read(min(remaining, 1 << 20)))
+        if not got:
             raw.error = "truncated"
-            raw.error_detail = f"file ends {remaining - got} bytes before the record's Content-Length {declared}"
-    return raw
+            raw.error_detail = f"file ends {remaining} bytes before the record's Content-Length {rec.length}"
+            return
+        remaining -= got
 
 
 def _expects_http(url: str | None) -> bool:
