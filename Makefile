@@ -32,17 +32,10 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not spark"
 
+# Every bench in bench/ (per-bench timeout, failures recorded), then one summary table, printed and
+# written into README.md between the bench-table markers. Partial: .venv/bin/python bench/run_all.py --only a,b
 bench: setup
-	$(PY) bench/extraction_quality.py
-	$(PY) bench/extract_throughput.py
-	$(PY) bench/langid.py
-	$(PY) bench/filter_parity.py
-	$(PY) bench/classifier_quality.py
-	$(PY) bench/classifier_throughput.py
-	$(PY) bench/dedup.py
-	$(PY) bench/decontam.py
-	$(PY) bench/tokens.py
-	$(PY) bench/mix.py
+	$(PY) bench/run_all.py --write-readme
 
 clean:
 	rm -rf runs bench/_work .pytest_cache
