@@ -601,6 +601,9 @@ def prepare(pipeline: str, output: str | None = None, inputs: list[str] | None =
         cfg = dataclasses.replace(cfg, input=tuple(inputs))
     if not cfg.output:
         raise configlib.ConfigError("output (the run directory) is required: set it in the YAML or pass --output")
+    if not fsutil.is_uri(cfg.output):
+        # Absolute, so executors on a cluster (whose working folders differ) write into the run directory.
+        cfg = dataclasses.replace(cfg, output=os.path.abspath(fsutil.local_path(cfg.output)))
     if cfg.extract.enabled:
         local = [i for i in cfg.input if not fsutil.is_uri(i)]
         if local:
