@@ -78,6 +78,10 @@ class ExtractJob(SparkJob):
             with StageProgress(spark, "extract files", len(todo)):
                 rows = df.collect()
             results += [FileResult(**json.loads(r["result"])) for r in rows]
+        # A task attempt killed mid-write (then retried) leaves its temporary part behind: every
+        # task has finished now, so whatever is still in progress is litter.
+        for tmp in fsutil.list_files(fsutil.join(out, PARTS_DIR), ".inprogress"):
+            fsutil.remove_tree(tmp)
         summary = summarise(results)
         summary["seconds"] = round(time.perf_counter() - started, 2)
         fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())

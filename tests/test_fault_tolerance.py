@@ -184,6 +184,7 @@ def test_killed_python_worker_is_retried_and_output_is_identical(warc_dir, tmp_p
     assert clean_rows == _rows(killed / "extract", cols)
     acc = _accounting(clean / "extract")
     assert acc == _accounting(killed / "extract")
+    assert not list((killed / "extract").rglob("*.inprogress"))  # the killed attempt's temporary part is gone
     assert acc["records_read"] == len(clean_rows) == 50 + 48 + 30 + 1
     # Annotate: the same documents, decisions and scores, no row duplicated by the retry.
     cols = "id, drop_reason, lang, lang_score, text, scores"
