@@ -7,6 +7,7 @@ spellings of ``s3://``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from typing import BinaryIO
@@ -82,11 +83,23 @@ def read_text(path: str) -> str:
 
 def write_atomic(path: str, data: bytes) -> None:
     """Write to a temporary sibling, then rename, so readers never see a partial file."""
+    with atomic_output(path) as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str):
+    """A stream to a temporary sibling of ``path``, renamed into place when the block ends without
+    an error (removed when it raises): large files are written piece by piece, never half visible."""
     fs, p = resolve(path)
     parent = p.rsplit("/", 1)[0]
     if parent and parent != p:
         fs.create_dir(parent, recursive=True)
     tmp = f"{p}.{uuid.uuid4().hex}.inprogress"
-    with fs.open_output_stream(tmp) as f:
-        f.write(data)
+    try:
+        with fs.open_output_stream(tmp) as f:
+            yield f
+    except BaseException:
+        fs.delete_file(tmp)
+        raise
     fs.move(tmp, p)

@@ -321,15 +321,16 @@ def write_token_shards(batches: Iterator[pa.RecordBatch], tokenizer: str, out: s
     eos = tok.token_id(eos_token)
     dtype = np.uint16 if tok.vocab_size <= 65_536 else np.uint32
     name = f"tokens-{TaskContext.get().partitionId():05d}"
-    chunks, offsets, n = [], [0], 0
-    for batch in batches:
-        for ids in tok.encode_batch(batch.column("text").to_pylist()):
-            arr = np.asarray(ids + ([eos] if eos is not None else []), dtype=dtype)
-            chunks.append(arr)
-            n += len(arr)
-            offsets.append(n)
-    data = np.concatenate(chunks) if chunks else np.zeros(0, dtype)
-    fsutil.write_atomic(fsutil.join(out, TOKENS_DIR, name + ".bin"), data.tobytes())
+    offsets, n = [0], 0
+    # Streamed batch by batch: a partition's tokens never sit in memory at once (memory stays flat
+    # as the mixture grows); only the offsets (8 bytes per document) are kept for the index.
+    with fsutil.atomic_output(fsutil.join(out, TOKENS_DIR, name + ".bin")) as sink:
+        for batch in batches:
+            for ids in tok.encode_batch(batch.column("text").to_pylist()):
+                arr = np.asarray(ids + ([eos] if eos is not None else []), dtype=dtype)
+                sink.write(arr.tobytes())
+                n += len(arr)
+                offsets.append(n)
     fsutil.write_atomic(fsutil.join(out, TOKENS_DIR, name + ".idx"), np.asarray(offsets, dtype=np.int64).tobytes())
     yield pa.RecordBatch.from_pylist([{"file": name, "docs": len(offsets) - 1, "tokens": n, "dtype": np.dtype(dtype).name}])
 
