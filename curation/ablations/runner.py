@@ -181,8 +181,9 @@ def _kind(s: AblationSource) -> str:
     return "text"
 
 
-def source_texts(s: AblationSource) -> Iterator[str]:
-    """The source's kept texts, in input order."""
+def source_texts(s: AblationSource, column: str = "text") -> Iterator[str]:
+    """The source's kept texts, in input order (for documents: ``column``, e.g. a benchmark's
+    ``answer`` field when the source is an evaluation file)."""
     kind = _kind(s)
     if kind == "documents":
         import duckdb
@@ -196,7 +197,8 @@ def source_texts(s: AblationSource) -> Iterator[str]:
         con = duckdb.connect()
         cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
         where = s.where or ("drop_reason IS NULL" if "drop_reason" in cols else "TRUE")
-        cur = con.execute(f"SELECT text FROM {reader} WHERE ({where}) AND text IS NOT NULL")
+        col = '"' + column.replace('"', '""') + '"'
+        cur = con.execute(f"SELECT CAST({col} AS VARCHAR) FROM {reader} WHERE ({where}) AND {col} IS NOT NULL")
         while rows := cur.fetchmany(1024):
             yield from (r[0] for r in rows)
         return
@@ -243,7 +245,7 @@ def prepare_data(cfg: AblationConfig, out: Path) -> dict:
     streams = [(s.name, source_texts(s), s.max_tokens) for s in cfg.sources]
     if cfg.target.text:
         target = AblationSource(name=TARGET, input=cfg.target.text)
-        streams.append((TARGET, _target_texts(cfg.target) if _kind(target) == "documents" else source_texts(target), 10_000_000))
+        streams.append((TARGET, source_texts(target, cfg.target.field), 10_000_000))
     for name, texts, limit in streams:
         ids = _tokenize_upto(tok_path, texts, limit, tokenize_texts)
         if len(ids) == 0:
@@ -254,16 +256,6 @@ def prepare_data(cfg: AblationConfig, out: Path) -> dict:
     manifest = {"identity": ident, "tokens": counts, "vocab_size": _vocab(tok_path)}
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def _target_texts(t: TargetConfig) -> Iterator[str]:
-    import duckdb
-
-    p = str(t.text)
-    reader = f"read_parquet('{p}')" if p.endswith(".parquet") else f"read_json_auto('{p}', format='newline_delimited')"
-    cur = duckdb.connect().execute(f'SELECT "{t.field}" FROM {reader} WHERE "{t.field}" IS NOT NULL')
-    while rows := cur.fetchmany(1024):
-        yield from (str(r[0]) for r in rows)
 
 
 def _tokenize_upto(tok_path: Path, texts: Iterator[str], limit: int, tokenize) -> np.ndarray:
