@@ -171,19 +171,10 @@ def run_measured(cmd: list[str], *, env: dict, log_path: Path, cwd: Path = REPO_
                                 start_new_session=True)
         mon = TreeMemoryMonitor(proc.pid, interval=interval).start()
         try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
-            rc = proc.wait()
-        except BaseException:  # Ctrl-C: the child has its own session, take it down too
-            _kill_group(proc.pid)
-            proc.wait()
-            raise
+            rc, _ = wait_group(proc, timeout)
         finally:
             wall = time.perf_counter() - t0
             mon.stop()
-    # anything the root left behind in its group (e.g. an orphaned JVM) would skew the next run
-    _kill_group(proc.pid)
     return {
         "wall_s": wall,
         "rc": rc,
@@ -194,6 +185,26 @@ def run_measured(cmd: list[str], *, env: dict, log_path: Path, cwd: Path = REPO_
         "loadavg_1m_before": load_before,
         "log": str(log_path),
     }
+
+
+def wait_group(proc: subprocess.Popen, timeout: float | None) -> tuple[int, bool]:
+    """Wait for a child started with start_new_session=True; returns (exit code, timed out).
+
+    On a timeout or an interrupt (Ctrl-C) its whole process group is killed, and once it has
+    exited so is anything it left behind in that group (an orphaned JVM would skew the next run)."""
+    timed_out = False
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc.pid)
+        rc = proc.wait()
+    except BaseException:
+        _kill_group(proc.pid)
+        proc.wait()
+        raise
+    _kill_group(proc.pid)
+    return rc, timed_out
 
 
 def _kill_group(pgid: int) -> None:

@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO_ROOT, WORK_DIR, _kill_group, bench_env, venv_python  # noqa: E402
+from _common import REPO_ROOT, WORK_DIR, bench_env, venv_python, wait_group  # noqa: E402
 
 BENCH_DIR = REPO_ROOT / "bench"
 RESULTS = WORK_DIR / "results"
@@ -107,18 +107,7 @@ def run_bench(b: Bench, timeout_scale: float, extra: list[str]) -> dict:
     t0 = time.perf_counter()
     with open(out_log, "wb") as so, open(err_log, "wb") as se:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=bench_env(), stdout=so, stderr=se, start_new_session=True)
-        timed_out = False
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc.pid)
-            rc = proc.wait()
-        except BaseException:
-            _kill_group(proc.pid)
-            proc.wait()
-            raise
-    _kill_group(proc.pid)  # a JVM or worker it left behind would skew the next bench
+        rc, timed_out = wait_group(proc, timeout)
     secs = round(time.perf_counter() - t0, 1)
     has_json = out_json.is_file() and out_json.stat().st_size > 0
     if has_json:

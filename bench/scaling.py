@@ -49,7 +49,6 @@ from _common import (  # noqa: E402
     DEFAULT_HTML_DIR,
     REPO_ROOT,
     WORK_DIR,
-    _kill_group,
     _pss_bytes,
     _rss_bytes,
     bench_env,
@@ -60,6 +59,7 @@ from _common import (  # noqa: E402
     read_page,
     sniff_charset,
     venv_bin,
+    wait_group,
 )
 
 WORK = WORK_DIR / "scaling"
@@ -320,17 +320,8 @@ def run_once(scale: int, files: list[str], pipeline: Path, workers: int, tag: st
         proc = subprocess.Popen(cmd, env=bench_env(), cwd=REPO_ROOT, stdout=lf, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         with ClassMemoryMonitor(proc.pid) as mon:
-            try:
-                rc = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid)
-                rc = proc.wait()
-            except BaseException:
-                _kill_group(proc.pid)
-                proc.wait()
-                raise
+            rc, _ = wait_group(proc, timeout)
             wall = time.perf_counter() - t0
-    _kill_group(proc.pid)
     stages = {}
     for line in log.read_text(errors="replace").splitlines():
         m = _STAGE_LINE.match(line)

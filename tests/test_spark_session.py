@@ -1,0 +1,24 @@
+"""The Spark session every job runs in: settings that bound executor memory."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from spark_jobs.job import ARROW_BATCH_BYTES
+
+
+def _batch_sizes(batches):
+    for b in batches:
+        yield pa.RecordBatch.from_pydict({"rows": [b.num_rows], "bytes": [b.nbytes]})
+
+
+def test_arrow_batches_to_python_are_cut_by_bytes_not_only_rows(spark):
+    # 600 rows of 20 kB: far under a job's batch_rows (1,000), but 12 MB in all. Without the byte cap
+    # one batch would carry every row, so a worker's memory would grow with document length.
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "1000")
+    row_bytes = 20_000
+    df = spark.range(600).selectExpr("id", f"repeat('x', {row_bytes}) AS text").repartition(1)
+    sizes = df.mapInArrow(_batch_sizes, "rows long, bytes long").collect()
+    assert sum(r["rows"] for r in sizes) == 600  # nothing lost by the cut
+    assert len(sizes) >= 600 * row_bytes // ARROW_BATCH_BYTES
+    assert max(r["bytes"] for r in sizes) <= ARROW_BATCH_BYTES + 2 * row_bytes
