@@ -66,6 +66,26 @@ def test_ablation_finds_the_target_domain_and_resumes(shared_data, tmp_path):
     assert cli.main(["ablate", "--config", str(changed), "--output", str(out)]) == 2
 
 
+@pytest.mark.slow
+def test_target_text_is_an_evaluation_set_never_trained_on(shared_data, tmp_path):
+    # The target is the loss on held-out Python (JSONL, code in a "code" field) that no source
+    # contains: the proxies closest to it are those with the most code in their mixture.
+    target = tmp_path / "eval.jsonl"
+    with target.open("w") as f:
+        for name in ("textwrap.py", "difflib.py", "shlex.py"):
+            f.write(json.dumps({"code": (STDLIB / name).read_text()}) + "\n")
+    out = tmp_path / "out"
+    cfg = _config(shared_data, tmp_path, target={"text": str(target), "field": "code"})
+    assert cli.main(["ablate", "--config", str(cfg), "--output", str(out)]) == 0
+    runs = duckdb.sql(f"SELECT * FROM '{out}/runs.parquet' ORDER BY proxy").df()
+    assert len(runs) == 9 and not any(c.startswith("w__") for c in runs.columns)  # never a training source
+    assert np.corrcoef(runs.w_code, runs.metric)[0, 1] < -0.8
+    assert (out / "data/_target.npy").is_file()
+    best = yaml.safe_load((out / "best_mixture.yaml").read_text())
+    shares = {s["name"]: s["share"] for s in best["sources"]}
+    assert set(shares) == {"wiki", "books", "code"} and max(shares, key=shares.get) == "code"
+
+
 def test_bad_ablation_configs_are_clear_errors(shared_data, tmp_path, capsys):
     from curation.config import ConfigError
 
