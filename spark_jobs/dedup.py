@@ -80,10 +80,16 @@ def key_schema(params: MinHashParams) -> pa.Schema:
 
 
 def key_batches(batches: Iterator[pa.RecordBatch], params: MinHashParams, want_minhash: bool) -> Iterator[pa.RecordBatch]:
-    """Per Arrow batch of (row, text, url): exact key, normalised URL, band keys and signature."""
+    """Per Arrow batch of (row, text, url, ...): exact key, normalised URL, band keys and signature.
+
+    Any other input columns (id, crawl_date, score) are passed through unchanged after those, so the
+    job needs no join to bring them back: a join on the keys would be planned as a broadcast of
+    every document's signature while the input is small, and that path ignores the session's
+    Arrow byte cap (measured: whole partitions in one batch)."""
     hasher = MinHasher(params)
     schema = key_schema(params)
     for batch in batches:
+        extra = [batch.schema.field(n) for n in batch.schema.names if n not in (ROW, "text", "url")]
         rows = batch.column(ROW)
         texts = batch.column("text").to_pylist()
         urls = batch.column("url").to_pylist() if "url" in batch.schema.names else [None] * len(texts)
@@ -97,8 +103,9 @@ def key_batches(batches: Iterator[pa.RecordBatch], params: MinHashParams, want_m
         else:
             band_list = sig_list = [None] * len(texts)
         yield pa.RecordBatch.from_arrays(
-            [rows, exact, url, pa.array(band_list, pa.list_(pa.int64())), pa.array(sig_list, pa.list_(pa.int32()))],
-            schema=schema)
+            [rows, exact, url, pa.array(band_list, pa.list_(pa.int64())), pa.array(sig_list, pa.list_(pa.int32())),
+             *[batch.column(f.name) for f in extra]],
+            schema=pa.schema([*schema, *extra]))
 
 
 class DedupJob(SparkJob):
@@ -125,6 +132,7 @@ class DedupJob(SparkJob):
         from pyspark import StorageLevel
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
+        from pyspark.sql.types import StructType
 
         started = time.perf_counter()
         src = args.input_opt or args.input
@@ -151,8 +159,9 @@ class DedupJob(SparkJob):
                        str(cfg.shuffle_partitions or 2 * spark.sparkContext.defaultParallelism))
         candidates = docs.filter("drop_reason IS NULL")
         task = functools.partial(key_batches, params=params, want_minhash=cfg.minhash)
-        keys = (candidates.select(ROW, "text", "url").mapInArrow(task, from_arrow_schema(key_schema(params)))
-                .join(candidates.select(ROW, "id", "crawl_date", score.alias("_score")), ROW)
+        inputs = candidates.select(ROW, "text", "url", "id", "crawl_date", score.alias("_score"))
+        passed = inputs.drop(ROW, "text", "url").schema.fields
+        keys = (inputs.mapInArrow(task, StructType(from_arrow_schema(key_schema(params)).fields + passed))
                 .persist(StorageLevel.DISK_ONLY))
         stats: dict[str, int] = {}
         with StageProgress(spark, "dedup keys", keys.rdd.getNumPartitions()):
