@@ -128,6 +128,22 @@ def chunk_document(doc_id: str, text: str, starts: list[int], size: int) -> list
     return out
 
 
+#: Characters of text encoded at once by count_batches (see there).
+ENCODE_CHARS = 128_000
+
+
+def _slices(texts: list[str], max_chars: int) -> Iterator[tuple[int, int]]:
+    """``[lo, hi)`` ranges of consecutive texts of at most ``max_chars`` characters (one text may exceed it)."""
+    lo, size = 0, 0
+    for i, t in enumerate(texts):
+        if i > lo and size + len(t) > max_chars:
+            yield lo, i
+            lo, size = i, 0
+        size += len(t)
+    if lo < len(texts):
+        yield lo, len(texts)
+
+
 def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int, chunk_tokens: int = 0) -> Iterator[pa.RecordBatch]:
     """id, text → id, text, n_tokens, u (seeded key), bin (histogram bin of u); documents over
     ``chunk_tokens`` tokens become several rows."""
@@ -137,15 +153,22 @@ def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int, 
     for batch in batches:
         ids, texts, counts = [], [], []
         texts_in = [valid_text(t or "") for t in batch.column("text").to_pylist()]
-        if chunk_tokens > 0:
-            encodings = tok.encode_with_starts(texts_in)
-        else:  # counts only: no offsets to compute
-            encodings = [(ids, range(len(ids))) for ids in tok.encode_batch(texts_in)]
-        for doc_id, text, (_, starts) in zip(batch.column("id").to_pylist(), texts_in, encodings):
-            for cid, ctext, n in chunk_document(str(doc_id), text, list(starts), chunk_tokens):
-                ids.append(cid)
-                texts.append(ctext)
-                counts.append(n)
+        ids_in = batch.column("id").to_pylist()
+        # Encoded in slices of ~ENCODE_CHARS: a tokenizer's per-token objects (ids, offsets, token
+        # strings) take ~100x the text's size, so a whole 2 MiB Arrow batch at once made a worker's
+        # peak memory depend on how token-dense its worst batch was.
+        for lo, hi in _slices(texts_in, ENCODE_CHARS):
+            part = texts_in[lo:hi]
+            if chunk_tokens > 0:
+                encodings = tok.encode_with_starts(part)
+            else:  # counts only: no offsets to compute
+                encodings = [(e, range(len(e))) for e in tok.encode_batch(part)]
+            for doc_id, text, (_, starts) in zip(ids_in[lo:hi], part, encodings):
+                for cid, ctext, n in chunk_document(str(doc_id), text, list(starts), chunk_tokens):
+                    ids.append(cid)
+                    texts.append(ctext)
+                    counts.append(n)
+            del encodings
         n = np.asarray(counts, dtype=np.int64)
         u = np.fromiter((doc_key(seed, i) for i in ids), dtype=np.float64, count=len(ids))
         b = np.minimum((u * BINS).astype(np.int64), BINS - 1)

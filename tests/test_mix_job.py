@@ -181,3 +181,24 @@ def test_demo_phi4_organic_mixture(spark, tmp_path):
     assert {s["name"] for s in best["sources"]} == set(PRESETS["phi4-organic"]) and "preset" not in best
     assert sum(s["share"] for s in best["sources"]) == pytest.approx(1, abs=1e-9)
     assert run(spark, ["--config", str(tmp_path / "ablate/best_mixture.yaml"), "--output", str(tmp_path / "mix2")]) == 0
+
+
+def test_token_counting_in_slices_gives_the_same_rows_as_one_encode(monkeypatch):
+    # count_batches encodes a batch in slices of ENCODE_CHARS to bound a worker's memory; the rows
+    # (chunk ids, texts, token counts, keys) must not depend on where the slices fall.
+    import pyarrow as pa
+
+    from spark_jobs import mix
+
+    texts = [f"Document {i}: " + " ".join(f"word{j} x={j * i}" for j in range(40 + 37 * i)) for i in range(12)]
+    texts += ["", "naïve café 東京 " * 50]
+    batch = pa.RecordBatch.from_pydict({"id": [f"d{i}" for i in range(len(texts))], "text": texts})
+
+    def run(chars: int) -> pa.Table:
+        monkeypatch.setattr(mix, "ENCODE_CHARS", chars)
+        return pa.Table.from_batches(list(mix.count_batches(iter([batch]), tokenizer="bundled", seed=3, chunk_tokens=64)))
+
+    whole, sliced = run(10**9), run(500)
+    assert sliced.num_rows > len(texts)  # long documents were chunked
+    assert sliced.equals(whole)
+    assert [(lo, hi) for lo, hi in mix._slices(["aaa", "bb", "cccc", "d"], 5)] == [(0, 2), (2, 4)]
