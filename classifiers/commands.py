@@ -141,6 +141,7 @@ def _read_table(path: Path):
 def run_score(args: argparse.Namespace) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from curation.schema import PARQUET_WRITE_OPTIONS
 
     from classifiers import loading
 
@@ -156,7 +157,7 @@ def run_score(args: argparse.Namespace) -> int:
         table = table.append_column("score", pa.array(scores, pa.float64()))
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, out)
+        pq.write_table(table, out, **PARQUET_WRITE_OPTIONS)
     except (FileNotFoundError, ValueError, OSError, pa.ArrowException) as exc:
         print(f"curate score: error: {exc}", file=sys.stderr)
         return 2

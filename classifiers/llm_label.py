@@ -511,6 +511,7 @@ def write_rows(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None
     if _is_parquet(path):
         import pyarrow as pa
         import pyarrow.parquet as pq
+        from curation.schema import PARQUET_WRITE_OPTIONS
 
         schema = pa.schema([
             ("id", pa.string()),
@@ -521,7 +522,7 @@ def write_rows(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None
             ("model", pa.string()),
             ("error", pa.string()),
         ])
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), str(tmp))
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), str(tmp), **PARQUET_WRITE_OPTIONS)
     else:
         with open(tmp, "w", encoding="utf-8") as fh:
             for r in rows:

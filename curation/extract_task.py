@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from curation import fsutil
 from curation.extract import (ExtractConfig, ExtractTimeout, decode_html, html_to_text, is_html, may_have_math,
                               parse_content_type, time_limit)
-from curation.schema import DOC_SCHEMA, ERROR_PREFIX, Document, to_batch
+from curation.schema import DOC_SCHEMA, ERROR_PREFIX, PARQUET_WRITE_OPTIONS, Document, to_batch
 from curation.warc import DOCUMENT_TYPES, RawRecord, read_records, record_key
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def process_file(source_file: str, out_dir: str, cfg: ExtractConfig, keep_droppe
     tmp = f"{root}/{PARTS_DIR}/{name}.{uuid.uuid4().hex}.parquet.inprogress"
     fs.create_dir(f"{root}/{PARTS_DIR}", recursive=True)
     pending: list[Document] = []
-    with fs.open_output_stream(tmp) as sink, pq.ParquetWriter(sink, DOC_SCHEMA, compression="zstd") as writer:
+    with fs.open_output_stream(tmp) as sink, pq.ParquetWriter(sink, DOC_SCHEMA, **PARQUET_WRITE_OPTIONS) as writer:
         for doc in documents_from_file(source_file, cfg):
             result.records_read += 1
             outcomes[doc.outcome] += 1

@@ -43,6 +43,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -532,6 +533,23 @@ def run_pipeline(cfg: PipelineConfig, plans: list[StagePlan], *, from_stage: str
     return outcomes
 
 
+def damaged_parquet_message(plan: StagePlan, exc: BaseException) -> str | None:
+    """A one-line error for a Parquet page that failed its CRC check (see schema.PARQUET_WRITE_OPTIONS).
+
+    Such a file was damaged after it was written (disk, copy, object store): no record in it can be
+    trusted or counted, so the stage stops, and the fix is to rewrite it from the stage that made it.
+    """
+    text = str(exc)
+    # Parquet's page CRC, or (local and HDFS files) Hadoop's own .crc side file caught it first.
+    if "checksum verification failed" not in text and "ChecksumException" not in text:
+        return None
+    found = re.search(r"(?:reading file|Checksum error:) (\S+?\.parquet)", text)
+    where = found.group(1) if found else "a Parquet file"
+    writer = plan.upstream.rstrip("/").rsplit("/", 1)[-1] if plan.upstream else None  # folders are named by stage
+    rerun = f"; rerun from the stage that wrote it: --from {writer}" if writer else ""
+    return f"{plan.name}: a Parquet page in {where} failed its checksum (damaged after it was written){rerun}"
+
+
 def _run_stage(plan: StagePlan, record: Mapping, inputs: dict, inputs_fp: str, reason: str, version: str,
                state: State, spark: Callable, job_error: type) -> StageOutcome:
     rec = {"status": "running", "started": _now(), "finished": None, "reason": reason, "output": plan.output,
@@ -559,7 +577,10 @@ def _run_stage(plan: StagePlan, record: Mapping, inputs: dict, inputs_fp: str, r
         fail(str(exc))
         raise PipelineError(str(exc) if isinstance(exc, PipelineError) else f"{plan.name}: {exc}") from exc
     except BaseException as exc:  # KeyboardInterrupt included: the record must not say "running" forever
-        fail(f"{type(exc).__name__}: {exc}")
+        damaged = damaged_parquet_message(plan, exc)
+        fail(damaged or f"{type(exc).__name__}: {exc}")
+        if damaged:
+            raise PipelineError(damaged) from exc
         raise
     rec.update(status="done", finished=_now(), accounting=accounting, output_fingerprint=tree_fingerprint(plan.output))
     state.set_stage(plan.name, rec)

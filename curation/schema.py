@@ -17,6 +17,12 @@ import pyarrow as pa
 KEPT = "kept"
 #: Drop reasons in this namespace mean the input was broken (not that a rule rejected it).
 ERROR_PREFIX = "error."
+#: pyarrow writer options for every Parquet file the project writes itself (Spark writes page CRCs
+#: by default). A page CRC lets the next reader refuse a page damaged on disk or in transit: Spark
+#: verifies them (get_session sets parquet.page.verify-checksum.enabled), pyarrow does with
+#: page_checksum_verification=True. Without them a flipped byte in an uncompressed or
+#: dictionary page reads back as silently altered text (seen with both readers).
+PARQUET_WRITE_OPTIONS = {"compression": "zstd", "write_page_checksum": True}
 
 
 @dataclass(slots=True)

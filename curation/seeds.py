@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     import duckdb
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from curation.schema import PARQUET_WRITE_OPTIONS
 
     from classifiers import loading
 
@@ -121,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         seeds = select_seeds(rows, loading.load(args.reasoning_model), loading.load(args.topic_model), args.per_topic)
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(seeds) if seeds else pa.table({"doc_id": pa.array([], pa.string())}), out)
+        pq.write_table(pa.Table.from_pylist(seeds) if seeds else pa.table({"doc_id": pa.array([], pa.string())}), out,
+                       **PARQUET_WRITE_OPTIONS)
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"curate seeds: error: {exc}", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from curation.schema import Document
+from curation.schema import PARQUET_WRITE_OPTIONS, Document
 
 #: Extension → language (the common ones; others are skipped as ``code.unknown_language``).
 LANGUAGES = {
@@ -255,7 +255,7 @@ def write_documents(docs: Iterator[Document], out_dir: str | Path, kind: str) ->
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    writer = pq.ParquetWriter(out / f"part-{kind}.parquet", DOC_SCHEMA)
+    writer = pq.ParquetWriter(out / f"part-{kind}.parquet", DOC_SCHEMA, **PARQUET_WRITE_OPTIONS)
     try:
         batch: list[Document] = []
         for doc in docs:

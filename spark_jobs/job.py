@@ -97,6 +97,11 @@ def get_session(app_name: str, master: str | None = None, conf: dict[str, str] |
         # hold it) grows with document length, so executor memory would depend on the input.
         # 2 MiB is hundreds of web pages: per-batch overhead stays well under 1% of the work.
         "spark.sql.execution.arrow.maxBytesPerBatch": str(ARROW_BATCH_BYTES),
+        # Page CRCs on every Parquet page written, verified on every page read: a page damaged
+        # between stages fails the read, naming the file, instead of feeding altered text onward
+        # (see curation.schema.PARQUET_WRITE_OPTIONS for the files written outside Spark).
+        "spark.hadoop.parquet.page.write-checksum.enabled": "true",
+        "spark.hadoop.parquet.page.verify-checksum.enabled": "true",
     }
     if master and master.startswith("local"):
         # Local runs: no web UI (one less port, faster start), everything on loopback.

@@ -35,6 +35,7 @@ from curation import config as configlib
 from curation import fsutil
 from curation.mixture_plan import PlanError, SourceBudget, plan
 from curation.mixture_sample import BINS, doc_key, find_cut
+from curation.schema import PARQUET_WRITE_OPTIONS
 from curation.tokens import valid_text
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents, refuse_foreign_output
 
@@ -320,7 +321,7 @@ def write_shards(batches: Iterator[pa.RecordBatch], out: str) -> Iterator[pa.Rec
     with fs.open_output_stream(f"{base}/{name}") as sink:
         for batch in batches:
             if writer is None:
-                writer = pq.ParquetWriter(sink, batch.schema, compression="zstd")
+                writer = pq.ParquetWriter(sink, batch.schema, **PARQUET_WRITE_OPTIONS)
             writer.write_batch(batch)
             for src, n in zip(batch.column("source").to_pylist(), batch.column("n_tokens").to_pylist()):
                 st = stats.setdefault(src, [0, 0])

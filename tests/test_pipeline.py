@@ -169,6 +169,20 @@ def test_resume_skips_reruns_and_cascades(demo_run, monkeypatch):
     assert next(o for o in outcomes if o.name == "mix").reason == "previous run failed"
     assert _ids(run)["mix"] == mix_ids
 
+    # 5. A page of dedup's output damaged on disk after dedup finished: decontaminate stops with a
+    # one-line error naming the file and the stage to rerun; rerunning from there restores the run.
+    from tests.test_parquet_integrity import flip_byte_in_column
+
+    part = max((run / "dedup").glob("part-*.parquet"), key=lambda p: p.stat().st_size)
+    flip_byte_in_column(part, "text")
+    with pytest.raises(pipeline.PipelineError, match=rf"decontaminate: a Parquet page in \S*{part.name} "
+                                                     r"failed its checksum .*--from dedup$"):
+        _run(_demo_args(run, *changed, "--from", "decontaminate"))
+    assert _state(run)["stages"]["decontaminate"]["status"] == "failed"
+    outcomes = _run(_demo_args(run, *changed, "--from", "dedup"))
+    assert _actions(outcomes)["dedup"] == "ran"
+    assert _ids(run)["mix"] == mix_ids
+
 
 # ------------------------------------------------------------------ no Spark: config errors, accounting
 @pytest.fixture

@@ -36,6 +36,7 @@ import numpy as np
 
 from curation import config as configlib
 from curation.ablations import regmix
+from curation.schema import PARQUET_WRITE_OPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -411,7 +412,7 @@ def summarise(cfg: AblationConfig, out: Path, plan: dict, results: dict[int, dic
     best, best_pred = regmix.propose(final, simplex, np.random.default_rng(cfg.seed + 1))
     for row, p in zip(rows, final.predict(W)):
         row["predicted"] = float(p)
-    pq.write_table(pa.Table.from_pylist(rows), out / "runs.parquet")
+    pq.write_table(pa.Table.from_pylist(rows), out / "runs.parquet", **PARQUET_WRITE_OPTIONS)
     report = {
         "target": configlib.to_dict(cfg.target) if (cfg.target.text or cfg.target.sources) else {"sources": names},
         "proxies": len(W), "held_out": int(held.sum()),
