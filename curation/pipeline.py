@@ -43,7 +43,6 @@ import importlib.metadata
 import json
 import logging
 import os
-import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -534,20 +533,15 @@ def run_pipeline(cfg: PipelineConfig, plans: list[StagePlan], *, from_stage: str
 
 
 def damaged_parquet_message(plan: StagePlan, exc: BaseException) -> str | None:
-    """A one-line error for a Parquet page that failed its CRC check (see schema.PARQUET_WRITE_OPTIONS).
+    """spark_jobs.job.damaged_parquet_error, plus the stage to rerun from: the one that wrote the file."""
+    from spark_jobs.job import damaged_parquet_error
 
-    Such a file was damaged after it was written (disk, copy, object store): no record in it can be
-    trusted or counted, so the stage stops, and the fix is to rewrite it from the stage that made it.
-    """
-    text = str(exc)
-    # Parquet's page CRC, or (local and HDFS files) Hadoop's own .crc side file caught it first.
-    if "checksum verification failed" not in text and "ChecksumException" not in text:
+    damaged = damaged_parquet_error(exc)
+    if damaged is None:
         return None
-    found = re.search(r"(?:reading file|Checksum error:) (\S+?\.parquet)", text)
-    where = found.group(1) if found else "a Parquet file"
     writer = plan.upstream.rstrip("/").rsplit("/", 1)[-1] if plan.upstream else None  # folders are named by stage
     rerun = f"; rerun from the stage that wrote it: --from {writer}" if writer else ""
-    return f"{plan.name}: a Parquet page in {where} failed its checksum (damaged after it was written){rerun}"
+    return f"{plan.name}: {damaged}{rerun}"
 
 
 def _run_stage(plan: StagePlan, record: Mapping, inputs: dict, inputs_fp: str, reason: str, version: str,

@@ -13,6 +13,7 @@ import glob as globlib
 import gzip
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -75,6 +76,21 @@ def session(app_name: str, master: str | None = None, conf: dict[str, str] | Non
 
 #: Byte cap of an Arrow batch sent to Python workers (see get_session).
 ARROW_BATCH_BYTES = 2 * 2**20
+
+
+def damaged_parquet_error(exc: BaseException) -> str | None:
+    """One line for a read that failed a Parquet page CRC (or, on local and HDFS files, Hadoop's own
+    .crc side file), naming the file; None for any other error.
+
+    Such a file was damaged after it was written (disk, copy, object store): no record in it can be
+    trusted or counted, so the job stops instead of counting them as errors.
+    """
+    text = str(exc)
+    if "checksum verification failed" not in text and "ChecksumException" not in text:
+        return None
+    found = re.search(r"(?:reading file|Checksum error:) (\S+?\.parquet)", text)
+    where = found.group(1) if found else "a Parquet file"
+    return f"a Parquet page in {where} failed its checksum (damaged after it was written)"
 
 
 def get_session(app_name: str, master: str | None = None, conf: dict[str, str] | None = None):
@@ -322,6 +338,12 @@ class SparkJob:
                 return self.run(spark, args, cfg)
             except JobError as exc:
                 log.error("%s: %s", self.name, exc)
+                return 2
+            except Exception as exc:
+                damaged = damaged_parquet_error(exc)
+                if damaged is None:
+                    raise
+                log.error("%s: %s; rewrite it with the job that made it", self.name, damaged)
                 return 2
 
     def main(self, argv: list[str] | None = None) -> int:

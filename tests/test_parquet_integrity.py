@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ import pytest
 from curation import pipeline
 from curation.extract import ExtractConfig
 from curation.extract_task import process_file
+from spark_jobs.annotate import AnnotateJob
 
 DEMO_WARC = Path(__file__).resolve().parents[1] / "demo" / "demo.warc.gz"
 
@@ -69,3 +71,12 @@ def test_spark_refuses_a_damaged_page_written_by_spark(spark, tmp_path):
     message = pipeline.damaged_parquet_message(SimpleNamespace(name="mix", upstream=None), err.value)
     assert part.name in message and "--from" not in message  # the first stage has no stage to rerun
     assert pipeline.damaged_parquet_message(SimpleNamespace(name="mix", upstream=None), ValueError("x")) is None
+
+
+def test_a_job_run_by_hand_over_a_damaged_part_exits_2_naming_it(spark, extracted_part, tmp_path, caplog):
+    flip_byte_in_column(extracted_part, "text")
+    job = AnnotateJob()
+    args = job.build_parser().parse_args([str(extracted_part.parent), "--output", str(tmp_path / "annotate")])
+    with caplog.at_level(logging.ERROR, logger="curate"):
+        assert job.execute(args) == 2
+    assert f"annotate: a Parquet page in file://{extracted_part} failed its checksum" in caplog.text
