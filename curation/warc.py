@@ -57,14 +57,15 @@ def normalise_date(value: str | None) -> str | None:
 
 
 def record_key(source_file: str, offset: int) -> str:
-    """Document id: a hash of the file name and the record's offset.
+    """Document id: a hash of the input file's full path (resolved: real path or URI) and the
+    record's offset.
 
     Not the WARC-Record-ID: ARC has none, and real crawls repeat them (the 2013 Wikipedia capture
-    in ../shared/data has two records with one id). File name + offset is unique and stable
-    across re-runs and mount points.
+    in ../shared/data has two records with one id). Not the file name alone either: two crawls'
+    ``CC-MAIN-…-00000.warc.gz`` in different folders would share every id. Stable across re-runs;
+    a run on moved files gets new ids (rerun the pipeline from extract).
     """
-    name = source_file.rsplit("/", 1)[-1]
-    return hashlib.sha1(f"{name}:{offset}".encode()).hexdigest()
+    return hashlib.sha1(f"{source_file}:{offset}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_records(stream: BinaryIO, max_payload_bytes: int = 5_000_000) -> Iterator[RawRecord]:
