@@ -1,7 +1,8 @@
 """fastText quality classifier: train, save with metadata, load, score; plus two CLI commands.
 
 Artifacts: ``MODEL_DIR/model.bin`` (fastText supervised, labels ``__label__hq`` / ``__label__lq``)
-and ``MODEL_DIR/meta.json`` (format version, params, training-data sha256 + SQL, valid metrics).
+and ``MODEL_DIR/meta.json`` (format version, params, training-data sha256 + SQL, valid metrics, and
+``files``: model.bin's size and sha256, verified with its structure before every load).
 Scores are P(hq) in [0, 1]; higher means higher quality.
 """
 
@@ -17,7 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.artifacts import META_FILE, read_meta
+from classifiers.artifacts import META_FILE, read_meta, record_files, verify_files
+from classifiers.model_files import check_fasttext
 from classifiers.training_data import HQ, PUNCT_CHARS
 
 META_VERSION = 1
@@ -164,6 +166,7 @@ def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
         "valid_metrics": metrics,
         "train_seconds": round(train_s, 3),
         "model_bytes": (out / MODEL_FILE).stat().st_size,
+        "files": record_files(out, (MODEL_FILE,)),
         "vocab_size": len(model.words),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -185,8 +188,17 @@ class QualityModel:
         return score(self, texts)
 
 
-def load(model_dir: str | Path) -> QualityModel:
+def check(model_dir: str | Path) -> tuple[Path, dict]:
+    """``meta.json`` and ``model.bin`` verified (size, structure, sha256) without loading fastText,
+    which would hang on a file cut inside its dictionary; returns the directory and the meta."""
     d, meta = read_meta(model_dir, (MODEL_FILE,), META_VERSION)
+    # meta.json has recorded model_bytes since the first version: a size check for older models too.
+    verify_files(d, meta, {MODEL_FILE: check_fasttext}, legacy_bytes={MODEL_FILE: meta.get("model_bytes")})
+    return d, meta
+
+
+def load(model_dir: str | Path) -> QualityModel:
+    d, meta = check(model_dir)
     model_path = d / MODEL_FILE
     try:
         ft = _ft().load_model(str(model_path))

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.artifacts import META_FILE, read_meta, read_meta_file
+from classifiers.artifacts import META_FILE, read_meta_file
 
 _CACHE: dict[tuple[str, str], Any] = {}
 _LOCK = threading.Lock()
@@ -29,17 +29,19 @@ def model_kind(model_dir: str | Path) -> str:
 
 
 def check(model_dir: str | Path, kind: str | None = None) -> str:
-    """Validate a model directory without loading the model (cheap: reads ``meta.json``), so a
-    job fails before any work with an error naming the file; returns its kind."""
+    """Validate a model directory without loading the model, so a job fails before any work with
+    one error naming the file; returns its kind. Reads ``meta.json`` and verifies every model file
+    (size, structure, sha256: :mod:`classifiers.model_files`) — the annotate job calls this on the
+    driver before Spark starts, and each worker process again (once) before it loads the model."""
     found = model_kind(model_dir)
     if kind is not None and found != kind:
         raise ValueError(f"{Path(model_dir) / META_FILE}: a {found} model, but this step needs a {kind} model")
     if found == "fasttext":
-        from classifiers.fasttext_model import META_VERSION, MODEL_FILE
-        read_meta(model_dir, (MODEL_FILE,), META_VERSION)
+        from classifiers import fasttext_model
+        fasttext_model.check(model_dir)
     else:
-        from classifiers.transformer_model import HEAD_FILE, META_VERSION
-        read_meta(model_dir, (HEAD_FILE,), META_VERSION)
+        from classifiers import transformer_model
+        transformer_model.check(model_dir)
     return found
 
 

