@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from curation import config as configlib
     from curation import pipeline
     from curation.demo_warc import write_demo_warc
+    from curation.output_dir import OutputRefused
     from spark_jobs.job import JobError
 
     if not DEMO_PIPELINE.exists():
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     warc = DEMO_WARC
     run_dir = Path(args.output)
     if not warc.exists():  # a checkout without the committed WARC: generate the same bytes
-        warc = run_dir / "input" / "demo.warc.gz"
+        # Beside the run, not in it: an input inside the run directory is refused (output_dir).
+        warc = run_dir.with_name(run_dir.name + "-input") / "demo.warc.gz"
         warc.parent.mkdir(parents=True, exist_ok=True)
         write_demo_warc(warc)
     # Absolute paths: the demo works from any directory, unlike a hand-written PIPELINE.yaml.
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         cfg, plans = pipeline.prepare(str(DEMO_PIPELINE), output=str(run_dir), inputs=[str(warc)], overrides=overrides)
         outcomes = pipeline.run_pipeline(cfg, plans, from_stage=getattr(args, "from_stage", None), master=args.master,
                                          pipeline_file=str(DEMO_PIPELINE))
-    except (configlib.ConfigError, JobError, pipeline.PipelineError) as exc:
+    except (configlib.ConfigError, JobError, pipeline.PipelineError, OutputRefused) as exc:
         log.error("demo: %s", exc)
         return 2
     print("\n" + pipeline.render(outcomes, str(run_dir)))

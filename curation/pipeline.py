@@ -52,7 +52,8 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from curation import config as configlib
-from curation import fsutil
+from curation import fsutil, output_dir
+from curation.output_dir import OutputRefused
 
 log = logging.getLogger("curate.pipeline")
 
@@ -68,9 +69,6 @@ COMPLETION_FILES = {
     "decontaminate": ("_report.json", "_accounting.json", "_config.yaml"),
     "mix": ("mixture_manifest.json", "_config.yaml"),
 }
-#: Names whose presence shows a folder was written by a curate job or a Spark write (so the
-#: pipeline may delete it before a rerun).
-OURS = ("_config.yaml", "_accounting.json", "_parts", "_SUCCESS", "_temporary", "mixture_manifest.json")
 #: Keys of a stage section that belong to the pipeline, not to the job.
 SECTION_KEYS = ("enabled", "config")
 
@@ -454,23 +452,6 @@ def skip_reason(record: Mapping, plan: StagePlan, inputs: Mapping[str, str]) -> 
     return None
 
 
-def _remove_output(plan: StagePlan, record: Mapping) -> None:
-    """Delete a stage's previous or partial output before rerunning it; never a foreign folder."""
-    import pyarrow.fs as pafs
-
-    out = plan.output
-    if not fsutil.exists(out):
-        return
-    fs, path = fsutil.resolve(out)
-    entries = fs.get_file_info(pafs.FileSelector(path, recursive=False))
-    names = {e.base_name for e in entries}
-    ours = bool(names & set(OURS)) or (record.get("output") == out) or not names
-    if not ours:
-        raise PipelineError(f"{plan.name}: output {out!r} exists and is not a curate output; refusing to delete it")
-    log.info("%s: removing the previous output %s", plan.name, out)
-    fsutil.remove_tree(out)
-
-
 # ---------------------------------------------------------------------------------- running
 @dataclass
 class StageOutcome:
@@ -558,7 +539,8 @@ def _run_stage(plan: StagePlan, record: Mapping, inputs: dict, inputs_fp: str, r
         state.save()
 
     try:
-        _remove_output(plan, record)
+        # The job claims its folder (curation.output_dir): a previous or partial output of this
+        # stage is cleared, a folder holding anything else is refused.
         rows_in = parquet_rows(plan.upstream) if plan.upstream is not None else None
         code = plan.job.run(spark(), plan.args, plan.cfg)
         if code:
@@ -567,7 +549,7 @@ def _run_stage(plan: StagePlan, record: Mapping, inputs: dict, inputs_fp: str, r
         if missing:
             raise PipelineError(f"{plan.name}: finished without writing {missing}")
         accounting = check_accounting(plan, rows_in)
-    except (PipelineError, job_error) as exc:
+    except (PipelineError, OutputRefused, job_error) as exc:
         fail(str(exc))
         raise PipelineError(str(exc) if isinstance(exc, PipelineError) else f"{plan.name}: {exc}") from exc
     except BaseException as exc:  # KeyboardInterrupt included: the record must not say "running" forever
@@ -619,12 +601,15 @@ def prepare(pipeline: str, output: str | None = None, inputs: list[str] | None =
     if not fsutil.is_uri(cfg.output):
         # Absolute, so executors on a cluster (whose working folders differ) write into the run directory.
         cfg = dataclasses.replace(cfg, output=os.path.abspath(fsutil.local_path(cfg.output)))
+    local = [i for i in cfg.input if not fsutil.is_uri(i)]
     if cfg.extract.enabled:
-        local = [i for i in cfg.input if not fsutil.is_uri(i)]
-        if local:
-            expand_inputs(local)  # an input that matches nothing fails here, not after Spark started
-    elif cfg.input and not fsutil.is_uri(cfg.input[0]) and not os.path.exists(cfg.input[0]):
-        raise configlib.ConfigError(f"input {cfg.input[0]!r} does not exist")
+        files = expand_inputs(local) if local else []  # an input that matches nothing fails here, not after Spark started
+        local = [*files, *(i for i in local if os.path.isdir(i))]
+    elif local and not os.path.exists(local[0]):
+        raise configlib.ConfigError(f"input {local[0]!r} does not exist")
+    # The run directory is resumable: never cleared, but never a folder curate did not make
+    # (each stage then claims its own sub-folder, which a rerun clears).
+    output_dir.claim(cfg.output, "run", inputs=local, resume=True)
     return cfg, plan_stages(cfg)
 
 
@@ -635,6 +620,9 @@ def run(args: argparse.Namespace) -> int:
         cfg, plans = prepare(args.pipeline, args.output, args.input, args.overrides)
     except (configlib.ConfigError, JobError) as exc:
         log.error("pipeline config error: %s", exc)
+        return 2
+    except OutputRefused as exc:
+        log.error("pipeline: %s", exc)
         return 2
     conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
     try:

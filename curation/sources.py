@@ -286,7 +286,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from curation.output_dir import OutputRefused, claim
+
     try:
+        claim(args.output, "ingest", inputs=[args.input])
         if args.kind == "code":
             docs = code_documents(args.input)
         elif args.kind == "qa":
@@ -296,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             docs = text_documents(args.input, args.source)
         acc = write_documents(docs, args.output, args.kind)
-    except (FileNotFoundError, ValueError, OSError) as exc:
+    except (FileNotFoundError, ValueError, OSError, OutputRefused) as exc:
         print(f"curate ingest: error: {exc}", file=sys.stderr)
         return 2
     print(f"ingested {acc['records_read']} documents ({acc['kept']} kept) -> {args.output}")

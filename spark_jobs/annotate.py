@@ -26,7 +26,8 @@ from curation import config as configlib
 from curation import fsutil
 from curation.annotate_task import StepSpec, annotate_batches, build_steps, output_schema
 from curation.schema import DOC_SCHEMA
-from spark_jobs.job import JobError, SparkJob, StageProgress, log, refuse_foreign_output
+from curation import output_dir
+from spark_jobs.job import JobError, SparkJob, StageProgress, log
 
 CONFIG_FILE = "_config.yaml"
 ACCOUNTING_FILE = "_accounting.json"
@@ -88,13 +89,11 @@ class AnnotateJob(SparkJob):
 
         started = time.perf_counter()
         src, out = args.input, args.output
-        if fsutil.resolve(src)[1] == fsutil.resolve(out)[1]:
-            raise JobError("--output must differ from the input")
         try:
             docs = spark.read.parquet(src)
         except Exception as exc:  # noqa: BLE001 - AnalysisException: path missing or no Parquet
             raise JobError(f"cannot read Parquet documents from {src!r}: {exc}".splitlines()[0]) from exc
-        refuse_foreign_output(out, (CONFIG_FILE,))
+        output_dir.claim(out, self.name, inputs=[src])
         schema = output_schema(cfg.promote)
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.batch_rows))
         task = functools.partial(annotate_batches, specs=cfg.steps, promote=cfg.promote)
@@ -110,7 +109,7 @@ class AnnotateJob(SparkJob):
             counts = {r["outcome"]: r["n"] for r in annotated.groupBy(
                 F.coalesce("drop_reason", F.lit("kept")).alias("outcome")).agg(F.count("*").alias("n")).collect()}
             to_write = annotated if cfg.keep_dropped else annotated.filter("drop_reason IS NULL")
-            to_write.write.mode("overwrite").parquet(out)
+            to_write.write.mode("append").parquet(out)  # claim() emptied it
         scored.unpersist()
         total = sum(counts.values())
         kept = counts.get("kept", 0)

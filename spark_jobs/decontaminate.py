@@ -35,7 +35,8 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 from curation import config as configlib
 from curation import decontam as dc
 from curation import fsutil
-from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents, refuse_foreign_output
+from curation import output_dir
+from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
 
 CONFIG_FILE = "_config.yaml"
 ACCOUNTING_FILE = "_accounting.json"
@@ -81,8 +82,6 @@ class DecontaminateJob(SparkJob):
             cfg = dataclasses.replace(cfg, decontam=dataclasses.replace(cfg.decontam, allowlist=args.allowlist))
         if not cfg.benchmarks:
             raise configlib.ConfigError("no benchmarks: pass --benchmarks BENCH.yaml")
-        if cfg.batch_rows < 1:
-            raise configlib.ConfigError(f"batch_rows must be >= 1, got {cfg.batch_rows}")
         try:  # read and check every benchmark file now: a bad line fails before any Spark work
             self._benchmarks = dc.load_benchmarks(dc.load_benchmark_specs(cfg.benchmarks))
             if cfg.decontam.allowlist:
@@ -99,11 +98,9 @@ class DecontaminateJob(SparkJob):
 
         started = time.perf_counter()
         src, out = args.input, args.output
-        if fsutil.resolve(src)[1] == fsutil.resolve(out)[1]:
-            raise JobError("--output must differ from the input")
         benchmarks = self._benchmarks or dc.load_benchmarks(dc.load_benchmark_specs(cfg.benchmarks))
         docs = read_documents(spark, src, cfg.input_format)
-        refuse_foreign_output(out, (CONFIG_FILE,))
+        output_dir.claim(out, self.name, inputs=[src])
 
         t0 = time.perf_counter()
         index = dc.build_index(benchmarks, cfg.decontam)
@@ -128,7 +125,7 @@ class DecontaminateJob(SparkJob):
         checked = docs.mapInArrow(task, schema).persist(StorageLevel.DISK_ONLY)
         with StageProgress(spark, "decontaminate", checked.rdd.getNumPartitions()):
             rows = checked.groupBy("decontam_status", "decontam_benchmark").agg(F.count("*").alias("n")).collect()
-            checked.write.mode("overwrite").parquet(out)
+            checked.write.mode("append").parquet(out)  # claim() emptied it
         checked.unpersist()
         bc.unpersist()
 

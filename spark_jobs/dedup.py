@@ -35,7 +35,8 @@ import pyarrow as pa
 from curation import config as configlib
 from curation import fsutil
 from curation.dedup import MinHasher, MinHashParams, exact_key, normalize_url
-from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents, refuse_foreign_output
+from curation import output_dir
+from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
 
 CONFIG_FILE = "_config.yaml"
 ACCOUNTING_FILE = "_accounting.json"
@@ -139,9 +140,7 @@ class DedupJob(SparkJob):
         if not src:
             raise JobError("give the input documents (DOCS or --input DOCS)")
         out = args.output
-        if fsutil.resolve(src)[1] == fsutil.resolve(out)[1]:
-            raise JobError("--output must differ from the input")
-        refuse_foreign_output(out, (CONFIG_FILE,))
+        output_dir.claim(out, self.name, inputs=[src])
         docs = read_documents(spark, src)
         for name, dtype in (("drop_reason", "string"), ("url", "string"), ("crawl_date", "string")):
             if name not in docs.columns:
@@ -186,7 +185,7 @@ class DedupJob(SparkJob):
                   .withColumnRenamed("cluster", "dup_cluster")
                   .drop("reason", ROW))
         with StageProgress(spark, "dedup write", result.rdd.getNumPartitions()):
-            result.write.mode("overwrite").parquet(out)
+            result.write.mode("append").parquet(out)  # claim() emptied it
         written = spark.read.parquet(out)
         counts = {r["outcome"]: r["n"] for r in written.groupBy(
             F.coalesce("drop_reason", F.lit("kept")).alias("outcome")).agg(F.count("*").alias("n")).collect()}

@@ -14,21 +14,20 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
-    import os
-
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import config as configlib
-from curation import fsutil
+from curation import fsutil, output_dir
 from curation.extract import ExtractConfig
 from curation.extract_task import (ACCOUNTING_FILE, PARTS_DIR, RESULT_SCHEMA, FileResult, completed_parts,
                                    extract_partition, summarise)
-from spark_jobs.job import SparkJob, StageProgress, expand_inputs, log, refuse_foreign_output
+from spark_jobs.job import SparkJob, StageProgress, expand_inputs, log
 
 CONFIG_FILE = "_config.yaml"
 RESULT_DDL = ", ".join(f"{f.name} string" for f in RESULT_SCHEMA)
@@ -65,7 +64,8 @@ class ExtractJob(SparkJob):
         started = time.perf_counter()
         out = args.output
         files = expand_inputs(args.inputs, spark)
-        prepare_output(out, cfg, resume=args.resume)
+        # The expanded files and every folder given: an output inside either would delete input.
+        prepare_output(out, cfg, resume=args.resume, inputs=[*files, *local_folders(args.inputs)])
         done = completed_parts(out) if args.resume else {}
         todo = [f for f in files if f not in done]
         log.info("extract: %d input files (%d already complete), extractor=%s, output=%s",
@@ -89,13 +89,15 @@ class ExtractJob(SparkJob):
         return 0
 
 
-def prepare_output(out: str, cfg: ExtractJobConfig, resume: bool) -> None:
-    """A re-run replaces the previous output; a folder that is not ours is never deleted."""
-    if not resume:
-        refuse_foreign_output(out, (CONFIG_FILE, PARTS_DIR))
-        fsutil.remove_tree(out)
-    fsutil.makedirs(out)
+def prepare_output(out: str, cfg: ExtractJobConfig, resume: bool, inputs: list[str]) -> None:
+    """A re-run replaces the previous output; a folder that is not ours is never touched, with or
+    without --resume (curation.output_dir)."""
+    output_dir.claim(out, "extract", inputs=inputs, resume=resume)
     fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+
+
+def local_folders(inputs: list[str]) -> list[str]:
+    return [i for i in inputs if not fsutil.is_uri(i) and os.path.isdir(fsutil.local_path(i))]
 
 
 def print_summary(summary: dict, out: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 from curation import config as configlib
 from curation import fsutil
+from curation.output_dir import OutputRefused
 
 log = logging.getLogger("curate")
 
@@ -176,12 +177,81 @@ def _read_manifest(path: str) -> list[str]:
 
 
 def _expand_local(item: str) -> list[str]:
+    """A local file, folder or glob → real paths (symlinks resolved, so a file reached by two paths
+    is read once). An existing path is never a glob: ``crawl[1].warc.gz`` is that file."""
     path = fsutil.local_path(item)
     if os.path.isdir(path):
-        return [str(p) for p in sorted(Path(path).rglob("*")) if p.is_file() and p.name.endswith(ARCHIVE_SUFFIXES)]
-    if globlib.has_magic(path):
-        return [p for p in sorted(globlib.glob(path, recursive=True)) if os.path.isfile(p)]
-    return [path] if os.path.isfile(path) else []
+        found = [f for f in walk_files(path) if f.endswith(ARCHIVE_SUFFIXES)]
+    elif os.path.isfile(path):
+        found = [path]
+    elif not globlib.has_magic(path):
+        found = []
+    elif "**" in path:
+        found = _glob_recursive(path)
+    else:  # one level per pattern part: finite whatever the links
+        found = [p for p in globlib.glob(path) if os.path.isfile(p)]
+    return [os.path.realpath(f) for f in found]
+
+
+def walk_files(root: str):
+    """Every file below ``root`` in sorted order, following folder symlinks but entering each real
+    folder once: a loop (``self -> .``) or two links to one folder cannot repeat files or recurse
+    without end. (glob's ``**`` follows loops until the OS gives up: one file became 81 inputs.)"""
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            if os.path.isfile(full):
+                yield full
+
+
+def _glob_recursive(pattern: str) -> list[str]:
+    """``**`` globs over :func:`walk_files`: the pattern's fixed leading folders are the root; the
+    rest is matched against each file's relative path (``**`` = zero or more folders; ``*``, ``?``
+    and ``[…]`` stay within one name and, as in glob, do not match a leading dot)."""
+    parts = pattern.split("/")
+    fixed = 0
+    while fixed < len(parts) and not globlib.has_magic(parts[fixed]):
+        fixed += 1
+    root = "/".join(parts[:fixed]) or "/"
+    regex = ""
+    rest = parts[fixed:]
+    for i, part in enumerate(rest):
+        last = i == len(rest) - 1
+        if part == "**":
+            regex += r"(?:(?!\.)[^/]+/)*(?!\.)[^/]+" if last else r"(?:(?!\.)[^/]+/)*"
+        else:
+            regex += _name_regex(part) + ("" if last else "/")
+    matcher = re.compile(regex + r"\Z", re.DOTALL)
+    if not os.path.isdir(root):
+        return []
+    return [f for f in walk_files(root) if matcher.match(os.path.relpath(f, root))]
+
+
+def _name_regex(part: str) -> str:
+    out = "" if part.startswith(".") else r"(?!\.)"
+    i = 0
+    while i < len(part):
+        c = part[i]
+        if c == "*":
+            out += "[^/]*"
+        elif c == "?":
+            out += "[^/]"
+        elif c == "[" and part.find("]", i + 2) != -1:  # a "]" right after "[" is a member
+            end = part.find("]", i + 2)
+            body = part[i + 1:end]
+            out += "[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]"
+            i = end
+        else:
+            out += re.escape(c)
+        i += 1
+    return out
 
 
 def _expand_uri(item: str, spark) -> list[str]:
@@ -242,20 +312,6 @@ def _looks_like_json(src: str) -> bool:
         return False
     names = [n for _, _, files in os.walk(fsutil.local_path(src)) for n in files if not n.startswith((".", "_"))]
     return bool(names) and all(n.endswith(JSON_SUFFIXES) for n in names)
-
-
-def refuse_foreign_output(out: str, markers: tuple[str, ...]) -> None:
-    """Jobs replace their output folder on a re-run; never one that holds something else.
-
-    A folder is ours when it holds one of ``markers`` (e.g. ``_config.yaml``); an empty one is fine.
-    """
-    if not fsutil.exists(out) or any(fsutil.exists(fsutil.join(out, m)) for m in markers):
-        return
-    import pyarrow.fs as pafs
-
-    fs, path = fsutil.resolve(out)
-    if fs.get_file_info(pafs.FileSelector(path, recursive=False)):
-        raise JobError(f"output {out!r} exists and is not a curate output; refusing to overwrite it")
 
 
 class StageProgress:
@@ -324,7 +380,12 @@ class SparkJob:
         return parser
 
     def load_config(self, args: argparse.Namespace) -> Any:
-        return configlib.load(self.config_cls, args.config, [*self.overrides_from_args(args), *args.overrides])
+        cfg = configlib.load(self.config_cls, args.config, [*self.overrides_from_args(args), *args.overrides])
+        # Rows per Arrow batch: Spark takes 0 or less as "no limit", i.e. whole partitions in memory.
+        batch_rows = getattr(cfg, "batch_rows", 1)
+        if batch_rows < 1:
+            raise configlib.ConfigError(f"batch_rows must be >= 1, got {batch_rows}")
+        return cfg
 
     def execute(self, args: argparse.Namespace) -> int:
         try:
@@ -336,7 +397,7 @@ class SparkJob:
         with session(f"curate-{self.name}", args.master, conf) as spark:
             try:
                 return self.run(spark, args, cfg)
-            except JobError as exc:
+            except (JobError, OutputRefused) as exc:
                 log.error("%s: %s", self.name, exc)
                 return 2
             except Exception as exc:

@@ -37,7 +37,8 @@ from curation.mixture_plan import PlanError, SourceBudget, plan
 from curation.mixture_sample import BINS, doc_key, find_cut
 from curation.schema import PARQUET_WRITE_OPTIONS
 from curation.tokens import valid_text
-from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents, refuse_foreign_output
+from curation import output_dir
+from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
 
 MANIFEST_FILE = "mixture_manifest.json"
 #: Tokenised shards go in a sub-folder: Spark would try to read any file beside the Parquet parts.
@@ -216,8 +217,8 @@ class MixJob(SparkJob):
 
         started = time.perf_counter()
         out = args.output
-        refuse_foreign_output(out, (CONFIG_FILE, MANIFEST_FILE))
         sources = resolve_sources(cfg)
+        output_dir.claim(out, self.name, inputs=sorted({s.input for s in sources}))
         schema = "id string, text string, n_tokens long, u double, bin long"
         task = functools.partial(count_batches, tokenizer=str(cfg.tokenizer), seed=cfg.seed, chunk_tokens=cfg.chunk_tokens)
         counted, budgets = {}, []
@@ -265,9 +266,6 @@ class MixJob(SparkJob):
         # the same rows in the same files, whatever the input partitioning.
         ordered = (mixture.repartitionByRange(shards, "source", "u", "id", "copy")
                    .sortWithinPartitions("source", "u", "id", "copy").persist(StorageLevel.DISK_ONLY))
-        fs, out_path = fsutil.resolve(out)
-        fs.create_dir(out_path, recursive=True)
-        fs.delete_dir_contents(out_path, missing_dir_ok=True)  # a previous mix output (checked above)
         # Shards are written by pyarrow, not Spark's Parquet writer: parquet-mr lists each column's
         # encodings in hash-set order, so its footers differ between runs of identical data.
         with StageProgress(spark, "mix: write shards", shards):

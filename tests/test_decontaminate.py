@@ -359,9 +359,9 @@ def test_job_jsonl_with_broken_lines(spark, gsm_yaml, shared_data, paragraphs, t
     n = duckdb.sql(f"SELECT count(*) FROM '{out}/*.parquet'").fetchall()[0][0]  # valid UTF-8 everywhere
     assert n == 23
     # A foreign folder is refused (before any Spark work).
-    from spark_jobs.job import JobError
+    from curation.output_dir import OutputRefused
 
     (tmp_path / "foreign").mkdir()
     (tmp_path / "foreign" / "keep.txt").write_text("x")
-    with pytest.raises(JobError, match="not a curate output"):
+    with pytest.raises(OutputRefused, match="not made by curate"):
         _run(spark, ["--input", str(src), "--benchmarks", str(gsm_yaml), "--output", str(tmp_path / "foreign")])

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from curation.output_dir import OutputRefused
 from spark_jobs.extract import ExtractJob
 from spark_jobs.job import JobError, expand_inputs
 from tests.test_warc_files import independent_count
@@ -88,7 +89,7 @@ def test_refuses_to_overwrite_a_foreign_folder(spark, inputs, tmp_path):
     foreign = tmp_path / "precious"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("do not delete")
-    with pytest.raises(JobError, match="refusing"):
+    with pytest.raises(OutputRefused, match="refusing"):
         run_job(spark, [str(inputs[0]), "--output", str(foreign)])
     assert (foreign / "thesis.tex").exists()
 

@@ -119,11 +119,12 @@ QA_ROWS = [
 
 
 def test_stackexchange_dump_threads_and_accounting(tmp_path):
-    site = tmp_path / "math.stackexchange.com"
-    site.mkdir()
+    site = tmp_path / "dumps" / "math.stackexchange.com"
+    site.mkdir(parents=True)
     (site / "Posts.xml").write_text(_posts_xml(QA_ROWS))
     out = tmp_path / "out"
-    assert cli.main(["ingest", "qa", str(tmp_path), "--output", str(out)]) == 0
+    assert cli.main(["ingest", "qa", str(tmp_path / "out2"), "--output", str(tmp_path)]) == 2  # input inside the output
+    assert cli.main(["ingest", "qa", str(tmp_path / "dumps"), "--output", str(out)]) == 0
     rows = duckdb.sql(f"SELECT url, text, drop_reason FROM '{out}/*.parquet' ORDER BY url").fetchall()
     by = {u: (t, r) for u, t, r in rows}
     text, reason = by["math.stackexchange.com/questions/1"]
