@@ -503,41 +503,20 @@ def read_documents(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return docs
 
 
-#: Parquet key-value metadata naming a file `curate label` wrote (what makes an overwrite safe).
-OUTPUT_MARK = b"curate.output"
-
-
 def is_label_output(path: str | os.PathLike[str]) -> bool:
     """Whether an existing file is one this command wrote, so replacing it loses nothing: Parquet
-    carrying :data:`OUTPUT_MARK`; JSONL that is empty or whose first line has exactly our columns."""
-    try:
-        if _is_parquet(path):
-            import pyarrow.parquet as pq
+    marked by curation.output_dir; JSONL that is empty or whose first line has exactly our columns."""
+    from curation.output_dir import parquet_written_by
 
-            return (pq.read_schema(str(path)).metadata or {}).get(OUTPUT_MARK) == b"label"
+    if _is_parquet(path):
+        return parquet_written_by(str(path), "label")
+    try:
         with open(path, "rb") as fh:
             first = fh.readline(1 << 20)
-        if not first.strip():
-            return True
-        row = json.loads(first)
-        return isinstance(row, dict) and list(row) == OUTPUT_COLUMNS
-    except Exception:  # noqa: BLE001 - unreadable or not ours in any way: not provably ours
+        row = json.loads(first) if first.strip() else {k: None for k in OUTPUT_COLUMNS}
+    except (OSError, ValueError):
         return False
-
-
-def check_output(output: str | os.PathLike[str], inputs: list[str]) -> str | None:
-    """Why writing ``output`` would lose a user's data (None when it would not)."""
-    from curation.output_dir import OutputRefused, refuse_overlap
-
-    try:
-        refuse_overlap(str(output), inputs)
-    except OutputRefused as exc:
-        return str(exc)
-    if os.path.isdir(output):
-        return f"output {str(output)!r} is a folder; give a .parquet or .jsonl file"
-    if os.path.exists(output) and not is_label_output(output):
-        return f"output {str(output)!r} exists and is not a `curate label` output; refusing to overwrite it"
-    return None
+    return isinstance(row, dict) and list(row) == OUTPUT_COLUMNS
 
 
 def write_rows(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None:
@@ -559,7 +538,9 @@ def write_rows(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None
             ("model", pa.string()),
             ("error", pa.string()),
         ])
-        schema = schema.with_metadata({OUTPUT_MARK: b"label"})
+        from curation.output_dir import PARQUET_MARK
+
+        schema = schema.with_metadata({PARQUET_MARK: b"label"})
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), str(tmp), **PARQUET_WRITE_OPTIONS)
     else:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -605,9 +586,12 @@ def run(args: argparse.Namespace) -> int:
         rps=args.rps, response_format=args.response_format,
     )
     cache_path = args.cache or f"{args.output}.llm-cache.sqlite"
-    refused = check_output(args.output, [args.input, cache_path])
-    if refused:
-        log.error("label: %s", refused)
+    from curation.output_dir import OutputRefused, claim_file
+
+    try:
+        claim_file(args.output, "label", inputs=[args.input, cache_path], ours=is_label_output)
+    except OutputRefused as exc:
+        log.error("label: %s", exc)
         return 2
     docs = read_documents(args.input)
     with LabelCache(cache_path) as cache:

@@ -124,6 +124,33 @@ def _names(out: str) -> list[str] | None:
     return [i.base_name for i in fs.get_file_info(pafs.FileSelector(p, recursive=False))]
 
 
+# ------------------------------------------------------------------------------- one-file outputs
+#: Parquet key-value metadata key naming the command that wrote a one-file output (label, score).
+PARQUET_MARK = b"curate.output"
+
+
+def parquet_written_by(path: str, command: str) -> bool:
+    """Whether ``path`` is a Parquet file whose metadata says ``command`` wrote it."""
+    try:
+        import pyarrow.parquet as pq
+
+        return (pq.read_schema(path).metadata or {}).get(PARQUET_MARK) == command.encode()
+    except Exception:  # noqa: BLE001 - unreadable, not Parquet: not provably ours
+        return False
+
+
+def claim_file(path: str, command: str, *, inputs: Iterable[str] = (), ours=None) -> None:
+    """The one-file version of :func:`claim` (``label``, ``score``, ``catalog``): refused when it is
+    an input, lies in an input folder's tree the wrong way round (see refuse_overlap), is a folder,
+    or exists and ``ours(path)`` cannot show that ``command`` wrote it."""
+    refuse_overlap(path, inputs)
+    local = fsutil.local_path(path)
+    if os.path.isdir(local):
+        raise OutputRefused(f"output {path!r} is a folder; {command} writes one file")
+    if os.path.lexists(local) and not (ours or (lambda p: parquet_written_by(p, command)))(local):
+        raise OutputRefused(f"output {path!r} exists and was not written by curate {command}; refusing to overwrite it")
+
+
 # ------------------------------------------------------------------------------------- overlap
 def canonical(path: str) -> str:
     """A comparable spelling: local paths resolved through symlinks, URIs with s3a/s3n as s3."""

@@ -248,5 +248,5 @@ def test_commands_refuse_a_foreign_output_in_one_line(tmp_path):
     one_line_error(curate("label", "-i", str(docs), "-o", str(docs), "--base-url", "http://127.0.0.1:9/v1",
                           "--model", "m"), "inside")
     one_line_error(curate("label", "-i", str(docs), "-o", str(site / "index.md"), "--base-url",
-                          "http://127.0.0.1:9/v1", "--model", "m"), "not a `curate label` output")
+                          "http://127.0.0.1:9/v1", "--model", "m"), "not written by curate label")
     assert tree_hash(tmp_path) == before
