@@ -14,6 +14,11 @@ table names and the same safety rules:
   plain read (DuckDB's sandbox still lets a ``COPY … TO`` write *inside* the run directory, and a
   run is evidence that must not be edited from a query box).
 * :func:`write_catalog` writes a ``catalog.duckdb`` with the same views, for any DuckDB client.
+* :class:`Limits` bound what one query may cost: a time limit (a watchdog thread calls
+  ``con.interrupt()``) and a memory limit (DuckDB's ``memory_limit``, the watchdog again for what
+  DuckDB does not track, and in ``curate sql`` the process's data size, see :func:`process_memory_cap`).
+  A person typing SQL can write a cross join as easily as a count; it must end with one line,
+  not with a machine out of memory.
 
 Two defences, because each covers a hole in the other: the statement check cannot see what a
 ``SELECT`` reads (``read_text('/etc/passwd')`` is a SELECT), and the sandbox cannot stop writes
@@ -29,12 +34,18 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
+import time
 import weakref
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
+
+from curation import confine
 
 #: Statement types a query may have. SHOW / DESCRIBE / SUMMARIZE / FROM-first / VALUES / WITH all
 #: parse as SELECT. PRAGMA and CALL are refused: most PRAGMAs are settings in disguise
@@ -50,12 +61,73 @@ SHARD = re.compile(r"^(part|data)[-_]")
 SKIP_DIRS = re.compile(r"^(\.|_temporary$)")
 CATALOG_FILE = "catalog.duckdb"
 DEFAULT_LIMIT = 10_000
+#: Default per-query time limit. Every aggregate the dashboard shows over a 100,000-document run
+#: takes under 2 s, so a console query still running after a minute is almost always an accidental
+#: cross join; a real long analysis raises it (``--timeout-s 0`` for none) or uses a notebook.
+DEFAULT_TIMEOUT_S = 60.0
+#: Default memory limit. Enough for a GROUP BY over tens of millions of rows (DuckDB spills sorts,
+#: joins and aggregates to its temp folder beyond it) and small enough that a runaway query cannot
+#: push a laptop, or the dashboard's server beside its other sessions, into swap or the OOM killer.
+DEFAULT_MEMORY_LIMIT = "2GB"
+#: Cap on what DuckDB spills to its private temp folder, so a query cannot fill the disk either.
+MAX_TEMP_SIZE = "4GB"
+#: What a process may grow by beyond the memory limit before the watchdog stops the query:
+#: DuckDB's own untracked overhead, Arrow batches and Python objects (a 64MB limit measured +50 MB).
+RSS_SLACK_BYTES = 256 * 2**20
+#: How often the watchdog looks at the clock and the process size.
+WATCH_EVERY_S = 0.05
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^()]*\)\s*)?(?P<rest>.+)$", re.IGNORECASE | re.DOTALL)
 
 
-class ReadOnlyError(ValueError):
+class SqlError(ValueError):
+    """A query that cannot run or did not finish, said in one line (``curate sql`` exits 2)."""
+
+
+class ReadOnlyError(SqlError):
     """The SQL is not a single read-only statement; nothing was executed."""
+
+
+class LimitError(SqlError):
+    """The query ran past its time or memory limit and was stopped."""
+
+
+def parse_size(text: str) -> int:
+    """``2GB`` → 2_000_000_000, ``512MiB`` → 536_870_912 (DuckDB's units: KB = 1000, KiB = 1024)."""
+    m = _SIZE.match(str(text))
+    unit = m.group(2).lower() if m else None
+    if m is None or unit not in _UNITS or float(m.group(1)) <= 0:
+        raise ValueError(f"not a memory size: {text!r} (e.g. 2GB, 512MB, 1GiB)")
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one query may cost; the flags are named in the message when a limit is hit."""
+
+    #: Seconds before the query is interrupted; None or 0: no time limit.
+    timeout_s: float | None = DEFAULT_TIMEOUT_S
+    #: DuckDB size string (``2GB``, ``512MiB``): DuckDB's ``memory_limit``, and the most the
+    #: process may grow by while the query runs (plus :data:`RSS_SLACK_BYTES`) or its result hold.
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    timeout_flag: str = "--timeout-s"
+    memory_flag: str = "--memory-limit"
+
+    def __post_init__(self) -> None:
+        parse_size(self.memory_limit)  # a typo fails here, not as a DuckDB error mid-query
+
+    @property
+    def memory_bytes(self) -> int:
+        return parse_size(self.memory_limit)
+
+    def time_message(self) -> str:
+        return f"query stopped after {self.timeout_s:g} s ({self.timeout_flag})"
+
+    def memory_message(self) -> str:
+        return f"query needed more than {self.memory_limit} ({self.memory_flag})"
 
 
 @dataclass(frozen=True)
@@ -72,14 +144,6 @@ def _identifier(rel: str) -> str:
     name = re.sub(r"[^0-9a-z_]+", "_", rel.lower())
     name = re.sub(r"_+", "_", name).strip("_") or "run"
     return f"t_{name}" if name[0].isdigit() else name
-
-
-def _inside(path: Path, root: Path) -> bool:
-    """Whether ``path`` (following symlinks) stays inside ``root`` (already resolved)."""
-    try:
-        return path.resolve().is_relative_to(root)
-    except OSError:  # a symlink loop or a vanished file: not something to read
-        return False
 
 
 def _sql_string(s: str) -> str:
@@ -99,13 +163,14 @@ def discover_tables(run_dir: str | Path) -> dict[str, str]:
     root = Path(run_dir).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"run directory {run_dir} does not exist")
+    own = confine.Confinement((root,))  # the dashboard's viewers use the same check
     found: list[tuple[str, str]] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not SKIP_DIRS.match(d))
         here = Path(dirpath)
         rel = here.relative_to(root).as_posix()
         files = sorted(f for f in filenames if f.endswith(".parquet") and not f.startswith((".", "_"))
-                       and _inside(here / f, root))
+                       and own.allows(here / f))
         # One shard prefix per folder (``part-`` from Spark/pyarrow, ``data_`` from DuckDB).
         prefix = next((SHARD.match(f).group(0) for f in files if SHARD.match(f)), None)
         if prefix:
@@ -152,8 +217,8 @@ def _lock_down(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     con.execute("SET lock_configuration = true")
 
 
-def connect(run_dir: str | Path, *, threads: int | None = None,
-            skip_unreadable: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(run_dir: str | Path, *, threads: int | None = None, skip_unreadable: bool = False,
+            limits: Limits | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory, sandboxed DuckDB connection with one view per table of the run.
 
     The sandbox is set before the views are created, so even binding a view (which reads Parquet
@@ -163,7 +228,8 @@ def connect(run_dir: str | Path, *, threads: int | None = None,
 
     Use :func:`query` for SQL typed by a person: this connection still accepts statements that
     write inside the run directory (``COPY … TO``). For threads, use ``con.cursor()`` per thread;
-    cursors share the locked configuration.
+    cursors share the locked configuration. ``limits`` sets DuckDB's ``memory_limit`` (locked with
+    the rest; it bounds every cursor together); without it DuckDB's default (80% of RAM) applies.
     """
     root = Path(run_dir).resolve()  # DuckDB checks canonical paths, so the allowed one must be too
     tables = discover_tables(root)
@@ -174,6 +240,9 @@ def connect(run_dir: str | Path, *, threads: int | None = None,
     tmp = tempfile.mkdtemp(prefix="curate-sql-")
     weakref.finalize(con, shutil.rmtree, tmp, True)
     con.execute(f"SET temp_directory = {_sql_string(tmp)}")
+    con.execute(f"SET max_temp_directory_size = {_sql_string(MAX_TEMP_SIZE)}")
+    if limits is not None:
+        con.execute(f"SET memory_limit = '{limits.memory_bytes}B'")
     _lock_down(con, root)
     for name, glob in tables.items():
         try:
@@ -216,26 +285,130 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
                             "connection (SELECT, WITH, FROM, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN only)")
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None = DEFAULT_LIMIT) -> QueryResult:
+def _rss() -> int | None:
+    """This process's resident memory (Linux); None where /proc is not there."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class _Watchdog(threading.Thread):
+    """Interrupts the statement running on ``con`` when it runs past ``limits.timeout_s`` or the
+    process grows by more than the memory limit (+ slack) while it runs. DuckDB's ``memory_limit``
+    bounds what its buffer manager tracks, which is not every allocation (``repeat()`` of a huge
+    string is not tracked), and a timer is the only way to end a query that never allocates."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, limits: Limits):
+        super().__init__(name="curate-sql-watchdog", daemon=True)
+        self.con, self.limits = con, limits
+        self.done = threading.Event()
+        self.hit: str | None = None  # "time" or "memory" once it interrupted the query
+        base = _rss()
+        self.rss_cap = None if base is None else base + limits.memory_bytes + RSS_SLACK_BYTES
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.limits.timeout_s if self.limits.timeout_s else float("inf")
+        while not self.done.wait(WATCH_EVERY_S):
+            if time.monotonic() >= deadline:
+                self.hit = "time"
+            elif self.rss_cap is not None and (_rss() or 0) > self.rss_cap:
+                self.hit = "memory"
+            else:
+                continue
+            self.con.interrupt()  # a no-op once the statement has finished
+            return
+
+    def __enter__(self) -> _Watchdog:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.join()
+
+
+def _translate(exc: BaseException, watchdog: _Watchdog | None, limits: Limits | None) -> BaseException:
+    """The user error for what stopped a query, or ``exc`` itself for ordinary SQL errors."""
+    if limits is not None and watchdog is not None and watchdog.hit == "time":
+        return LimitError(limits.time_message())
+    memory = (watchdog is not None and watchdog.hit == "memory") or isinstance(exc, (duckdb.OutOfMemoryException, MemoryError))
+    if limits is not None and (memory or "Out of Memory Error" in str(exc)):
+        return LimitError(limits.memory_message())
+    if isinstance(exc, duckdb.Error):
+        return exc
+    # A DuckDB error raised while Arrow pulls a later batch arrives as an OSError (e.g. a file
+    # that a glob matched but the sandbox refuses): the same one line, without Arrow's wrapping.
+    return SqlError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None = DEFAULT_LIMIT,
+          limits: Limits | None = None) -> QueryResult:
     """Run one read-only statement and return at most ``limit`` rows (``None``: all).
 
-    Raises :class:`ReadOnlyError` (nothing executed) for anything but a read, and ``duckdb.Error``
-    for SQL errors, including ``PermissionException`` for files outside the run.
+    Raises :class:`ReadOnlyError` (nothing executed) for anything but a read, :class:`LimitError`
+    when ``limits`` stopped it (time, memory, or a result larger than the memory limit),
+    :class:`SqlError` for a failure while streaming, and ``duckdb.Error`` for SQL errors,
+    including ``PermissionException`` for files outside the run.
     """
     check_read_only(con, sql)
+    watchdog = _Watchdog(con, limits) if limits is not None else None
+    try:
+        with watchdog or nullcontext():
+            return _fetch(con, sql, limit, limits)
+    except (duckdb.Error, OSError, MemoryError) as exc:
+        raise _translate(exc, watchdog, limits) from exc
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, limit: int | None, limits: Limits | None) -> QueryResult:
+    # Stream and stop after limit + 1 rows, so a ``SELECT *`` over a big run does not materialise,
+    # and stop at the memory limit, so neither does ``--limit 0`` over a cross join.
     rel = con.sql(sql)
-    if limit is None:
-        return QueryResult(rel.to_arrow_table(), False)
-    # Stream and stop after limit + 1 rows, so a ``SELECT *`` over a big run does not materialise.
-    reader = rel.to_arrow_reader(max(1, min(limit + 1, 65_536)))
-    batches, rows = [], 0
+    reader = rel.to_arrow_reader(max(1, min(limit + 1, 65_536)) if limit is not None else 65_536)
+    batches, rows, size = [], 0, 0
     for batch in reader:
         batches.append(batch)
         rows += batch.num_rows
-        if rows > limit:
+        size += batch.nbytes
+        if limits is not None and size > limits.memory_bytes:
+            raise LimitError(limits.memory_message())
+        if limit is not None and rows > limit:
             break
     table = pa.Table.from_batches(batches, schema=reader.schema)
+    if limit is None:
+        return QueryResult(table, False)
     return QueryResult(table.slice(0, limit), rows > limit)
+
+
+@contextmanager
+def process_memory_cap(limits: Limits) -> Iterator[None]:
+    """While inside, this process's data may grow by at most the memory limit + 512 MiB (Linux
+    ``RLIMIT_DATA``), so even an allocation DuckDB does not track fails with a clean out-of-memory
+    error instead of taking the machine; the previous limit is restored after. For ``curate sql``,
+    whose process runs one query; never around a server's query (its other threads would fail too:
+    the dashboard relies on ``memory_limit`` and the watchdog)."""
+    try:
+        import resource
+
+        with open("/proc/self/status") as f:
+            vm_data = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmData:"))
+        before = resource.getrlimit(resource.RLIMIT_DATA)
+    except (ImportError, OSError, StopIteration, ValueError):
+        yield  # not Linux: DuckDB's memory_limit and the watchdog still apply
+        return
+    soft, hard = before
+    cap = vm_data + limits.memory_bytes + 512 * 2**20
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        yield  # already tighter
+        return
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, before)
 
 
 # --- catalog -----------------------------------------------------------------------------------
@@ -327,17 +500,37 @@ def add_sql_arguments(p: argparse.ArgumentParser) -> None:
                    help="one read-only statement (default: SHOW TABLES); tables are views named after the stage folders")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"at most this many rows (default {DEFAULT_LIMIT}; 0: all)")
+    add_limit_arguments(p)
+
+
+def memory_size(text: str) -> str:
+    """argparse type for a memory size: checked here, kept as written (it is quoted in messages)."""
+    try:
+        parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip()
+
+
+def add_limit_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """``--timeout-s`` and ``--memory-limit`` (``--sql-…`` with ``prefix="sql-"``, for the dashboard)."""
+    p.add_argument(f"--{prefix}timeout-s", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                   help=f"stop a query after S seconds (default {DEFAULT_TIMEOUT_S:g}; 0: no limit)")
+    p.add_argument(f"--{prefix}memory-limit", type=memory_size, default=DEFAULT_MEMORY_LIMIT, metavar="SIZE",
+                   help=f"stop a query that needs more memory than SIZE (default {DEFAULT_MEMORY_LIMIT}; e.g. 512MB, 8GB)")
 
 
 def run_sql(args: argparse.Namespace, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
+    limits = Limits(timeout_s=args.timeout_s or None, memory_limit=args.memory_limit)
     try:
-        con = connect(args.run_dir)
+        con = connect(args.run_dir, limits=limits)
         try:
-            result = query(con, args.sql, limit=args.limit or None)
+            with process_memory_cap(limits):
+                result = query(con, args.sql, limit=args.limit or None, limits=limits)
         finally:
             con.close()
-    except (ReadOnlyError, FileNotFoundError, duckdb.Error) as exc:
+    except (SqlError, FileNotFoundError, duckdb.Error) as exc:
         print(f"sql: {exc}", file=err)
         return 2
     _write(result, args.format, out)

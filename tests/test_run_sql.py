@@ -10,6 +10,9 @@ import argparse
 import io
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -425,3 +428,140 @@ def test_real_demo_run(tmp_path):
         con.close()
     counts = run_sql.catalog_counts(run_sql.write_catalog(out))
     assert counts["annotate"] == accounting["records_read"]
+
+
+# --- limits ------------------------------------------------------------------------------------
+# A query typed by a person can be a cross join as easily as a count: each is stopped with one line.
+
+LONG = "SELECT count(*) FROM range(1000000) a, range(1000000) b"  # 10^12 rows: hours, no memory
+
+
+def test_memory_sizes_parse_like_duckdb():
+    assert run_sql.parse_size("2GB") == 2 * 10**9 and run_sql.parse_size("512MiB") == 512 * 2**20
+    assert run_sql.parse_size(" 1.5 gb ") == 1_500_000_000 and run_sql.parse_size("100") == 100
+    for bad in ["", "lots", "2 parsecs", "-1GB", "0MB", "1e9"]:
+        with pytest.raises(ValueError, match="not a memory size"):
+            run_sql.parse_size(bad)
+    with pytest.raises(ValueError):
+        run_sql.Limits(memory_limit="two gigs")
+    with pytest.raises(SystemExit) as info:
+        _parse(run_sql.add_sql_arguments, ["run", "--memory-limit", "two gigs"])
+    assert info.value.code == 2
+    args = _parse(run_sql.add_sql_arguments, ["run"])
+    assert (args.timeout_s, args.memory_limit) == (run_sql.DEFAULT_TIMEOUT_S, run_sql.DEFAULT_MEMORY_LIMIT)
+
+
+def test_memory_limit_is_set_and_locked(run):
+    c = run_sql.connect(run, limits=run_sql.Limits(memory_limit="64MiB"))
+    try:
+        got = dict(c.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
+                             "('memory_limit', 'max_temp_directory_size')").fetchall())
+        assert got == {"memory_limit": "64.0 MiB", "max_temp_directory_size": "3.7 GiB"}
+        for stmt in ["SET memory_limit = '100GB'", "SET max_temp_directory_size = '1TB'"]:
+            with pytest.raises(duckdb.Error, match="locked"):
+                c.execute(stmt)
+    finally:
+        c.close()
+
+
+def test_a_query_past_its_time_limit_is_interrupted(con):
+    started = time.monotonic()
+    with pytest.raises(run_sql.LimitError, match=r"^query stopped after 1 s \(--timeout-s\)$"):
+        run_sql.query(con, LONG, limits=run_sql.Limits(timeout_s=1))
+    assert time.monotonic() - started < 5
+    # The connection is usable afterwards, and a query that ends in time is not disturbed.
+    assert run_sql.query(con, "SELECT 42 AS x", limits=run_sql.Limits(timeout_s=1)).table.to_pylist() == [{"x": 42}]
+
+
+@pytest.mark.parametrize("sql,limit", [
+    ("SELECT list(a.range + b.range) FROM range(20000) a, range(20000) b", run_sql.DEFAULT_LIMIT),  # 3.2 GB in one aggregate
+    ("SELECT a.range AS a, b.range AS b FROM range(3000) a, range(3000) b", None),  # a 144 MB result, all rows
+])
+def test_a_query_past_its_memory_limit_is_stopped(run, sql, limit):
+    limits = run_sql.Limits(memory_limit="64MB")
+    c = run_sql.connect(run, limits=limits)
+    try:
+        with pytest.raises(run_sql.LimitError, match=r"^query needed more than 64MB \(--memory-limit\)$"):
+            run_sql.query(c, sql, limit=limit, limits=limits)
+        assert run_sql.query(c, "SELECT count(*) AS n FROM annotate", limits=limits).table.to_pylist() == [{"n": N}]
+    finally:
+        c.close()
+
+
+def test_the_watchdog_stops_a_query_when_the_process_grows(con, monkeypatch):
+    # What DuckDB does not track (a huge repeat() string) shows only in the process size.
+    sizes = iter([10**9])  # the size when the query starts; every later look: far above the cap
+    monkeypatch.setattr(run_sql, "_rss", lambda: next(sizes, 10**12))
+    with pytest.raises(run_sql.LimitError, match="needed more than 2GB"):
+        run_sql.query(con, LONG, limits=run_sql.Limits(timeout_s=None))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sql,flags,message", [
+    (LONG, ["--timeout-s", "1"], "sql: query stopped after 1 s (--timeout-s)"),
+    ("SELECT list(a.range + b.range) FROM range(20000) a, range(20000) b", ["--memory-limit", "64MB"],
+     "sql: query needed more than 64MB (--memory-limit)"),
+    ("SELECT a.range, b.range FROM range(3000) a, range(3000) b", ["--memory-limit", "64MB", "--limit", "0"],
+     "sql: query needed more than 64MB (--memory-limit)"),
+    # DuckDB does not count this 2 GB string against memory_limit: the process's data cap stops it.
+    ("SELECT length(repeat('x', 2000000000))", ["--memory-limit", "64MB"], "sql: query needed more than 64MB (--memory-limit)"),
+])
+def test_cli_sql_limits_bound_a_real_process(run, sql, flags, message):
+    psutil = pytest.importorskip("psutil")
+    proc = subprocess.Popen([sys.executable, "-m", "curation.cli", "sql", str(run), sql, *flags],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak, started = 0, time.monotonic()
+    ps = psutil.Process(proc.pid)
+    while proc.poll() is None and time.monotonic() - started < 60:
+        try:
+            peak = max(peak, ps.memory_info().rss)
+        except psutil.Error:
+            break
+        time.sleep(0.02)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and out == "" and err.splitlines() == [message], err
+    # Unbounded, each of these needs gigabytes (or hours); with the limits the process stays small.
+    assert peak < 800 * 2**20, f"peak RSS {peak / 2**20:.0f} MiB"
+
+
+# --- links inside the run ------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def linked(run, tmp_path) -> Path:
+    """A run whose notes/ folder holds a file, a link to it and a link to a secret outside the run."""
+    r = tmp_path / "linked"
+    _write(r / "seeds.parquet", pa.table({"id": ["s1"]}))
+    (r / "notes").mkdir()
+    (r / "notes" / "a.txt").write_text("inside\n")
+    (r / "notes" / "b_in.txt").symlink_to(r / "notes" / "a.txt")
+    (r / "notes" / "c_out.txt").symlink_to(run.parent / "secret.txt")
+    (r / "leak").symlink_to(run.parent, target_is_directory=True)
+    return r.resolve()
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM read_blob('{r}/notes/*')",  # was an uncaught OSError from the Arrow stream
+    "SELECT * FROM read_text('{r}/notes/*')",
+    "SELECT * FROM read_csv('{r}/notes/*.txt', header = false)",
+    "SELECT * FROM read_json_objects('{r}/notes/*')",
+    "SELECT * FROM read_blob('{r}/notes/c_out.txt')",
+    "SELECT * FROM read_text('{r}/leak/secret.txt')",
+    "SELECT * FROM glob('{r}/leak/*')",
+])
+def test_cli_sql_a_link_out_of_the_run_is_one_line_exit_2(linked, sql):
+    rc, out, err = _cli(run_sql.run_sql, run_sql.add_sql_arguments, [str(linked), sql.format(r=linked), "--limit", "0"])
+    assert rc == 2 and out == "" and SECRET not in err
+    assert err.startswith("sql: ") and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_links_that_stay_inside_the_run_are_read(linked):
+    c = run_sql.connect(linked)
+    try:
+        rows = run_sql.query(c, f"SELECT content FROM read_text('{linked}/notes/b_in.txt')").table.to_pylist()
+        assert rows == [{"content": "inside\n"}]
+        # glob lists the names inside the run (a link's name is part of the run), never through a folder link.
+        names = run_sql.query(c, f"SELECT file FROM glob('{linked}/notes/*') ORDER BY 1").table.column(0).to_pylist()
+        assert [Path(n).name for n in names] == ["a.txt", "b_in.txt", "c_out.txt"]
+    finally:
+        c.close()
