@@ -3,7 +3,9 @@
 An output folder holds ``plan.json`` (the K mixtures), ``proxies/NNN/metrics.jsonl`` (one JSON line
 per logged step, ``val_loss`` at eval points), and once finished ``runs.parquet``,
 ``regression.json`` and ``best_mixture.yaml`` (see :mod:`curation.ablations.runner`). All readers
-tolerate a folder that a running job is writing: a half-written last line is skipped.
+tolerate a folder that a running job is writing: a half-written last line is skipped. Every file is
+read through :class:`curation.confine.Confinement` of its ablation folder, and only folders that
+resolve inside the run are listed, so a symlink in a crafted run is refused like a missing file.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from curation import confine
 from dashboards import jobs
 
 #: Files whose presence marks a folder as an ablation output (or one being started).
@@ -25,19 +28,29 @@ DEMO_CONFIG = jobs.ROOT / "demo" / "ablate-demo.yaml"
 def list_ablations(run_dir: Path) -> list[Path]:
     """``RUN_DIR/ablate``, ``RUN_DIR/ablations/*`` and any direct sub-folder that looks like one."""
     found: list[Path] = []
+    own = confine.Confinement.under(run_dir)
     candidates = [run_dir / "ablate", *sorted((run_dir / "ablations").glob("*"))] + sorted(run_dir.glob("*"))
     for d in candidates:
-        if d.is_dir() and d not in found and any((d / m).exists() for m in MARKERS):
+        if d.is_dir() and own.allows(d) and d not in found and any((d / m).exists() for m in MARKERS):
             found.append(d)
     return found
 
 
-def read_metrics(path: Path) -> list[dict]:
-    rows = []
+def _text(path: Path, out: Path) -> str | None:
+    """A file of the ablation folder ``out``; None when missing, unreadable or resolving outside it."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+        return confine.Confinement.under(out).read_text(path)
+    except (OSError, confine.OutsideRunError):
+        return None
+
+
+def read_metrics(path: Path, out: Path | None = None) -> list[dict]:
+    """The JSON lines of ``path`` (inside ``out``, default: its own folder)."""
+    rows = []
+    text = _text(path, out or path.parent)
+    if text is None:
         return rows
+    lines = text.splitlines()
     for line in lines:
         try:
             rows.append(json.loads(line))
@@ -50,7 +63,7 @@ def loss_curves(out: Path) -> pd.DataFrame:
     """Training loss per step, one column per proxy (``proxy 000`` …), for ``st.line_chart``."""
     series = {}
     for d in sorted((out / "proxies").glob("[0-9][0-9][0-9]")):
-        rows = [r for r in read_metrics(d / "metrics.jsonl") if "loss" in r and "step" in r]
+        rows = [r for r in read_metrics(d / "metrics.jsonl", out) if "loss" in r and "step" in r]
         if rows:
             series[f"proxy {d.name}"] = pd.Series({int(r["step"]): float(r["loss"]) for r in rows})
     if not series:
@@ -64,7 +77,7 @@ def val_losses(out: Path) -> pd.DataFrame:
     """The last eval's mean validation loss per proxy (what the regression is fitted on)."""
     rows = []
     for d in sorted((out / "proxies").glob("[0-9][0-9][0-9]")):
-        evals = [r for r in read_metrics(d / "metrics.jsonl") if "val_loss" in r]
+        evals = [r for r in read_metrics(d / "metrics.jsonl", out) if "val_loss" in r]
         if evals:
             last = evals[-1]
             rows.append({"proxy": int(d.name), "step": last["step"], "val_loss_mean": last.get("val_loss_mean"),
@@ -74,18 +87,18 @@ def val_losses(out: Path) -> pd.DataFrame:
 
 def progress(out: Path) -> tuple[int, int, int]:
     """(proxies finished, proxies planned, steps logged so far over all proxies)."""
-    plan = _json(out / "plan.json") or {}
+    plan = _json(out / "plan.json", out) or {}
     planned = len(plan.get("weights", []))
     finished = sum(1 for d in (out / "proxies").glob("[0-9][0-9][0-9]") if (d / "result.json").is_file())
     steps = 0
     for d in (out / "proxies").glob("[0-9][0-9][0-9]"):
-        rows = read_metrics(d / "metrics.jsonl")
+        rows = read_metrics(d / "metrics.jsonl", out)
         steps += int(rows[-1].get("step", 0)) if rows else 0
     return finished, planned, steps
 
 
 def regression(out: Path) -> dict | None:
-    return _json(out / "regression.json")
+    return _json(out / "regression.json", out)
 
 
 def held_out_table(report: dict) -> pd.DataFrame:
@@ -94,17 +107,15 @@ def held_out_table(report: dict) -> pd.DataFrame:
 
 
 def best_mixture(out: Path) -> str | None:
-    try:
-        return (out / "best_mixture.yaml").read_text()
-    except OSError:
-        return None
+    return _text(out / "best_mixture.yaml", out)
 
 
-def _json(path: Path) -> dict | None:
+def _json(path: Path, out: Path) -> dict | None:
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        value = json.loads(_text(path, out) or "")
+    except ValueError:
         return None
+    return value if isinstance(value, dict) else None
 
 
 def default_config(run_dir: Path) -> str:
@@ -118,7 +129,7 @@ def default_config(run_dir: Path) -> str:
         text = ("vocab_size: 512\nproxies: 8\nheld_out: 3\nmodel: {n_layer: 1, d_model: 32, n_head: 2, seq_len: 32}\n"
                 "train: {steps: 40, batch_size: 8, lr: 0.01, checkpoint_every: 20, eval_batches: 4}\n")
     mix = run_dir / "mix"
-    manifest = _json(mix / "mixture_manifest.json")
+    manifest = _json(mix / "mixture_manifest.json", run_dir)
     if manifest is None:
         return text
     line = f"mixture: {mix.resolve()}"

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
-from curation import run_sql
-from dashboards import queries
+from curation import confine, run_sql
+from dashboards import docview, queries
 
 RUN_DIR_ENV = "CURATE_RUN_DIR"
 #: Aggregates are recomputed at most this often, so a run that is still being written shows up.
@@ -46,6 +46,22 @@ def require_run_dir() -> Path:
     return rd
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def confinement(run: str) -> confine.Confinement:
+    """The folders this run's files may be opened in (:func:`dashboards.docview.confinement`);
+    cached because it reads the run's recorded inputs (one per WARC file of a big crawl)."""
+    return docview.confinement(Path(run))
+
+
+def read_json(run: Path, path: Path) -> tuple[dict | None, str | None]:
+    """(a JSON side file of the run, None), (None, None) when missing or malformed, or (None, the
+    refusal) when it resolves outside the run (a symlink): pages show that line instead."""
+    try:
+        return queries.read_json(path, confinement(str(run))), None
+    except confine.OutsideRunError as exc:
+        return None, str(exc)
+
+
 @st.cache_resource(show_spinner=False)
 def _connection(run: str) -> duckdb.DuckDBPyConnection:
     # skip_unreadable: one corrupt table should not take the whole dashboard down.
@@ -54,6 +70,30 @@ def _connection(run: str) -> duckdb.DuckDBPyConnection:
 
 def cursor(run: Path) -> duckdb.DuckDBPyConnection:
     return _connection(str(run)).cursor()
+
+
+def sql_limits() -> run_sql.Limits:
+    """The SQL page's per-query limits: ``curate dashboard --sql-timeout-s/--sql-memory-limit``
+    (passed to this server in the environment), else ``curate sql``'s defaults."""
+    from dashboards.launch import SQL_MEMORY_ENV, SQL_TIMEOUT_ENV
+
+    timeout = float(os.environ.get(SQL_TIMEOUT_ENV) or run_sql.DEFAULT_TIMEOUT_S)
+    memory = os.environ.get(SQL_MEMORY_ENV) or run_sql.DEFAULT_MEMORY_LIMIT
+    return run_sql.Limits(timeout or None, memory, timeout_flag="--sql-timeout-s", memory_flag="--sql-memory-limit")
+
+
+@st.cache_resource(show_spinner=False)
+def _sql_connection(run: str, limits: run_sql.Limits) -> duckdb.DuckDBPyConnection:
+    # A database of its own for typed SQL: its memory_limit bounds the console's queries (all
+    # sessions together) without squeezing the pages' cached aggregates, and a console query
+    # cannot see or replace the pages' internal tables.
+    return run_sql.connect(run, skip_unreadable=True, limits=limits)
+
+
+def sql_cursor(run: Path) -> tuple[duckdb.DuckDBPyConnection, run_sql.Limits]:
+    """A cursor for the SQL page and the limits to run its query with."""
+    limits = sql_limits()
+    return _sql_connection(str(run), limits).cursor(), limits
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -139,4 +179,5 @@ def reload_button() -> None:
     if st.sidebar.button("Reload data", help="Re-read the run directory (new tables, changed files)"):
         st.cache_data.clear()
         _connection.clear()
+        _sql_connection.clear()
         st.rerun()

@@ -1,27 +1,33 @@
 """One document, looked at closely: its raw WARC record and its benchmark overlap (no Streamlit).
 
 * :func:`read_raw_html` seeks to ``source_offset`` in ``source_file`` and reads the first record
-  there with the pipeline's own reader (:func:`curation.warc.read_records`), but only from local
-  files under an allowed root (the run directory, plus ``CURATE_WARC_ROOTS``): the path comes from
-  the data, and a dashboard must not become a way to read any file on the machine.
-* :func:`overlap` recomputes which n-grams a contaminated document shares with its benchmark item
-  (found from ``decontam_item`` = "file:line" and the decontaminate stage's ``_report.json``),
-  using the same normalisation as :mod:`curation.decontam`, and returns character spans to mark.
+  there with the pipeline's own reader (:func:`curation.warc.read_records`).
+* :func:`benchmark_item` reads the benchmark item a contaminated document was matched with (found
+  from ``decontam_item`` = "file:line" and the decontaminate stage's ``_report.json``), and
+  :func:`overlap` recomputes the n-grams they share, with the same normalisation as
+  :mod:`curation.decontam`, as character spans to mark.
+
+Every path here comes from the data (a row, a report), and a dashboard must not become a way to
+read any file on the machine: each file is opened through :func:`confinement` (the run folder, the
+input folders the run's own config names, and ``CURATE_WARC_ROOTS``), which resolves symlinks and
+``..`` first and refuses anything outside with a one-line reason the page shows instead.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import html
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation import confine
 from curation import decontam as dc
 from curation import fsutil
 
-#: os.pathsep-separated extra folders the dashboard may read WARC files from.
+#: os.pathsep-separated extra folders the dashboard may read files from (``--warc-root``).
 WARC_ROOTS_ENV = "CURATE_WARC_ROOTS"
 #: The most raw payload shown (a page can be megabytes; the browser need not render all of it).
 MAX_HTML_BYTES = 500_000
@@ -40,26 +46,31 @@ class RawRecord:
     truncated: bool = False
 
 
-def allowed_roots(run_dir: Path) -> list[Path]:
-    roots = [run_dir.resolve()]
-    for p in os.environ.get(WARC_ROOTS_ENV, "").split(os.pathsep):
-        if p.strip():
-            roots.append(Path(p).expanduser().resolve())
-    return roots
+def confinement(run_dir: Path) -> confine.Confinement:
+    """What the dashboard may open for this run: see :func:`curation.confine.for_run`."""
+    extra = [p for p in os.environ.get(WARC_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    return confine.for_run(run_dir, extra, hint=f"`curate dashboard --warc-root DIR` (or {WARC_ROOTS_ENV}) allows a folder")
 
 
-def read_raw_html(source_file: str | None, offset: int | None, run_dir: Path) -> RawRecord:
+def _allowed(where: Path | confine.Confinement) -> confine.Confinement:
+    return where if isinstance(where, confine.Confinement) else confinement(where)
+
+
+def read_raw_html(source_file: str | None, offset: int | None, where: Path | confine.Confinement) -> RawRecord:
+    """The record at ``offset`` of ``source_file``; ``where`` is the run directory or its confinement."""
     if not source_file or offset is None:
         return RawRecord(None, "the row records no source_file/source_offset")
     if fsutil.is_uri(source_file):
         return RawRecord(None, f"{source_file} is a remote file; the dashboard reads local files only")
-    path = Path(fsutil.local_path(source_file)).resolve()  # resolve: a symlink cannot escape the roots
-    roots = allowed_roots(run_dir)
-    if not any(path.is_relative_to(r) for r in roots):
-        return RawRecord(None, f"{path} is outside the allowed folders ({', '.join(map(str, roots))}); "
-                               f"add its folder to {WARC_ROOTS_ENV} (or `curate dashboard --warc-root`) to show it")
+    allowed = _allowed(where)
+    try:
+        path = allowed.resolve(fsutil.local_path(source_file))
+    except confine.OutsideRunError as exc:
+        return RawRecord(None, str(exc))
+    except FileNotFoundError:
+        return RawRecord(None, f"{source_file} does not exist (moved or deleted since the run)")
     if not path.is_file():
-        return RawRecord(None, f"{path} does not exist (moved or deleted since the run)")
+        return RawRecord(None, f"{path} is not a file")
     from curation.warc import read_records
 
     try:
@@ -101,39 +112,62 @@ def _item_file(report: dict | None, benchmark: str, file_name: str) -> str | Non
     return next((f for f in files if os.path.basename(f) == file_name), None)
 
 
-def benchmark_item(report: dict | None, benchmark: str | None, item: str | None) -> tuple[str | None, str | None]:
+def read_report(run_dir: Path, allowed: confine.Confinement | None = None) -> tuple[dict | None, str | None]:
+    """(the decontaminate stage's ``_report.json``, None) or (None, why it is not shown)."""
+    allowed = allowed or confinement(run_dir)
+    for stage in ("decontaminate", "decontam"):
+        try:
+            report = allowed.read_json(run_dir / stage / "_report.json")
+        except confine.OutsideRunError as exc:
+            return None, str(exc)
+        if isinstance(report, dict):
+            return report, None
+    return None, "the run has no readable decontaminate/_report.json"
+
+
+def benchmark_item(report: dict | None, benchmark: str | None, item: str | None,
+                   where: Path | confine.Confinement) -> tuple[str | None, str | None]:
     """(item text, None) or (None, why not), for ``item`` = "file:line" of ``benchmark``.
 
     Reads only that one file, with the spec (format, fields) from the report's benchmarks YAML when
-    it can still be read, so the item is the exact text the decontaminate job indexed.
+    it can still be read, so the item is the exact text the decontaminate job indexed. Both files
+    must pass the confinement (``where``: the run directory or its confinement); the report that
+    names them is data, so a crafted one naming ``/etc/passwd`` gets a refusal, not the file.
     """
     if not benchmark or not item or ":" not in item:
         return None, "the row names no benchmark item"
+    allowed = _allowed(where)
     name, _, line = item.rpartition(":")
-    path = _item_file(report, benchmark, name)
-    if path is None:
+    named = _item_file(report, benchmark, name)
+    if named is None:
         return None, f"{name} is not among the files of {benchmark} in the decontaminate stage's _report.json"
+    try:
+        path = str(allowed.resolve(named))
+    except confine.OutsideRunError as exc:
+        return None, str(exc)
+    except FileNotFoundError:
+        return None, f"benchmark file {named} no longer exists"
     if not os.path.isfile(path):
-        return None, f"benchmark file {path} no longer exists"
+        return None, f"benchmark file {named} is not a file"
     spec = None
     bench_yaml = (report or {}).get("benchmarks_file")
-    if bench_yaml and os.path.isfile(bench_yaml):
+    if bench_yaml and allowed.allows(bench_yaml) and os.path.isfile(allowed.resolve(bench_yaml, strict=False)):
         try:
-            specs = dc.load_benchmark_specs(bench_yaml)
-        except dc.BenchmarkError:
+            specs = dc.load_benchmark_specs(allowed.resolve(bench_yaml))
+        except (dc.BenchmarkError, OSError):
             specs = []
-        import glob
-
-        spec = next((s for s in specs if os.path.abspath(path) in map(os.path.abspath, glob.glob(s.path, recursive=True))), None)
+        # Only matched against (never read): the file read is ``path``, already confined.
+        spec = next((s for s in specs if path in map(os.path.realpath, glob.glob(s.path, recursive=True))), None)
     if spec is None:  # the YAML moved: a JSON line's text fields, joined, are a close superset
         spec = dc.BenchmarkSpec(path=path, format="csv" if ".csv" in name else "jsonl", require_all_fields=False,
                                 fields=("question", "answer", "text", "prompt", "canonical_solution", "context",
                                         "query", "choices", "continuation"), csv_header=False)
-    try:
-        bench = dc.load_benchmarks([dataclasses.replace(spec, path=path, name=benchmark)])[0]
+    try:  # escaped: load_benchmarks globs its path, and a wildcard in a name must not reach other files
+        bench = dc.load_benchmarks([dataclasses.replace(spec, path=glob.escape(path), name=benchmark)])[0]
     except dc.BenchmarkError as exc:
         return None, str(exc)
-    text = dict(bench.items).get(item)
+    # Items are keyed by the name of the file read, which is the link's target if the report named a link.
+    text = dict(bench.items).get(f"{os.path.basename(path)}:{line}")
     return (text, None) if text is not None else (None, f"{item} not found in {path}")
 
 

@@ -16,6 +16,10 @@ time it ends, so it could not learn the code otherwise. It starts a new session,
 training worker processes and the supervisor form one process group, and :func:`stop` ends all of
 them with one signal. ``curate ablate`` resumes from its own files, so resuming is launching the
 same command again.
+
+Every job file is read (and the log appended to) only where it resolves inside the output folder
+(:class:`curation.confine.Confinement`): a ``job.log`` that is a symlink to a private file must not
+be shown on the page, nor written through.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from curation import confine, output_dir
 
 CONFIG_FILE = "job_config.yaml"
 JOB_FILE = "job.json"
@@ -63,11 +69,20 @@ def ablate_command(config: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "curation.cli", "ablate", "--config", str(config), "--output", str(out)]
 
 
+def _read(out: Path, name: str) -> str | None:
+    """``out/name`` when it is a readable file inside ``out``; None otherwise."""
+    try:
+        return confine.Confinement.under(out).read_text(out / name)
+    except (OSError, confine.OutsideRunError):
+        return None
+
+
 def _read_job(out: Path) -> dict | None:
     try:
-        return json.loads((out / JOB_FILE).read_text())
-    except (OSError, ValueError):
+        job = json.loads(_read(out, JOB_FILE) or "")
+    except ValueError:
         return None
+    return job if isinstance(job, dict) else None
 
 
 def _proc_state(pid: int) -> str | None:
@@ -147,8 +162,8 @@ def status(out_dir: str | Path) -> JobStatus:
         return JobStatus(RUNNING, pid, None, started, cmd)
     code = None
     try:
-        code = int((out / EXIT_FILE).read_text().strip())
-    except (OSError, ValueError):
+        code = int((_read(out, EXIT_FILE) or "").strip())
+    except ValueError:
         pass
     if code is not None:
         state = FINISHED if code == 0 and done else FAILED
@@ -165,10 +180,18 @@ def launch(out_dir: str | Path, config_text: str | None = None, cwd: str | Path 
     current = status(out)
     if current.running:
         raise JobError(f"a job is already running in {out} (pid {current.pid})")
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # the job files below go in first: claim the folder for curate ablate before writing them
+        output_dir.claim(str(out), "ablate", resume=True)
+    except output_dir.OutputRefused as exc:
+        raise JobError(str(exc)) from exc
+    try:  # written through below: a job file that links out of the folder must not be followed
+        real_config, log_path = (confine.Confinement.under(out).resolve(out / n, strict=False)
+                                 for n in (CONFIG_FILE, LOG_FILE))
+    except confine.OutsideRunError as exc:
+        raise JobError(str(exc)) from exc
     config = out / CONFIG_FILE
     if config_text is not None:
-        config.write_text(config_text)
+        real_config.write_text(config_text)
     elif not config.is_file():
         raise JobError(f"nothing to resume: {config} does not exist")
     job = _read_job(out) or {}
@@ -179,7 +202,7 @@ def launch(out_dir: str | Path, config_text: str | None = None, cwd: str | Path 
     env = dict(os.environ)
     # The job imports curation from this checkout even when the package is not installed.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    with open(out / LOG_FILE, "ab") as log:
+    with open(log_path, "ab") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         log.flush()
         proc = subprocess.Popen([sys.executable, "-m", "dashboards.jobs", "supervise", str(out), "--", *cmd],
@@ -239,11 +262,14 @@ def stop(out_dir: str | Path, timeout: float = 15.0) -> bool:
 
 
 def log_tail(out_dir: str | Path, max_bytes: int = 8000) -> str:
-    path = Path(out_dir) / LOG_FILE
+    out = Path(out_dir)
     try:
-        with open(path, "rb") as f:
-            f.seek(max(0, path.stat().st_size - max_bytes))
+        with confine.Confinement.under(out).open(out / LOG_FILE) as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - max_bytes))
             return f.read().decode("utf-8", "replace")
+    except confine.OutsideRunError as exc:
+        return str(exc)
     except OSError:
         return ""
 

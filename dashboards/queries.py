@@ -11,7 +11,6 @@ words, the same definition as ``curate funnel`` until the tokenizer stage exists
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from curation import confine
 from curation import funnel as funnel_mod
 
 #: Document-stage views, latest first: the latest holds the whole funnel (rows dropped upstream
@@ -59,13 +59,13 @@ def step_order(run_dir: Path) -> list[str]:
     """Stage names in pipeline order: extraction, the annotate steps as configured, then the
     cross-document stages (so the table reads top to bottom like the pipeline ran)."""
     order = list(funnel_mod.EXTRACT_ORDER)
+    own = confine.Confinement.under(run_dir)  # a _config.yaml that links out of the run is not read
     for stage in ("annotate", "extract"):
-        cfg_path = run_dir / stage / "_config.yaml"
-        if cfg_path.is_file():
-            try:
-                cfg = yaml.safe_load(cfg_path.read_text()) or {}
-            except yaml.YAMLError:
-                continue
+        try:
+            cfg = yaml.safe_load(own.read_text(run_dir / stage / "_config.yaml")) or {}
+        except (OSError, confine.OutsideRunError, yaml.YAMLError):
+            continue
+        if isinstance(cfg, dict):
             order += [s["name"] for s in cfg.get("steps", []) if isinstance(s, dict) and "name" in s]
     return order + ["top_fraction", "dedup"]
 
@@ -284,12 +284,11 @@ def catalog(con: duckdb.DuckDBPyConnection, tables: dict[str, str]) -> pd.DataFr
     return pd.DataFrame(rows, columns=["table", "column", "type"])
 
 
-def read_json(path: Path) -> dict | None:
-    """A JSON side file, or None when missing or malformed (pages say which)."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+def read_json(path: Path, allowed: confine.Confinement) -> dict | None:
+    """A JSON side file, or None when missing or malformed (pages say which); raises
+    :class:`curation.confine.OutsideRunError` when it resolves outside ``allowed`` (a symlink)."""
+    value = allowed.read_json(path)
+    return value if isinstance(value, dict) else None
 
 
 def fmt_int(n: float | int) -> str:

@@ -253,7 +253,7 @@ def test_raw_records_only_from_allowed_local_files(run, tmp_path, monkeypatch):
     monkeypatch.delenv(docview.WARC_ROOTS_ENV, raising=False)
     outside = tmp_path / "elsewhere.warc.gz"
     outside.write_bytes(run.warc_file.read_bytes())
-    assert "outside the allowed folders" in docview.read_raw_html(str(outside), 0, run.run_dir).reason
+    assert "outside the run and its input folders" in docview.read_raw_html(str(outside), 0, run.run_dir).reason
     assert "remote file" in docview.read_raw_html("s3://bucket/x.warc.gz", 0, run.run_dir).reason
     assert "does not exist" in docview.read_raw_html(str(run.run_dir / "gone.warc.gz"), 0, run.run_dir).reason
     monkeypatch.setenv(docview.WARC_ROOTS_ENV, str(tmp_path))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from curation import confine
 from dashboards import ablation_outputs as ao
 from dashboards import data, jobs
 
@@ -47,7 +48,11 @@ def new_ablation() -> None:
         if error:
             st.error(f"Config refused: {error}")
             return
-        status = jobs.launch(out, text)
+        try:
+            status = jobs.launch(out, text)
+        except jobs.JobError as exc:
+            st.error(f"Not launched: {exc}")
+            return
         st.session_state["abl_select_next"] = str(out.relative_to(run.resolve()))
         st.toast(f"Launched pid {status.pid}")
         st.rerun()
@@ -66,7 +71,11 @@ def controls(out: Path, status: jobs.JobStatus) -> None:
         if c2.button("Resume", key="abl_resume", type="primary",
                      help="Launches the same command again: finished proxies are kept, the others continue "
                           "from their last checkpoint."):
-            jobs.resume(out)
+            try:
+                jobs.resume(out)
+            except jobs.JobError as exc:
+                st.error(f"Not resumed: {exc}")
+                return
             st.rerun()
     c3.button("Refresh", key="abl_refresh")
 
@@ -113,7 +122,7 @@ def results(out: Path) -> None:
         left.dataframe(held, hide_index=True, key="abl_heldout")
         right.scatter_chart(held, x="predicted", y="actual")
     runs_file = out / "runs.parquet"
-    if runs_file.is_file():
+    if runs_file.is_file() and confine.Confinement.under(out).allows(runs_file):
         with st.expander("All proxies (runs.parquet)"):
             st.dataframe(pd.read_parquet(runs_file), hide_index=True, width="stretch")
     st.subheader("Proposed mixture")

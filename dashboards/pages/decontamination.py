@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, queries
+from dashboards import data
 
 st.title("Decontamination")
 run = data.require_run_dir()
@@ -16,7 +16,9 @@ if stage is None and not has_cols:
     st.info("This run has no decontamination stage yet (`curate decontaminate`).")
     st.stop()
 
-report = queries.read_json(stage / "_report.json") if stage else None
+report, refused = data.read_json(run, stage / "_report.json") if stage else (None, None)
+if refused:
+    st.error(f"_report.json not shown: {refused}")
 if report:
     rows = [{"benchmark": name, **{k: v for k, v in b.items() if k != "files"}, "files": len(b.get("files", []))}
             for name, b in report.get("benchmarks", {}).items()]
@@ -35,7 +37,7 @@ if report:
     st.subheader("Per benchmark (from _report.json)")
     only_flagged = st.checkbox("Only benchmarks that flagged documents", value=len(bench) > 20, key="decontam_only_flagged")
     st.dataframe(flagged if only_flagged else bench, hide_index=True, width="stretch", key="decontam_report")
-else:
+elif not refused:
     st.caption("No `_report.json` beside the stage output: the per-benchmark index sizes are unknown.")
 
 if has_cols:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, queries
+from dashboards import data
 
 st.title("Mixture")
 run = data.require_run_dir()
@@ -15,9 +15,9 @@ if not manifests:
     st.stop()
 path = manifests[0] if len(manifests) == 1 else st.selectbox(
     "Mixture", manifests, format_func=lambda p: str(p.parent.relative_to(run)), key="mixture_pick")
-m = queries.read_json(path)
+m, refused = data.read_json(run, path)
 if m is None:
-    st.error(f"{path} cannot be read.")
+    st.error(f"Manifest not shown: {refused}" if refused else f"{path} cannot be read.")
     st.stop()
 
 rows = []

@@ -12,7 +12,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboards import data, docview, queries
+from dashboards import data, docview
 
 st.title("Samples")
 run = data.require_run_dir()
@@ -57,8 +57,11 @@ spans = []
 if status in ("contaminated", "partial"):
     st.warning(f"**{status}**: overlaps benchmark `{doc.get('decontam_benchmark')}` item `{doc.get('decontam_item')}` "
                f"(ratio {doc.get('decontam_ratio') or 0:.3f}, decided by the {doc.get('decontam_ngram')}-gram rule).")
-    report = queries.read_json(run / "decontaminate" / "_report.json") or queries.read_json(run / "decontam" / "_report.json")
-    item_text, why = docview.benchmark_item(report, doc.get("decontam_benchmark"), doc.get("decontam_item"))
+    allowed = data.confinement(str(run))
+    report, why = docview.read_report(run, allowed)
+    item_text = None
+    if report is not None:
+        item_text, why = docview.benchmark_item(report, doc.get("decontam_benchmark"), doc.get("decontam_item"), allowed)
     if item_text is None:
         st.caption(f"Shared n-grams not highlighted: {why}.")
     else:
@@ -79,7 +82,7 @@ with left:
                      key=f"samples_text_{doc_id}")
 with right:
     st.markdown("**Raw HTML (WARC record)**")
-    raw = docview.read_raw_html(doc.get("source_file"), doc.get("source_offset"), run)
+    raw = docview.read_raw_html(doc.get("source_file"), doc.get("source_offset"), data.confinement(str(run)))
     if raw.html is None:
         st.info(f"Raw record not shown: {raw.reason}")
     else:

@@ -1,4 +1,5 @@
-"""SQL: a read-only DuckDB console over the run's tables (``curation.run_sql.query``)."""
+"""SQL: a read-only DuckDB console over the run's tables (``curation.run_sql.query``), each query
+bounded in time and memory (``curate dashboard --sql-timeout-s/--sql-memory-limit``)."""
 
 from __future__ import annotations
 
@@ -39,9 +40,12 @@ limit = c2.number_input("Row limit", 1, 100_000, 1000, key="sql_limit")
 if c1.button("Run", type="primary", key="sql_run") or st.session_state.get("sql_last") is None:
     st.session_state["sql_last"] = sql
 try:
-    result = run_sql.query(data.cursor(run), st.session_state["sql_last"], limit=int(limit))
+    cur, limits = data.sql_cursor(run)
+    result = run_sql.query(cur, st.session_state["sql_last"], limit=int(limit), limits=limits)
 except run_sql.ReadOnlyError as exc:
     st.error(f"Refused, nothing was executed: {exc}")
+except (run_sql.SqlError, ValueError) as exc:  # a limit hit, a failure while streaming, a bad limit setting
+    st.error(str(exc))
 except duckdb.Error as exc:
     st.error(f"{type(exc).__name__}: {exc}")
 else:
