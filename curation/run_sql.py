@@ -46,6 +46,7 @@ import duckdb
 import pyarrow as pa
 
 from curation import confine
+from curation.output_dir import OutputRefused
 
 #: Statement types a query may have. SHOW / DESCRIBE / SUMMARIZE / FROM-first / VALUES / WITH all
 #: parse as SELECT. PRAGMA and CALL are refused: most PRAGMAs are settings in disguise
@@ -422,9 +423,13 @@ def write_catalog(run_dir: str | Path, path: str | Path | None = None) -> Path:
     for every client not started in the run directory. Rebuild the catalog if the run moves.
     Written to a temporary file and renamed, so a reader never sees half a catalog.
     """
+    from curation.output_dir import claim_file  # noqa: PLC0415 - beside its one use
+
     root = Path(run_dir).resolve()
     tables = discover_tables(root)
     target = Path(path) if path is not None else root / CATALOG_FILE
+    # Replacing a file is allowed only when it is a catalog written here (never a user's database).
+    claim_file(str(target), "catalog", ours=is_catalog)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
@@ -436,6 +441,7 @@ def write_catalog(run_dir: str | Path, path: str | Path | None = None) -> Path:
             _lock_down(con, root)
             for name, glob in tables.items():
                 con.execute(_view_sql(name, glob))
+                con.execute(f'COMMENT ON VIEW "{name}" IS {_sql_string(CATALOG_MARK)}')
         finally:
             con.close()
         os.replace(tmp, target)
@@ -443,6 +449,26 @@ def write_catalog(run_dir: str | Path, path: str | Path | None = None) -> Path:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
     return target
+
+
+#: The comment on every view of a catalog: what shows that a database file is one curate wrote.
+CATALOG_MARK = "curate-catalog v1"
+
+
+def is_catalog(path: str | Path) -> bool:
+    """A DuckDB file holding only views, each commented :data:`CATALOG_MARK` (so it can be rebuilt)."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        tables = con.execute("SELECT count(*) FROM duckdb_tables() WHERE NOT internal").fetchall()[0][0]
+        comments = [r[0] for r in con.execute("SELECT comment FROM duckdb_views() WHERE NOT internal").fetchall()]
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+    return tables == 0 and bool(comments) and all(c == CATALOG_MARK for c in comments)
 
 
 def catalog_counts(path: str | Path) -> dict[str, int]:
@@ -549,7 +575,7 @@ def run_catalog(args: argparse.Namespace, out=None, err=None) -> int:
     try:
         path = write_catalog(args.run_dir, args.output)
         counts = catalog_counts(path)
-    except (FileNotFoundError, duckdb.Error, OSError) as exc:
+    except (FileNotFoundError, duckdb.Error, OSError, OutputRefused) as exc:
         print(f"catalog: {exc}", file=err)
         return 2
     width = max([len("view")] + [len(n) for n in counts])

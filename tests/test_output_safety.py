@@ -250,3 +250,26 @@ def test_commands_refuse_a_foreign_output_in_one_line(tmp_path):
     one_line_error(curate("label", "-i", str(docs), "-o", str(site / "index.md"), "--base-url",
                           "http://127.0.0.1:9/v1", "--model", "m"), "not written by curate label")
     assert tree_hash(tmp_path) == before
+
+
+def test_catalog_replaces_only_its_own_file(tmp_path):
+    import duckdb
+
+    from curation import run_sql
+
+    run = tmp_path / "run"
+    (run / "extract").mkdir(parents=True)
+    duckdb.sql(f"COPY (SELECT 'a' AS id, 'text' AS text) TO '{run}/extract/part-0.parquet' (FORMAT parquet)")
+    mine = tmp_path / "mine.duckdb"  # a user's own database, and a plain file, at the --output path
+    con = duckdb.connect(str(mine))
+    con.execute("CREATE TABLE notes AS SELECT 42 AS x")
+    con.close()
+    (tmp_path / "notes.txt").write_text("precious")
+    before = tree_hash(tmp_path)
+    for target in (mine, tmp_path / "notes.txt", run):
+        with pytest.raises(OutputRefused):
+            run_sql.write_catalog(run, target)
+    assert tree_hash(tmp_path) == before
+    path = run_sql.write_catalog(run)
+    assert run_sql.is_catalog(path) and run_sql.catalog_counts(path) == {"extract": 1}
+    assert run_sql.write_catalog(run) == path  # its own catalog is rebuilt
