@@ -182,6 +182,20 @@ def test_val_batches_are_fixed_and_non_overlapping():
     assert max(targets) > 15 * SEQ  # spread over the whole tail, not just its start
 
 
+@pytest.mark.parametrize("make", [
+    lambda: ProxyConfig(vocab_size=384, n_head=0),  # used to be a ZeroDivisionError (d_model % n_head)
+    lambda: ProxyConfig(vocab_size=384, d_model=0),
+    lambda: cfg(steps=0), lambda: cfg(batch_size=0), lambda: cfg(lr=float("nan")), lambda: cfg(lr=float("inf")),
+    lambda: cfg(weight_decay=-0.1), lambda: cfg(grad_clip=float("nan")),
+    lambda: split_tokens("x", np.arange(1000), seq_len=0),
+    lambda: MixtureSampler.val_batches(SourceTokens("v", np.zeros(9), np.arange(99)), n=1, batch_size=1, seq_len=0),
+    lambda: MixtureSampler([periodic_source()], [1.0]).batch(0, SEQ),
+])
+def test_sizes_and_rates_out_of_range_are_value_errors(make):
+    with pytest.raises(ValueError):
+        make()
+
+
 @pytest.mark.parametrize("weights", [[0.5, 0.4], [1.2, -0.2], [float("nan"), 1.0], [1.0]])
 def test_weights_must_be_a_distribution(weights, tmp_path):
     sources = [periodic_source("a"), periodic_source("b")]

@@ -26,7 +26,8 @@ class ProxyConfig:
     mlp_ratio: int = 4
 
     def __post_init__(self) -> None:
-        if self.vocab_size < 2 or self.n_layer < 1 or self.seq_len < 1 or self.mlp_ratio < 1:
+        if (self.vocab_size < 2 or self.n_layer < 1 or self.seq_len < 1 or self.mlp_ratio < 1
+                or self.n_head < 1 or self.d_model < 1):
             raise ValueError(f"invalid ProxyConfig: {self}")
         if self.d_model % self.n_head:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head})")

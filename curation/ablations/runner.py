@@ -26,6 +26,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ import numpy as np
 
 from curation import config as configlib
 from curation.ablations import regmix
+from curation.config import bounded
 from curation.schema import PARQUET_WRITE_OPTIONS
 
 logger = logging.getLogger(__name__)
@@ -54,14 +56,14 @@ class AblationSource:
     #: documents: a SQL condition over the rows (DuckDB dialect), e.g. ``drop_reason IS NULL``.
     where: str = ""
     #: Read at most this many tokens of the source (documents in input order).
-    max_tokens: int = 2_000_000
+    max_tokens: int = bounded(2_000_000, lo=1)
     #: No proxy may repeat this source's training tokens more than this many times.
-    max_epochs: float = 4.0
+    max_epochs: float = bounded(4.0, lo=0, hi=1e6, lo_open=True)
     #: Prior weight (the centre of the sampled mixtures); 0 everywhere means uniform.
-    prior: float = 0.0
+    prior: float = bounded(0.0, lo=0, hi=1)
     #: The largest share the final mixture may give this source (for a ``mixture:`` source: its
     #: ``max_epochs`` × unique tokens ÷ the mixture's total, so ``curate mix`` accepts the proposal).
-    share_cap: float = 1.0
+    share_cap: float = bounded(1.0, lo=0, hi=1, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -73,21 +75,25 @@ class TargetConfig:
     field: str = "text"
 
 
+# Upper bounds are far above a proxy's needs; they turn a typo (an extra zero or three) into an error
+# naming the key instead of an allocation that fails with a MemoryError traceback mid-run.
 @dataclass(frozen=True)
 class ModelSection:
-    n_layer: int = 2
-    d_model: int = 128
-    n_head: int = 4
-    seq_len: int = 128
+    n_layer: int = bounded(2, lo=1, hi=256)
+    d_model: int = bounded(128, lo=1, hi=16_384)
+    n_head: int = bounded(4, lo=1, hi=1024)
+    seq_len: int = bounded(128, lo=1, hi=65_536)
 
 
 @dataclass(frozen=True)
 class TrainSection:
-    steps: int = 300
-    batch_size: int = 16
-    lr: float = 3e-3
-    eval_batches: int = 8
-    checkpoint_every: int = 100
+    steps: int = bounded(300, lo=1, hi=10**9)
+    batch_size: int = bounded(16, lo=1, hi=65_536)
+    lr: float = bounded(3e-3, lo=0, hi=10, lo_open=True)
+    eval_batches: int = bounded(8, lo=1, hi=1_000_000)
+    #: 0: only at the end.
+    checkpoint_every: int = bounded(100, lo=0)
+    #: auto (CUDA when available), cpu, cuda or cuda:N.
     device: str = "auto"
 
 
@@ -97,22 +103,30 @@ class AblationConfig:
     mixture: str | None = None
     sources: tuple[AblationSource, ...] = ()
     #: ``train``: a byte-level BPE of ``vocab_size`` trained on the sources; or a local tokenizer.json.
+    #: (A byte-level BPE holds at least its 256 bytes and the end-of-text token.)
     tokenizer: str = "train"
-    vocab_size: int = 2048
-    proxies: int = 16
+    vocab_size: int = bounded(2048, lo=257, hi=2**20)
+    proxies: int = bounded(16, lo=3, hi=10_000)
     #: Proxies kept out of the regression fit to measure its rank correlation.
-    held_out: int = 4
+    held_out: int = bounded(4, lo=0, hi=10_000)
     #: Dirichlet concentration around the prior (1 with a uniform prior: uniform over the simplex).
-    concentration: float = 1.0
+    concentration: float = bounded(1.0, lo=0, hi=1e6, lo_open=True)
     target: TargetConfig = field(default_factory=TargetConfig)
     model: ModelSection = field(default_factory=ModelSection)
     train: TrainSection = field(default_factory=TrainSection)
     #: Proxies trained at once (0: one per core on CPU, one on a GPU).
-    workers: int = 0
-    seed: int = 0
+    workers: int = bounded(0, lo=0, hi=1024)
+    #: numpy and torch both take seeds below 2^63.
+    seed: int = bounded(0, lo=0, hi=2**63 - 1)
+
+
+#: Devices torch names (``resolve_device``); anything else fails inside a proxy's worker process.
+DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
 def load_config(path: str | None, overrides: list[str] | None = None) -> AblationConfig:
+    """The ablation config, every value checked (ranges per field, then the checks across fields and
+    files below), so a bad one is a one-line :class:`~curation.config.ConfigError` before any work."""
     cfg = configlib.load(AblationConfig, path, overrides)
     if cfg.mixture:
         cfg = replace(cfg, sources=tuple(cfg.sources) + mixture_sources(cfg.mixture))
@@ -121,8 +135,15 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> Ablatio
         raise configlib.ConfigError("an ablation needs at least two sources (sources: or mixture:)")
     if len(set(names)) != len(names) or not all(names) or TARGET in names:
         raise configlib.ConfigError(f"source names must be unique and non-empty: {names}")
-    if cfg.proxies - cfg.held_out < 3 or cfg.held_out < 0:
+    if cfg.proxies - cfg.held_out < 3:
         raise configlib.ConfigError(f"proxies ({cfg.proxies}) must exceed held_out ({cfg.held_out}) by at least 3 to fit")
+    if cfg.model.d_model % cfg.model.n_head:
+        raise configlib.ConfigError(f"model.d_model ({cfg.model.d_model}) must be a multiple of model.n_head "
+                                    f"({cfg.model.n_head})")
+    if not DEVICES.fullmatch(cfg.train.device):
+        raise configlib.ConfigError(f"train.device must be auto, cpu, cuda or cuda:N, got {cfg.train.device!r}")
+    if cfg.target.text and not cfg.target.field:
+        raise configlib.ConfigError("target.field must name the evaluation text's column")
     unknown = sorted(set(cfg.target.sources) - set(names))
     if unknown:
         raise configlib.ConfigError(f"target.sources names unknown sources {unknown} (have {names})")
@@ -131,13 +152,16 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> Ablatio
     for s in cfg.sources:
         if s.kind not in ("auto", "documents", "text", "code"):
             raise configlib.ConfigError(f"source {s.name!r}: kind must be auto, documents, text or code")
+        if not s.input:  # Path("") is the working directory, which exists
+            raise configlib.ConfigError(f"source {s.name!r}: input is required")
         if not Path(s.input).exists():
             raise configlib.ConfigError(f"source {s.name!r}: input not found: {s.input}")
-        if s.max_epochs <= 0 or s.max_tokens <= 0 or s.prior < 0:
-            raise configlib.ConfigError(f"source {s.name!r}: max_epochs and max_tokens must be > 0, prior >= 0")
     priors = np.array([s.prior for s in cfg.sources])
     if priors.any():
-        regmix.check_weights(priors, names)  # a prior that is not a distribution is a typo, not a hint
+        try:
+            regmix.check_weights(priors, names)  # a prior that is not a distribution is a typo, not a hint
+        except ValueError as exc:
+            raise configlib.ConfigError(f"sources' prior: {exc}") from None
     if cfg.tokenizer != "train" and not Path(cfg.tokenizer).is_file():
         raise configlib.ConfigError(f"tokenizer file not found: {cfg.tokenizer}")
     if cfg.target.text and not Path(cfg.target.text).exists():
@@ -151,14 +175,22 @@ def mixture_sources(mix_dir: str) -> tuple[AblationSource, ...]:
     manifest = Path(mix_dir) / "mixture_manifest.json"
     if not manifest.is_file():
         raise configlib.ConfigError(f"mixture: {manifest} not found (the output of `curate mix`)")
-    import yaml
-
-    m = json.loads(manifest.read_text())
-    epochs = {s["name"]: float(s.get("max_epochs", 1.0)) for s in yaml.safe_load(m["config"]).get("sources", [])}
-    return tuple(AblationSource(name=n, input=str(mix_dir), kind="documents", where=f"source = '{n}' AND copy = 0",
-                                max_epochs=epochs.get(n, 1.0), prior=float(r["share"]),
-                                share_cap=min(1.0, epochs.get(n, 1.0) * r["unique_tokens"] / m["total_tokens"]))
-                 for n, r in sorted(m["sources"].items()))
+    try:
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+        epochs = {s["name"]: float(s.get("max_epochs", 1.0))
+                  for s in (configlib.safe_load(m["config"]) or {}).get("sources", [])}
+        total = m["total_tokens"]
+        if total <= 0:  # an empty mixture: every share cap would divide by zero
+            raise configlib.ConfigError(f"mixture: {manifest} holds no tokens; nothing to ablate")
+        return tuple(AblationSource(name=n, input=str(mix_dir), kind="documents", where=f"source = '{n}' AND copy = 0",
+                                    max_epochs=epochs.get(n, 1.0), prior=float(r["share"]),
+                                    share_cap=min(1.0, epochs.get(n, 1.0) * r["unique_tokens"] / total))
+                     for n, r in sorted(m["sources"].items()))
+    except configlib.ConfigError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise configlib.ConfigError(f"mixture: {manifest} is not a `curate mix` manifest ({type(exc).__name__}: "
+                                    f"{exc})") from None
 
 
 # ---------------------------------------------------------------------------------------- data

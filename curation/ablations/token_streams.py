@@ -126,6 +126,8 @@ def split_tokens(name: str, ids: np.ndarray, val_fraction: float = 0.1,
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    if seq_len < 1:
+        raise ValueError(f"seq_len must be >= 1, got {seq_len}")
     ids = np.asarray(ids)
     window = seq_len + 1
     min_val = window if min_val_tokens is None else max(int(min_val_tokens), window)
@@ -159,6 +161,8 @@ class MixtureSampler:
         resumed run draws exactly the batches an uninterrupted one would. Without ``step`` an
         internal counter is used (and advanced).
         """
+        if batch_size < 1 or seq_len < 1:
+            raise ValueError(f"batch needs batch_size and seq_len >= 1, got {batch_size}, {seq_len}")
         if step is None:
             step, self.step = self.step, self.step + 1
         rng = np.random.default_rng([self.seed, int(step)])
@@ -185,6 +189,8 @@ class MixtureSampler:
         tail holds more windows than needed they are spread evenly over it, so a long tail is
         not judged by its first few documents only. The last batch may be smaller.
         """
+        if seq_len < 1 or n < 1 or batch_size < 1:
+            raise ValueError(f"val_batches needs n, batch_size and seq_len >= 1, got {n}, {batch_size}, {seq_len}")
         val = np.asarray(source.val)
         available = (len(val) - 1) // seq_len
         if available < 1:

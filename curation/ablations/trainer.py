@@ -86,8 +86,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_batches < 1 or self.log_every < 1:
             raise ValueError(f"steps, batch_size, eval_batches and log_every must be >= 1: {self}")
-        if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
-            raise ValueError(f"need lr > 0 and 0 <= min_lr_ratio <= 1: {self}")
+        # written so that NaN fails too (it passes any `x <= 0` test)
+        if not (0 < self.lr < math.inf) or not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"need a finite lr > 0 and 0 <= min_lr_ratio <= 1: {self}")
+        if not (0 <= self.weight_decay < math.inf) or not (0 <= self.grad_clip < math.inf):
+            raise ValueError(f"need finite weight_decay >= 0 and grad_clip >= 0: {self}")
         if min(self.eval_every, self.checkpoint_every, self.threads, self.warmup_steps or 0) < 0:
             raise ValueError(f"negative interval in {self}")
 
