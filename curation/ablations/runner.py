@@ -502,10 +502,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from curation.output_dir import OutputRefused, claim
+
     try:
         cfg = load_config(args.config, args.set)
+        # Resumable, so never cleared; but never a folder curate did not make, nor one inside a source.
+        claim(args.output, "ablate", resume=True,
+              inputs=[p for p in (*(s.input for s in cfg.sources), cfg.mixture, cfg.target.text) if p])
         report = run_ablation(cfg, Path(args.output))
-    except (configlib.ConfigError, ValueError, FileNotFoundError) as exc:
+    except (configlib.ConfigError, ValueError, FileNotFoundError, OutputRefused) as exc:
         print(f"curate ablate: error: {exc}", file=sys.stderr)
         return 2
     best = ", ".join(f"{n} {w:.3f}" for n, w in report["best_weights"].items())
