@@ -579,6 +579,12 @@ class URLFilter:
             raise ValueError("url_filter_v1 needs at least one list (blocklist_files, banned_words_files, ...)")
         if self.min_soft_banned_words < 1:
             raise ValueError("min_soft_banned_words must be >= 1")
+        try:  # read now (cached per process): a bad path fails on the driver, not on every document
+            load_domains(self.blocklist_files)
+            load_word_list(self.banned_words_files)
+            load_word_list(self.soft_banned_words_files)
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read a list: {exc}") from None
 
     def __call__(self, doc: Document) -> str | None:
         url = (doc.url or "").strip()
@@ -652,6 +658,10 @@ class WordFilter:
             raise ValueError("word_filter_v1 needs word_files")
         if not 0.0 <= self.max_ratio <= 1.0:
             raise ValueError(f"max_ratio must be in [0, 1], got {self.max_ratio}")
+        try:  # read now (cached per process): a bad path fails on the driver, not on every document
+            load_word_list(self.word_files)
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read a word list: {exc}") from None
 
     def __call__(self, doc: Document) -> str | None:
         wl = load_word_list(self.word_files)

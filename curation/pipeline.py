@@ -103,15 +103,8 @@ class PipelineConfig:
 def load_pipeline(path: str | os.PathLike, overrides: list[str] | None = None) -> PipelineConfig:
     """PIPELINE.yaml (+ ``--set stage.key=value``) → :class:`PipelineConfig`; unknown top-level keys
     (a misspelt stage) are errors here, a section's unknown keys are the job's errors later."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise configlib.ConfigError(f"cannot read pipeline {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise configlib.ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if raw is not None and not isinstance(raw, Mapping):
-        raise configlib.ConfigError(f"{path}: top level must be a mapping")
-    data = configlib.merge(dict(raw or {}), configlib.parse_overrides(overrides))
+    raw = configlib.read_yaml(path, "pipeline")  # one line for bad YAML, bytes, keys or top level
+    data = configlib.merge(dict(raw), configlib.parse_overrides(overrides))
     for stage in STAGES:
         if stage not in data:
             continue
@@ -178,11 +171,9 @@ def plan_stages(cfg: PipelineConfig) -> list[StagePlan]:
         settings = dict(section.settings)
         if section.config:
             try:
-                base = yaml.safe_load(Path(section.config).read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise configlib.ConfigError(f"{stage}.config: cannot read {section.config}: {exc}") from exc
-            if not isinstance(base, Mapping):
-                raise configlib.ConfigError(f"{stage}.config: {section.config}: top level must be a mapping")
+                base = configlib.read_yaml(section.config, f"{stage}.config")
+            except configlib.ConfigError as exc:
+                raise configlib.ConfigError(f"{stage}.config: {exc}") from exc
             settings = configlib.merge(base, settings)
         reads: tuple[str, ...]
         if upstream is None:

@@ -155,6 +155,10 @@ def test_unknown_or_bad_params_are_config_errors(tmp_path):
         steps.create("word_filter_v1")  # no list given
     with pytest.raises(ConfigError):
         steps.create("url_filter_v1")
+    for name, key in (("word_filter_v1", "word_files"), ("url_filter_v1", "blocklist_files")):
+        with pytest.raises(ConfigError, match="No such file"):  # read when built: on the driver, before Spark
+            steps.create(name, **{key: str(tmp_path / "missing.txt")})
+    (tmp_path / "w.txt").write_text("badword\n")
     step = steps.create("word_filter_v1", word_files=str(tmp_path / "w.txt"), max_ratio=0)
     assert step.word_files == (str(tmp_path / "w.txt"),) and step.max_ratio == 0.0
     for name in ("corruption_v1", "url_filter_v1", "word_filter_v1", "pii_mask_v1"):

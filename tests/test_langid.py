@@ -219,3 +219,21 @@ def test_registered_and_picklable():
     step = steps.create(STEP, languages=["en", "de"], min_score_by_language={"de": 0.8})
     clone = pickle.loads(pickle.dumps(step))  # Spark ships steps to executors
     assert clone.languages == ("en", "de") and clone.min_score_by_language == {"de": 0.8}
+
+
+def test_a_truncated_lid_model_is_a_config_error_not_a_hang(tmp_path):
+    """fastText's loader loops for ever on a file cut inside its dictionary: the step checks first."""
+    import subprocess
+    import sys
+
+    from curation.langid import default_model_path
+
+    cut = tmp_path / "lid.176.ftz"
+    data = Path(default_model_path()).read_bytes()
+    cut.write_bytes(data[: len(data) // 10])
+    code = ("import sys\nfrom curation import langid, steps\nfrom curation.config import ConfigError\n"
+            f"try:\n    steps.create('fasttext_lid_v1', model_path={str(cut)!r})\n"
+            "except ConfigError as exc:\n    print(exc)\n    sys.exit(2)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "lid.176.ftz" in proc.stdout and len(proc.stdout.strip().splitlines()) == 1
