@@ -63,8 +63,14 @@ def _parse_params(items: list[str], kind: str) -> dict[str, Any]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from curation.output_dir import OutputRefused, claim
+
     try:
         out = Path(args.output)
+        # Never a folder curate did not make, nor one holding another kind of model; files are
+        # rewritten in place (nothing deleted), so an interrupted training loses nothing.
+        claim(str(out), f"model-{getattr(args, 'kind', 'fasttext')}", resume=True,
+              inputs=[p for p in (args.labels, args.docs, getattr(args, "data", None)) if p])
         work = Path(args.work_dir) if getattr(args, "work_dir", None) else out / "data"
         params = _parse_params(getattr(args, "params", []) or [], getattr(args, "kind", "fasttext"))
         if args.recipe == "labels":
@@ -81,7 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
             from classifiers import fasttext_model
 
             meta = fasttext_model.train(tr, va, out, params=params, data_info=info)
-    except (FileNotFoundError, ValueError, OSError) as exc:
+    except (FileNotFoundError, ValueError, OSError, OutputRefused) as exc:
         print(f"curate train-classifier: error: {exc}", file=sys.stderr)
         return 2
     m = meta["valid_metrics"]
@@ -145,7 +151,10 @@ def run_score(args: argparse.Namespace) -> int:
 
     from classifiers import loading
 
+    from curation.output_dir import PARQUET_MARK, OutputRefused, claim_file
+
     try:
+        claim_file(args.output, "score", inputs=[args.input])  # never the input, never a foreign file
         model = loading.load(args.model, device=getattr(args, "device", "auto"))
         table = _read_table(Path(args.input))
         col = getattr(args, "text_column", "text")
@@ -155,10 +164,11 @@ def run_score(args: argparse.Namespace) -> int:
             table = table.drop_columns(["score"])
         scores = loading.score(model, table.column(col).to_pylist())
         table = table.append_column("score", pa.array(scores, pa.float64()))
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), PARQUET_MARK: b"score"})
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, out, **PARQUET_WRITE_OPTIONS)
-    except (FileNotFoundError, ValueError, OSError, pa.ArrowException) as exc:
+    except (FileNotFoundError, ValueError, OSError, pa.ArrowException, OutputRefused) as exc:
         print(f"curate score: error: {exc}", file=sys.stderr)
         return 2
     print(f"scored {len(scores)} rows -> {out}")

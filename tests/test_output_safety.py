@@ -273,3 +273,21 @@ def test_catalog_replaces_only_its_own_file(tmp_path):
     path = run_sql.write_catalog(run)
     assert run_sql.is_catalog(path) and run_sql.catalog_counts(path) == {"extract": 1}
     assert run_sql.write_catalog(run) == path  # its own catalog is rebuilt
+
+
+def test_score_and_train_classifier_never_overwrite_a_users_file(tmp_path):
+    """`curate score -o` the input (or any file it did not write) and `train-classifier -o` a user's
+    folder are refused before any model is loaded or trained."""
+    from curation import cli
+
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text(json.dumps({"id": "1", "text": "hello"}) + "\n")
+    site = jekyll_site(tmp_path / "site")
+    before = tree_hash(tmp_path)
+    assert cli.main(["score", "--model", str(tmp_path / "no-model"), "--input", str(docs), "--output", str(docs)]) == 2
+    assert cli.main(["score", "--model", str(tmp_path / "no-model"), "--input", str(docs),
+                     "--output", str(site / "index.md")]) == 2
+    assert cli.main(["train-classifier", "--recipe", "labels", "--labels", str(docs), "--docs", str(docs),
+                     "--output", str(site)]) == 2
+    assert tree_hash(tmp_path) == before
+    assert output_dir.parquet_written_by(str(docs), "score") is False
