@@ -43,12 +43,18 @@ class ExtractConfig:
     min_text_chars: int = 1
     #: trafilatura only: "precision" drops more boilerplate, "recall" keeps more text.
     trafilatura_focus: Literal["balanced", "precision", "recall"] = "balanced"
+    #: Reader limits: a WARC or HTTP header line / header block over these is ``error.header_too_large``
+    #: and skipped, so a hostile header cannot take the worker's memory. Real crawls never come close.
+    max_header_line_bytes: int = 64 * 1024
+    max_header_block_bytes: int = 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.extractor not in EXTRACTOR_STEPS:
             raise ValueError(f"extractor must be one of {', '.join(EXTRACTOR_STEPS)}, got {self.extractor!r}")
         if self.time_limit_s < 0 or self.max_payload_bytes <= 0:
             raise ValueError("time_limit_s must be >= 0 and max_payload_bytes > 0")
+        if not 0 < self.max_header_line_bytes <= self.max_header_block_bytes:
+            raise ValueError("need 0 < max_header_line_bytes <= max_header_block_bytes")
 
     @property
     def step_name(self) -> str:

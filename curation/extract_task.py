@@ -121,7 +121,8 @@ def documents_from_file(source_file: str, cfg: ExtractConfig) -> Iterator[Docume
                        drop_reason=ERROR_PREFIX + "open", error=f"{type(exc).__name__}: {exc}"[:500])
         return
     with stream:
-        for raw in read_records(stream, cfg.max_payload_bytes):
+        for raw in read_records(stream, cfg.max_payload_bytes, max_header_line_bytes=cfg.max_header_line_bytes,
+                                max_header_block_bytes=cfg.max_header_block_bytes):
             yield record_to_document(raw, source_file, cfg)
 
 
