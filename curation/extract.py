@@ -9,18 +9,24 @@
   ``$…$`` / ``$$…$$`` TeX text *before* extraction, so both extractors keep them.
 * Each page has a wall-clock time limit (SIGALRM; see :func:`time_limit`) so a pathological page
   is dropped with a reason instead of hanging a Spark task.
+* A page the extractor cannot handle faithfully raises :class:`PageRefused` with the real cause
+  (nesting too deep, a parser resource limit, a crash trafilatura would swallow) instead of coming
+  out as empty text: the cause then shows in the funnel as its own drop reason.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import html as htmllib
 import re
 import signal
 import threading
 from dataclasses import dataclass
 from typing import Iterator, Literal
+
+from curation.config import bounded
 
 
 Extractor = Literal["trafilatura", "resiliparse"]
@@ -43,16 +49,23 @@ class ExtractConfig:
     min_text_chars: int = 1
     #: trafilatura only: "precision" drops more boilerplate, "recall" keeps more text.
     trafilatura_focus: Literal["balanced", "precision", "recall"] = "balanced"
+    #: Pages nested deeper than this are dropped as ``<extractor>.too_deep`` (0: no check).
+    #: resiliparse's main-content pass is quadratic in depth, in C, where the time limit cannot
+    #: interrupt it (100k nested divs: 5 minutes); trafilatura's parser (libxml2) stops at depth 256
+    #: on its own. Real pages in ../shared/data nest at most 56 deep.
+    max_html_depth: int = bounded(256, lo=0)
     #: Reader limits: a WARC or HTTP header line / header block over these is ``error.header_too_large``
     #: and skipped, so a hostile header cannot take the worker's memory. Real crawls never come close.
-    max_header_line_bytes: int = 64 * 1024
-    max_header_block_bytes: int = 1024 * 1024
+    max_header_line_bytes: int = bounded(64 * 1024, lo=1)
+    max_header_block_bytes: int = bounded(1024 * 1024, lo=1)
 
     def __post_init__(self) -> None:
         if self.extractor not in EXTRACTOR_STEPS:
             raise ValueError(f"extractor must be one of {', '.join(EXTRACTOR_STEPS)}, got {self.extractor!r}")
         if self.time_limit_s < 0 or self.max_payload_bytes <= 0:
             raise ValueError("time_limit_s must be >= 0 and max_payload_bytes > 0")
+        if self.max_html_depth < 0:
+            raise ValueError("max_html_depth must be >= 0 (0 disables the check)")
         if not 0 < self.max_header_line_bytes <= self.max_header_block_bytes:
             raise ValueError("need 0 < max_header_line_bytes <= max_header_block_bytes")
 
@@ -149,13 +162,11 @@ def decode_html(payload: bytes, header_charset: str | None = None) -> tuple[str,
 # --------------------------------------------------------------------------------------------
 # Math preservation (hand-written: no maintained library rewrites MathML/MathJax to TeX text)
 
-_MATHJAX_SCRIPT = re.compile(
-    r"<script[^>]*type\s*=\s*[\"']math/tex(;\s*mode\s*=\s*display)?[\"'][^>]*>(.*?)</script>", re.I | re.S
-)
-_MATHML = re.compile(r"<math\b([^>]*)>(.*?)</math>", re.I | re.S)
-_TEX_ANNOTATION = re.compile(r"<annotation[^>]*encoding\s*=\s*[\"']application/x-tex[\"'][^>]*>(.*?)</annotation>", re.I | re.S)
+# Elements are found with str.find (see _elements); these regexes only look inside one start tag.
+_MATHJAX_TYPE = re.compile(r"type\s*=\s*[\"']math/tex(;\s*mode\s*=\s*display)?[\"']", re.I)
+_TEX_ENCODING = re.compile(r"encoding\s*=\s*[\"']application/x-tex[\"']", re.I)
 _ALTTEXT = re.compile(r"alttext\s*=\s*[\"']([^\"']*)[\"']", re.I)
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"<[^<>]+>")  # [^<>]: an unclosed "<" fails at the next "<", not at the end of the page
 
 
 def _tex_span(tex: str, display: bool) -> str:
@@ -168,26 +179,64 @@ def may_have_math(payload: bytes) -> bool:
     return b"math" in payload or b"MATH" in payload
 
 
+def _elements(html: str, name: str, word_boundary: bool = True) -> Iterator[tuple[int, int, str, str]]:
+    """``(start, end, attributes, body)`` of each ``<name ...>body</name>`` in ``html``, in one pass.
+
+    Case-insensitive; the body ends at the first closing tag. This replaces regexes of the form
+    ``<name[^>]*>(.*?)</name>``, which scan to the end of the page from every unclosed opening tag:
+    a 140 KB page of 20,000 unclosed ``<math>`` took 36 s. Here each search starts where the last
+    one ended, so the time is linear, and an opening tag with no closing tag after it ends the scan.
+    """
+    lowered = html.lower()
+    opening, closing = "<" + name, "</" + name + ">"
+    i = 0
+    while (start := lowered.find(opening, i)) >= 0:
+        after = start + len(opening)
+        if word_boundary and after < len(html) and (html[after].isalnum() or html[after] == "_"):
+            i = after  # <mathx> is another element
+            continue
+        gt = html.find(">", after)
+        close = lowered.find(closing, gt + 1) if gt >= 0 else -1
+        if close < 0:
+            return
+        yield start, close + len(closing), html[after:gt], html[gt + 1 : close]
+        i = close + len(closing)
+
+
+def _replace(html: str, spans: Iterator[tuple[int, int, str | None]]) -> str:
+    """``html`` with each ``(start, end, text)`` span replaced by ``text`` (None: left as it is)."""
+    out, last = [], 0
+    for start, end, text in spans:
+        if text is not None:
+            out += [html[last:start], text]
+            last = end
+    return "".join(out) + html[last:] if out else html
+
+
+def _mathjax(html: str) -> Iterator[tuple[int, int, str | None]]:
+    for start, end, attrs, body in _elements(html, "script", word_boundary=False):
+        kind = _MATHJAX_TYPE.search(attrs)
+        yield start, end, _tex_span(body, bool(kind.group(1))) if kind else None
+
+
+def _mathml(html: str) -> Iterator[tuple[int, int, str | None]]:
+    for start, end, attrs, body in _elements(html, "math"):
+        display = "display" in attrs.lower() and "block" in attrs.lower()
+        tex = next((b for _, _, a, b in _elements(body, "annotation", word_boundary=False) if _TEX_ENCODING.search(a)), None)
+        if tex is None and (alt := _ALTTEXT.search(attrs)):
+            tex = alt.group(1)
+        if tex is None:  # no TeX available: keep the symbols as plain text rather than losing the formula
+            tex = " ".join(_TAG.sub(" ", body).split())
+        yield start, end, _tex_span(tex, display)
+
+
 def rewrite_math(html: str) -> str:
     """Replace MathJax ``<script type=math/tex>`` and MathML with ``$TeX$`` text spans."""
     lowered = html.lower()
     if "math/tex" in lowered:
-        html = _MATHJAX_SCRIPT.sub(lambda m: _tex_span(m.group(2), bool(m.group(1))), html)
+        html = _replace(html, _mathjax(html))
     if "<math" in lowered:
-
-        def mathml(m: re.Match[str]) -> str:
-            attrs, body = m.group(1), m.group(2)
-            display = "display" in attrs.lower() and "block" in attrs.lower()
-            tex = _TEX_ANNOTATION.search(body)
-            if tex:
-                return _tex_span(tex.group(1), display)
-            alt = _ALTTEXT.search(attrs)
-            if alt:
-                return _tex_span(alt.group(1), display)
-            # No TeX available: keep the symbols as plain text rather than losing the formula.
-            return _tex_span(" ".join(_TAG.sub(" ", body).split()), display)
-
-        html = _MATHML.sub(mathml, html)
+        html = _replace(html, _mathml(html))
     return html
 
 
@@ -195,8 +244,22 @@ def rewrite_math(html: str) -> str:
 # Time limit
 
 
-class ExtractTimeout(Exception):
-    pass
+class ExtractTimeout(BaseException):
+    """A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way can
+    swallow it: trafilatura wraps its recall retry in one, and a timeout raised there used to be
+    logged as "recall retry failed" and the page went on without any time limit."""
+
+
+class PageRefused(Exception):
+    """The extractor cannot give this page's text faithfully; ``reason`` names why.
+
+    It becomes the drop reason ``<extractor>.<reason>`` (and the message the ``error`` column), so
+    the funnel shows the real cause instead of ``<extractor>.empty``.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 @contextlib.contextmanager
@@ -228,9 +291,84 @@ def time_limit(seconds: float) -> Iterator[None]:
 # Extractors
 
 
-def _trafilatura(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
-    import trafilatura
+# --------------------------------------------------------------------------------------------
+# What the extractors hide: depth, parser limits, swallowed crashes
 
+#: libxml2 (lxml without huge_tree, as trafilatura parses) stops at this element depth.
+LIBXML2_MAX_DEPTH = 256
+
+
+def check_depth(tree, limit: int) -> None:
+    """Raise :class:`PageRefused` ``too_deep`` when ``tree`` (resiliparse's parse) nests deeper than ``limit``.
+
+    A selector of ``limit + 1`` child steps matches exactly the elements that deep; lexbor evaluates
+    it in C from each element up its ancestors, ~0.3 ms on a typical page (a Python walk: 2 ms), and
+    stops at the first hit on a hostile one. No byte scan can do this: parsers ignore end tags that
+    do not fit (``<span><div></span>``), so counting tags underestimates depth without bound.
+    """
+    if limit and tree.document is not None and tree.document.query_selector(_depth_selector(limit + 1)) is not None:
+        raise PageRefused("too_deep", f"elements nested deeper than max_html_depth={limit}")
+
+
+@functools.lru_cache(maxsize=8)
+def _depth_selector(depth: int) -> str:
+    return " > ".join(["*"] * depth)
+
+
+def _check_libxml2(parser) -> None:
+    """Turn a libxml2 resource limit hit during trafilatura's parse into :class:`PageRefused`.
+
+    Without huge_tree, libxml2 stops parsing at depth 256 ("Excessive depth in document") and at a
+    text node over 10,000,000 bytes ("Buffer size limit exceeded"; a 50 MB one-line page is one such
+    node); it keeps the tree built so far and lxml raises nothing, so trafilatura returned '' or a
+    silently cut text. The parser's error log still says what happened.
+    """
+    from lxml import etree
+
+    for entry in parser.error_log:
+        if entry.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT:
+            reason = "too_deep" if "depth" in entry.message.lower() else "parser_limit"
+            raise PageRefused(reason, f"libxml2: {entry.message.strip()}"[:500])
+
+
+class ExtractorCrash(Exception):
+    """An exception inside the extraction proper; not a ValueError, so trafilatura lets it through."""
+
+
+def _trafilatura_surfacing_crashes():
+    """trafilatura, with crashes inside its extraction raised instead of returned as ``None``.
+
+    ``bare_extraction`` catches every TypeError/ValueError and returns nothing: its own rejections
+    (raised in ``bare_extraction`` itself, each logged) and genuine crashes alike. Crashes come from
+    ``trafilatura_sequence``, which raises nothing on purpose, so that one function is wrapped once
+    per process to re-raise them as :class:`ExtractorCrash` (then ``error.extract`` with the message).
+    """
+    import trafilatura
+    import trafilatura.core as core
+
+    if not getattr(core.trafilatura_sequence, "surfaces_crashes", False):
+        sequence = core.trafilatura_sequence
+
+        @functools.wraps(sequence)
+        def surfacing(*args, **kwargs):
+            try:
+                return sequence(*args, **kwargs)
+            except (TypeError, ValueError) as exc:
+                raise ExtractorCrash(f"{type(exc).__name__} inside trafilatura: {exc}"[:500]) from exc
+
+        surfacing.surfaces_crashes = True  # type: ignore[attr-defined]
+        core.trafilatura_sequence = surfacing
+    return trafilatura
+
+
+def _trafilatura(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
+    from trafilatura.utils import HTML_PARSER
+
+    trafilatura = _trafilatura_surfacing_crashes()
+    if 0 < cfg.max_html_depth < LIBXML2_MAX_DEPTH:  # libxml2 enforces anything deeper by itself
+        from resiliparse.parse.html import HTMLTree
+
+        check_depth(HTMLTree.parse(html), cfg.max_html_depth)
     text = trafilatura.extract(
         html,
         url=url,
@@ -247,6 +385,7 @@ def _trafilatura(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
         deduplicate=False,
         output_format="txt",
     )
+    _check_libxml2(HTML_PARSER)  # the error log of the parse trafilatura just did
     return text or ""
 
 
@@ -321,10 +460,13 @@ def _rp_trim_tail(text: str) -> str:
 
 def _resiliparse(html: str, cfg: ExtractConfig, url: str | None = None) -> str:  # noqa: ARG001
     from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.html import HTMLTree
 
+    tree = HTMLTree.parse(html)  # parsed once, for the depth check and the extraction (same output)
+    check_depth(tree, cfg.max_html_depth)
     skip = _RP_SKIP if cfg.keep_tables else (*_RP_SKIP, "table")
     text = extract_plain_text(
-        html,
+        tree,
         main_content=True,
         preserve_formatting=True,  # keeps <pre> code blocks and paragraph breaks
         list_bullets=True,

@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation import fsutil
-from curation.extract import (ExtractConfig, ExtractTimeout, decode_html, html_to_text, is_html, may_have_math,
-                              parse_content_type, time_limit)
+from curation.extract import (ExtractConfig, ExtractTimeout, PageRefused, decode_html, html_to_text, is_html,
+                              may_have_math, parse_content_type, time_limit)
 from curation.schema import DOC_SCHEMA, ERROR_PREFIX, PARQUET_WRITE_OPTIONS, Document, to_batch
 from curation.warc import DOCUMENT_TYPES, RawRecord, read_records, record_key
 
@@ -103,6 +103,9 @@ def record_to_document(raw: RawRecord, source_file: str, cfg: ExtractConfig) -> 
                 doc.text = html_to_text(html, cfg, raw.url, math=may_have_math(payload))
     except ExtractTimeout as exc:
         doc.drop_reason, doc.error = f"{step}.timeout", str(exc)
+        return doc
+    except PageRefused as exc:  # too deep, a parser limit: the real cause, not "empty"
+        doc.drop_reason, doc.error = f"{step}.{exc.reason}", str(exc)
         return doc
     except Exception as exc:  # noqa: BLE001 - one hostile page must not stop the file
         doc.drop_reason, doc.error = f"{ERROR_PREFIX}extract", f"{type(exc).__name__}: {exc}"[:500]

@@ -159,3 +159,93 @@ def test_declared_charset_with_a_few_bad_bytes_is_kept_not_detected_as_mojibake(
     broken = page[:300] + b"\xff" + page[300:]  # one stray byte, as on real pages
     text, codec = decode_html(broken)
     assert codec == "utf-8" and "Grüße aus München" in text and text.count("\ufffd") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile pages: the real cause as the drop reason, never a hang, never a silent "empty"
+
+PARAGRAPH = "<p>" + "A sentence of real prose that goes on for a while. " * 20 + "</p>"
+
+
+def _nested(depth: int) -> bytes:
+    return ("<html><body>" + "<div>" * depth + PARAGRAPH + "</div>" * depth + "</body></html>").encode()
+
+
+@pytest.mark.parametrize("extractor", ["trafilatura", "resiliparse"])
+def test_deep_nesting_is_too_deep_not_empty_and_not_a_hang(extractor):
+    """100k nested divs: trafilatura came out empty (libxml2 stops at depth 256); resiliparse ran
+    5 minutes in C, where the SIGALRM time limit cannot interrupt it."""
+    cfg = ExtractConfig(extractor=extractor, time_limit_s=5)
+    start = time.perf_counter()
+    doc = record_to_document(_raw(_nested(100_000)), "f", cfg)
+    assert doc.drop_reason == f"{cfg.step_name}.too_deep" and doc.error
+    assert time.perf_counter() - start < 3
+    assert record_to_document(_raw(_nested(200)), "f", cfg).drop_reason is None
+
+
+def test_depth_limit_is_configurable():
+    for extractor in ("trafilatura", "resiliparse"):
+        cfg = ExtractConfig(extractor=extractor, max_html_depth=50)
+        assert record_to_document(_raw(_nested(60)), "f", cfg).drop_reason == f"{cfg.step_name}.too_deep"
+        assert record_to_document(_raw(_nested(40)), "f", cfg).drop_reason is None
+    unlimited = ExtractConfig(extractor="resiliparse", max_html_depth=0)
+    assert record_to_document(_raw(_nested(400)), "f", unlimited).drop_reason is None
+    with pytest.raises(ValueError):
+        ExtractConfig(max_html_depth=-1)
+
+
+def test_huge_text_node_is_a_parser_limit_not_empty():
+    """A one-line page whose text is one node over 10 MB: libxml2 (no huge_tree) refuses the node
+    and keeps nothing, which came out as trafilatura_v1.empty. resiliparse extracts it."""
+    page = b"<html><body><p>" + b"word " * 2_200_000 + b"</p></body></html>"
+    big = dict(max_payload_bytes=50_000_000, time_limit_s=60)
+    doc = record_to_document(_raw(page), "f", ExtractConfig(extractor="trafilatura", **big))
+    assert doc.drop_reason == "trafilatura_v1.parser_limit" and "Buffer size limit" in doc.error
+    doc = record_to_document(_raw(page), "f", ExtractConfig(extractor="resiliparse", **big))
+    assert doc.drop_reason is None and len(doc.text) > 10_000_000
+
+
+def test_a_crash_trafilatura_swallows_is_an_error_not_empty(monkeypatch):
+    """trafilatura's bare_extraction returns None for any TypeError/ValueError inside it."""
+    import trafilatura.main_extractor
+
+    def broken(*args, **kwargs):
+        raise TypeError("'NoneType' object is not subscriptable")
+
+    extract._trafilatura_surfacing_crashes()  # wraps trafilatura_sequence (once per process)
+    monkeypatch.setattr(trafilatura.main_extractor, "extract_content", broken)
+    monkeypatch.setattr("trafilatura.core.extract_content", broken, raising=False)
+    doc = record_to_document(_raw(ARTICLE.encode()), "f", ExtractConfig())
+    assert doc.drop_reason == "error.extract" and "TypeError inside trafilatura" in doc.error
+
+
+def test_trafilatura_rejections_are_still_empty():
+    """Its own rejections (no text found) stay what they are: empty, not an error."""
+    doc = record_to_document(_raw(b"<html><body><div><img src='a.png'></div></body></html>"), "f", ExtractConfig())
+    assert doc.drop_reason == "trafilatura_v1.empty" and doc.error is None
+
+
+def test_time_limit_cannot_be_swallowed_by_except_exception():
+    """trafilatura wraps its recall retry in ``except Exception``: a timeout raised there was
+    logged as a failed retry and the page then ran on with no limit at all."""
+    start = time.perf_counter()
+    with pytest.raises(extract.ExtractTimeout):
+        with extract.time_limit(0.2):
+            try:
+                time.sleep(2)
+            except Exception:  # noqa: BLE001 - what trafilatura does
+                pass
+            time.sleep(2)
+    assert time.perf_counter() - start < 1
+
+
+@pytest.mark.parametrize("unclosed", ["<math>x", '<script type="math/tex">x', "<math><annotation encoding='application/x-tex'>x",
+                                      "<math>x</math><math><<<<", "</math><math "])
+def test_math_rewrite_is_linear_on_unclosed_tags(unclosed):
+    """The math regexes scanned to the end of the page from every unclosed tag: 20,000 unclosed
+    <math> (140 KB) took 36 s, MathJax scripts 2 minutes."""
+    html = "<html><body><p>text</p>" + unclosed * 20_000 + "</body></html>"
+    start = time.perf_counter()
+    out = rewrite_math(html)
+    assert time.perf_counter() - start < 1
+    assert out.startswith("<html><body><p>text</p>")
