@@ -73,6 +73,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("ablate", 2400),
     Bench("scaling", 3600, args=("--repeats", "2")),
     Bench("dashboard_load", 1500, optional=True),
+    Bench("fuzz", 600, args=("--seconds", "300")),
 )
 BY_NAME = {b.name: b for b in BENCHES}
 
@@ -483,6 +484,13 @@ def _dashboard_load(d: dict) -> list[Row]:
                 f"slowest later load {num(later.get(worst_page) if worst_page else None, 2, ' s')} ({worst_page or '—'})",
                 "—", f"slowest first (cold) load {num(first, 2, ' s')}", f"every later load < {goal:g} s",
                 d.get("all_later_under_goal"))]
+
+
+@extractor("fuzz", [("fuzzing the WARC reader and the extract task", "—", "0 failures")])
+def _fuzz(d: dict) -> list[Row]:
+    return [Row(f"fuzzing the WARC reader and the extract task ({num(d.get('seconds'), 0, ' s')}, mutated real records)",
+                f"{num(d.get('examples_tried'))} examples, {num(d.get('failures_found'))} failures", "—",
+                f"{num(d.get('examples_per_s'))} examples/s", "0 failures", d.get("failures_found") == 0)]
 
 
 # ------------------------------------------------------------------------------- the table
