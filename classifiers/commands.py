@@ -3,6 +3,8 @@
 Training sets come from an offline recipe (:data:`classifiers.training_data.RECIPES`, reading
 ``../shared/data`` or ``--data``) or from ``curate label`` output joined to its documents
 (``--recipe labels``); the same fastText-format files feed either trainer (``--kind``).
+``--recipe llm-labels`` keeps the LLM's grades (``{id?, text, score}`` rows, or ``curate label``
+output with ``--docs``) and fits a regression head on the transformer (:mod:`classifiers.graded_labels`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from classifiers.training_data import HQ, LABEL_TARGETS, RECIPES, build_default_
 #: ~20 windows/s/core of 256 tokens); the training file is already in hash-shuffled order.
 TRANSFORMER_MAX_ROWS = 3000
 TRANSFORMER_PARAMS = {"max_tokens": int, "max_chunks": int, "batch_size": int, "C": float, "max_rows": int}
+#: ``--set`` keys of the regression head (``--recipe llm-labels``); lists are comma-separated.
+REGRESSION_PARAMS = {"max_tokens": int, "max_chunks": int, "batch_size": int, "max_rows": int,
+                     "layers": lambda v: tuple(int(x) for x in v.split(",")),
+                     "pools": lambda v: tuple(x.strip() for x in v.split(",")),
+                     "text_stats": lambda v: {"1": True, "true": True, "0": False, "false": False}[v.lower()]}
+#: 1 in this many training rows (by hash of id or text) is held out when no ``--valid`` is given.
+HOLDOUT_EVERY = 8
 
 
 def default_shared_dir() -> Path:
@@ -25,41 +34,111 @@ def default_shared_dir() -> Path:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", default="default", choices=[*RECIPES, "labels"],
+    p.add_argument("--recipe", default="default", choices=[*RECIPES, "labels", "llm-labels"],
                    help="training data: " + "; ".join(f"{r.name} = {r.description}" for r in RECIPES.values())
-                   + "; labels = `curate label` output (--labels, --docs, --target)")
+                   + "; labels = `curate label` output as two classes (--labels, --docs, --target, --threshold)"
+                   + "; llm-labels = graded {id?, text, score} rows, regression (--labels [--docs] [--target] "
+                   "[--valid], --kind transformer)")
     p.add_argument("--kind", default="fasttext", choices=["fasttext", "transformer"],
-                   help="fastText (fast, default) or a frozen-encoder transformer with a logistic head")
+                   help="fastText (fast, default) or a frozen-encoder transformer (logistic head; ridge "
+                        "regression head with --recipe llm-labels)")
     p.add_argument("--output", required=True, help="model directory to write (model files + meta.json)")
     p.add_argument("--data", default=None, help="shared data folder for offline recipes (default: ../shared/data)")
     p.add_argument("--work-dir", default=None, help="where train/valid text files go (default: OUTPUT/data)")
-    p.add_argument("--labels", default=None, help="--recipe labels: `curate label` output (.parquet/.jsonl)")
-    p.add_argument("--docs", default=None, help="--recipe labels: the labelled documents (id, text)")
-    p.add_argument("--target", default="educational_value", choices=LABEL_TARGETS, help="--recipe labels: what to learn")
-    p.add_argument("--threshold", type=float, default=3.0, help="--recipe labels: score >= this is the positive class")
+    p.add_argument("--labels", default=None, help="--recipe labels/llm-labels: `curate label` output or "
+                   "{id?, text, score} rows (.parquet/.jsonl)")
+    p.add_argument("--docs", default=None, help="the labelled documents (id, text) when --labels has no text")
+    p.add_argument("--valid", default=None, help="--recipe llm-labels: validation labels, same layout as --labels "
+                   f"(default: 1 in {HOLDOUT_EVERY} of --labels, by hash)")
+    p.add_argument("--target", default=None, help="the label column: labels recipe: one of "
+                   f"{', '.join(LABEL_TARGETS)} (default educational_value); llm-labels: any numeric 0-5 column "
+                   "(default score, or educational_value with --docs)")
+    p.add_argument("--threshold", type=float, default=3.0, help="score >= this is the positive class (labels: "
+                   "for training; llm-labels: for the ROC-AUC and F1 it reports)")
     p.add_argument("--encoder", default=None, help="--kind transformer: local HF model folder (default: bundled MiniLM)")
     p.add_argument("--device", default="auto", help="--kind transformer: cpu, cuda or auto")
     p.add_argument("--set", dest="params", action="append", default=[], metavar="KEY=VALUE",
                    help="trainer parameter, repeatable: fastText (dim, epoch, lr, wordNgrams, ...) or "
-                        f"transformer ({', '.join(TRANSFORMER_PARAMS)})")
+                        f"transformer ({', '.join(TRANSFORMER_PARAMS)}; with llm-labels: "
+                        f"{', '.join(REGRESSION_PARAMS)}, lists comma-separated)")
 
 
-def _parse_params(items: list[str], kind: str) -> dict[str, Any]:
+def _parse_params(items: list[str], kind: str, recipe: str = "default") -> dict[str, Any]:
     from classifiers.fasttext_model import DEFAULT_PARAMS
 
     out: dict[str, Any] = {}
+    if kind == "fasttext":
+        types: dict[str, Any] = {k: type(v) for k, v in DEFAULT_PARAMS.items()}
+    else:
+        types = REGRESSION_PARAMS if recipe == "llm-labels" else TRANSFORMER_PARAMS
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        types = ({k: type(v) for k, v in DEFAULT_PARAMS.items()} if kind == "fasttext" else TRANSFORMER_PARAMS)
         if key not in types:
             raise ValueError(f"unknown {kind} parameter {key!r} (known: {', '.join(types)})")
         try:
             out[key] = types[key](value)
-        except ValueError as exc:
-            raise ValueError(f"--set {key}: {exc}") from exc
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"--set {key}: cannot read {value!r} ({exc})") from exc
     return out
+
+
+def _holdout(ids: list[str | None], texts: list[str]) -> list[bool]:
+    """1 in :data:`HOLDOUT_EVERY` rows, by a hash of the id (or text): stable across runs and row order."""
+    import hashlib
+
+    return [int(hashlib.md5((i if i is not None else t).encode("utf-8", "replace")).hexdigest(), 16)
+            % HOLDOUT_EVERY == 0 for i, t in zip(ids, texts)]
+
+
+def _check_llm_label_args(args: argparse.Namespace) -> None:
+    if getattr(args, "kind", "fasttext") != "transformer":
+        raise ValueError("--recipe llm-labels trains a regression head: use --kind transformer "
+                         "(a fastText tier comes from distilling it)")
+    if not args.labels:
+        raise ValueError("--recipe llm-labels needs --labels FILE")
+
+
+def _train_llm_labels(args: argparse.Namespace, out: Path, params: dict) -> dict:
+    """``--recipe llm-labels``: graded labels -> ridge head on the transformer (see graded_labels)."""
+    from dataclasses import fields
+
+    from classifiers import transformer_model as tm
+    from classifiers.graded_labels import read_graded
+
+    _check_llm_label_args(args)
+    train = read_graded(args.labels, args.target, args.docs)
+    info: dict[str, Any] = {"recipe": "llm-labels", **train.info()}
+    if getattr(args, "valid", None):
+        valid = read_graded(args.valid, train.target, args.docs)
+        info["valid"] = valid.info()
+        tr_t, tr_y, va_t, va_y = train.texts, train.scores, valid.texts, valid.scores
+    else:
+        held = _holdout(train.ids, train.texts)
+        tr_t = [t for t, h in zip(train.texts, held) if not h]
+        tr_y = [y for y, h in zip(train.scores, held) if not h]
+        va_t = [t for t, h in zip(train.texts, held) if h]
+        va_y = [y for y, h in zip(train.scores, held) if h]
+        info["valid"] = {"held_out": f"1 in {HOLDOUT_EVERY} of --labels by md5(id or text)", "n": len(va_t)}
+    max_rows = int(params.pop("max_rows", TRANSFORMER_MAX_ROWS))
+    info["train_rows_used"] = min(len(tr_t), max_rows)
+    known = {f.name for f in fields(tm.RegressionConfig)}
+    cfg = tm.RegressionConfig(**{k: v for k, v in params.items() if k in known}, threshold=args.threshold)
+    return tm.train_regression(tr_t[:max_rows], tr_y[:max_rows], va_t, va_y, out, encoder_path=args.encoder,
+                               cfg=cfg, device=args.device, data_info=info)
+
+
+def _report_regression(out: Path, meta: dict) -> None:
+    m = meta["valid_metrics"]
+
+    def f(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    auc_key = next((k for k in m if k.startswith("roc_auc_at_")), "")
+    print(f"wrote {out} (transformer regression, score = {meta['score']}); valid Spearman {f(m['spearman'])}, "
+          f"ROC-AUC at >= {auc_key.removeprefix('roc_auc_at_')} {f(m.get(auc_key))}, F1 {f(m['f1'])} "
+          f"(cut {f(meta['threshold']['score_cut'])} chosen on train), n={m['n']}")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -67,17 +146,26 @@ def run_train(args: argparse.Namespace) -> int:
 
     try:
         out = Path(args.output)
+        if args.recipe == "llm-labels":
+            _check_llm_label_args(args)  # a wrong invocation leaves no folder behind
         # Never a folder curate did not make, nor one holding another kind of model; files are
         # rewritten in place (nothing deleted), so an interrupted training loses nothing.
         claim(str(out), f"model-{getattr(args, 'kind', 'fasttext')}", resume=True,
-              inputs=[p for p in (args.labels, args.docs, getattr(args, "data", None)) if p])
+              inputs=[p for p in (args.labels, args.docs, getattr(args, "valid", None), getattr(args, "data", None)) if p])
         work = Path(args.work_dir) if getattr(args, "work_dir", None) else out / "data"
-        params = _parse_params(getattr(args, "params", []) or [], getattr(args, "kind", "fasttext"))
+        params = _parse_params(getattr(args, "params", []) or [], getattr(args, "kind", "fasttext"), args.recipe)
+        if args.recipe == "llm-labels":
+            meta = _train_llm_labels(args, out, params)
+            _report_regression(out, meta)
+            return 0
         if args.recipe == "labels":
             if not args.labels or not args.docs:
                 raise ValueError("--recipe labels needs --labels FILE and --docs FILE")
+            target = args.target or "educational_value"
+            if target not in LABEL_TARGETS:
+                raise ValueError(f"unknown target {target!r} (use one of {', '.join(LABEL_TARGETS)})")
             tr, va, info = build_labelled_training_set(args.labels, args.docs, work,
-                                                       target=args.target, threshold=args.threshold)
+                                                       target=target, threshold=args.threshold)
         else:
             shared = Path(args.data) if args.data else default_shared_dir()
             tr, va, info = build_default_training_set(shared, work, recipe=args.recipe)
@@ -163,7 +251,8 @@ def run_score(args: argparse.Namespace) -> int:
         if "score" in table.column_names:
             table = table.drop_columns(["score"])
         scores = loading.score(model, table.column(col).to_pylist())
-        table = table.append_column("score", pa.array(scores, pa.float64()))
+        # NaN means "no score" (a regression head given empty text): null in the output
+        table = table.append_column("score", pa.array(scores, pa.float64(), from_pandas=True))
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), PARQUET_MARK: b"score"})
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)

