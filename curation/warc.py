@@ -99,7 +99,13 @@ def read_records(stream: BinaryIO, max_payload_bytes: int = 5_000_000, *,
         yield not_warc
         return
     last = -1
-    for raw in _records(_BoundedIterator(stream, max_header_line_bytes, max_header_block_bytes), max_payload_bytes):
+    it = _BoundedIterator(stream, max_header_line_bytes, max_header_block_bytes)
+    if stream.is_warc:
+        # warcio (arc2warc) falls back to ARC parsing on any line that does not start with "WARC/",
+        # and an ARC header is any line with four spaces: in a WARC file, garbage after the last
+        # record became a phantom "response" with a binary URL. A WARC file holds only WARC records.
+        it.known_format, it.mixed_arc_warc = "warc", False
+    for raw in _records(it, max_payload_bytes):
         # Offsets name records (document ids hash them), so they must be unique. warcio's can
         # repeat or go negative where a record fails to parse (the offset of the one before it,
         # or a compressed position minus a decompressed length): those get the next free number.
@@ -154,6 +160,7 @@ class _Replay:
 
     def __init__(self, head: bytes, stream: BinaryIO, start: int) -> None:
         self.head, self.stream, self.pos = head, stream, start
+        self.is_warc = False  # set by _sniff: the file starts with "WARC/" (not an ARC)
 
     def read(self, size: int | None = -1) -> bytes:
         if self.head:
@@ -192,6 +199,7 @@ def _sniff(stream: BinaryIO) -> tuple[_Replay, RawRecord | None]:
     text = head.lstrip(b"\r\n")
     # A file too short to tell (empty, blank, or cut inside "WARC/") is warcio's to report.
     if any(text.startswith(magic) or magic.startswith(text) for magic in (b"WARC/", b"filedesc://")):
+        replay.is_warc = text.startswith(b"WARC/")
         return replay, None
     what = "gzip data that starts with" if compressed else "starts with"
     return replay, RawRecord(record_type="unknown", offset=start, error="not_warc",

@@ -221,7 +221,7 @@ def test_bad_pipeline_is_exit_2_before_spark(tmp_path, no_spark, caplog, data, m
 
 def test_missing_pipeline_file_and_disabled_from_stage(tmp_path, no_spark, caplog):
     assert pipeline.run(_args(tmp_path / "nope.yaml", tmp_path / "run")) == 2
-    assert "cannot read pipeline" in caplog.text
+    assert "pipeline file not found" in caplog.text
     path = _write_pipeline(tmp_path, {"input": str(DEMO_WARC), "annotate": False, "dedup": False,
                                       "decontaminate": False, "mix": False})
     assert pipeline.run(_args(path, tmp_path / "run", "--from", "dedup")) == 2
