@@ -112,7 +112,9 @@ def _train_llm_labels(args: argparse.Namespace, out: Path, params: dict) -> dict
     info: dict[str, Any] = {"recipe": "llm-labels", **train.info()}
     if getattr(args, "valid", None):
         valid = read_graded(args.valid, train.target, args.docs)
-        info["valid"] = valid.info()
+        # a document in both files would flatter the valid figures: say how many, do not hide it
+        seen = set(train.texts)
+        info["valid"] = {**valid.info(), "texts_also_in_train": sum(t in seen for t in valid.texts)}
         tr_t, tr_y, va_t, va_y = train.texts, train.scores, valid.texts, valid.scores
     else:
         held = _holdout(train.ids, train.texts)

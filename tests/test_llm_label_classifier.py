@@ -72,7 +72,7 @@ def test_meta_records_data_recipe_metrics_and_files(trained):
     assert meta["kind"] == "transformer" and meta["objective"] == "regression"
     assert meta["training_data"]["recipe"] == "llm-labels" and meta["training_data"]["target"] == "score"
     assert meta["training_data"]["n_train"] == N_TRAIN and len(meta["training_data"]["sha256"]) == 64
-    assert meta["training_data"]["valid"]["n"] == N_HELD
+    assert meta["training_data"]["valid"]["n"] == N_HELD and meta["training_data"]["valid"]["texts_also_in_train"] == 0
     assert set(meta["files"]) == {"head.npz"} and len(meta["files"]["head.npz"]["sha256"]) == 64
     assert meta["head"]["type"] == "ridge" and meta["head"]["alpha"] in meta["head"]["alphas_tried"]
     assert meta["threshold"]["score_cut"] is not None and "train" in meta["threshold"]["chosen_by"]
@@ -181,3 +181,11 @@ def test_score_metrics_are_finite_numbers():
     cut = choose_threshold(y, pred, 3.0)
     m = regression_metrics(y, pred, 3.0, cut)
     assert m["roc_auc_at_3"] == 1.0 and m["f1"] == 1.0 and math.isclose(m["spearman"], 1.0, abs_tol=0.05)
+
+
+def test_default_holdout_is_stable_and_about_one_in_eight():
+    ids = [f"doc-{i}" for i in range(4000)]
+    held = commands._holdout(ids, [""] * len(ids))
+    assert held == commands._holdout(ids, ["other"] * len(ids))  # by id when there is one
+    assert abs(sum(held) / len(ids) - 1 / commands.HOLDOUT_EVERY) < 0.02
+    assert commands._holdout([None], ["text"]) == commands._holdout([None], ["text"])
