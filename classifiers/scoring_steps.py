@@ -30,6 +30,9 @@ def _check(model_dir: str, kind: str) -> None:
 def _record(docs: list[Document], probs, score_name: str, min_score: float | None) -> list[str | None]:
     reasons: list[str | None] = []
     for doc, p in zip(docs, probs):
+        if p != p:  # NaN: a model with no score for this text (empty): left out of the map = SQL NULL
+            reasons.append(None)
+            continue
         doc.scores[score_name] = float(p)
         reasons.append("below_threshold" if min_score is not None and p < min_score else None)
     return reasons

@@ -91,3 +91,17 @@ def test_all_classes_records_every_class(model_dir):
     for d in docs:
         assert abs(d.scores["q_hq"] + d.scores["q_lq"] - 1.0) < 1e-3
         assert d.scores["q"] == d.scores["q_hq"]
+
+
+def test_a_text_without_a_score_is_null_not_nan_and_not_dropped():
+    """Regression heads give NaN for empty text: the annotate map must hold no value (SQL NULL),
+    and min_score must not drop the row for it."""
+    import math
+
+    from classifiers.scoring_steps import _record
+    from curation.schema import Document
+
+    docs = [Document(id="a", text=""), Document(id="b", text="x"), Document(id="c", text="y")]
+    reasons = _record(docs, [math.nan, 0.2, 0.9], "edu", min_score=0.5)
+    assert reasons == [None, "below_threshold", None]
+    assert "edu" not in docs[0].scores and docs[1].scores["edu"] == 0.2 and docs[2].scores["edu"] == 0.9
