@@ -63,7 +63,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("extract_throughput", 1800),
     Bench("langid", 900),
     Bench("filter_parity", 1500),
-    Bench("classifier_quality", 1500),
+    Bench("classifier_quality", 3000, args=("--sections", "dclm,llm,reasoning")),  # llm: ~15 min to embed on a cold cache
     Bench("classifier_throughput", 1500),
     Bench("dedup", 2400),
     Bench("decontam", 2400),
