@@ -49,7 +49,7 @@ def claim(out: str, stage: str, *, inputs: Iterable[str] = (), resume: bool = Fa
     """Make ``out`` ready for ``stage`` to write (see the module docstring); raises OutputRefused."""
     refuse_overlap(out, inputs)
     names = _names(out)
-    if names is None or not names:
+    if not names:  # missing or empty
         fsutil.makedirs(out)
         _write_marker(out, stage)
         return
@@ -105,12 +105,6 @@ def _write_marker(out: str, stage: str) -> None:
     body = {"format": FORMAT, "version": VERSION, "stage": stage, "curate_version": version,
             "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     fsutil.write_atomic(fsutil.join(out, MARKER), (json.dumps(body, indent=1) + "\n").encode())
-
-
-def ensure_marker(out: str, stage: str) -> None:
-    """Write the marker again if a writer removed it (kept idempotent for the jobs' last step)."""
-    if read_marker(out) != stage:
-        _write_marker(out, stage)
 
 
 def _names(out: str) -> list[str] | None:

@@ -171,7 +171,7 @@ def plan_stages(cfg: PipelineConfig) -> list[StagePlan]:
         settings = dict(section.settings)
         if section.config:
             try:
-                base = configlib.read_yaml(section.config, f"{stage}.config")
+                base = configlib.read_yaml(section.config)  # its errors get the stage prefix below
             except configlib.ConfigError as exc:
                 raise configlib.ConfigError(f"{stage}.config: {exc}") from exc
             settings = configlib.merge(base, settings)
