@@ -11,13 +11,14 @@ setting applies it after every document is scored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from curation.schema import Document
 from curation.steps import register
 
 
-def _check(model_dir: str, kind: str) -> None:
+def _check(model_dir: str, kind: str | None) -> None:
     """Fail at step creation (before a job starts) on a missing, foreign or wrong-kind model."""
     from classifiers import loading
 
@@ -104,3 +105,38 @@ class TransformerClassifier:
         model = loading.load(self.model_dir, device=self.device)
         probs = transformer_model.score(model, [d.text for d in docs], batch_size=self.batch_size)
         return _record(docs, probs, self.score_name, self.min_score)
+
+
+@register("classifier_score_v1")
+@dataclass
+class ClassifierScore:
+    """The score of any model: a shipped name (``quality``, ``reasoning``, ``quality-fasttext``,
+    ...) or a model directory of any kind (fastText, transformer, combined).
+
+    The score goes to ``scores[score_name]`` (default: the model's name); ``min_score`` is optional
+    (None only records). Empty text gets no score (SQL NULL), never a made-up one."""
+
+    name: ClassVar[str] = "classifier_score_v1"
+    model: str = ""
+    score_name: str = ""
+    min_score: float | None = None
+    #: Transformer components: ``auto`` picks CUDA when the executor sees a GPU.
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        from classifiers import loading
+
+        if not self.model:
+            raise ValueError("classifier_score_v1 needs model (a shipped model name or a model directory); "
+                             f"shipped: {', '.join(loading.shipped_names()) or 'none'}")
+        _check(self.model, None)
+        self.score_name = self.score_name or Path(self.model).name
+
+    def __call__(self, doc: Document) -> str | None:
+        return self.batch([doc])[0]
+
+    def batch(self, docs: list[Document]) -> list[str | None]:
+        from classifiers import loading
+
+        model = loading.load(self.model, device=self.device)
+        return _record(docs, loading.score(model, [d.text for d in docs]), self.score_name, self.min_score)
