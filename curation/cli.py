@@ -24,12 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, job in jobs.items():
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
-    from classifiers import commands as classifier_commands, llm_label
+    from classifiers import commands as classifier_commands, llm_label, score_command
     from curation import commoncrawl, demo, funnel, pipeline, run_sql, seeds, sources
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
     classifier_commands.add_train_arguments(sub.add_parser("train-classifier", help="train a quality, reasoning or topic classifier"))
-    classifier_commands.add_score_arguments(sub.add_parser("score", help="score a JSONL/Parquet file with a classifier"))
+    score_command.add_arguments(sub.add_parser("score", help="score JSONL/Parquet documents with a shipped or trained model"))
     llm_label.add_arguments(sub.add_parser("label", help="label documents with an OpenAI-compatible LLM (cached, resumable)"))
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
     seeds.add_arguments(sub.add_parser("seeds", help="web-rewrite seeds: top reasoning passages per topic"))
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train-classifier":
         return classifier_commands.run_train(args)
     if args.command == "score":
-        return classifier_commands.run_score(args)
+        return score_command.run(args)
     return demo.run(args)
 
 

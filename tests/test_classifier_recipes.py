@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from classifiers import commands, fasttext_model, loading
+from classifiers import commands, fasttext_model, loading, score_command
 from classifiers.training_data import (HQ, LQ, NON_STEM, RECIPES, STEM, build_default_training_set,
                                        build_labelled_training_set, normalize)
 from tests.test_fasttext_classifier import TINY
@@ -127,9 +127,9 @@ def test_train_and_score_cli_transformer_kind(labelled, tmp_path, capsys):
     assert meta["kind"] == "transformer" and meta["valid_metrics"]["roc_auc"] > 0.8
     assert loading.model_kind(out) == "transformer"
     s = argparse.ArgumentParser()
-    commands.add_score_arguments(s)
+    score_command.add_arguments(s)
     scored = tmp_path / "scored.parquet"
-    assert commands.run_score(s.parse_args(["--model", str(out), "--input", str(labelled / "docs.jsonl"),
+    assert score_command.run(s.parse_args(["--model", str(out), "--input", str(labelled / "docs.jsonl"),
                                             "--output", str(scored), "--device", "cpu"])) == 0
     t = pq.read_table(scored).to_pylist()
     gsm = np.mean([r["score"] for r in t if r["id"].startswith("g")])

@@ -8,10 +8,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from classifiers import commands
+from classifiers import commands, score_command
 from classifiers import fasttext_model as fm
 from classifiers.training_data import HQ, LQ, build_default_training_set, normalize
 
@@ -104,24 +105,33 @@ def test_score_cli_writes_parquet(tiny, tmp_path, capsys):
     src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out.parquet"
     p = argparse.ArgumentParser()
-    commands.add_score_arguments(p)
-    assert commands.run_score(p.parse_args(["--model", str(tiny[0]), "--input", str(src), "--output", str(out)])) == 0
+    score_command.add_arguments(p)
+    assert score_command.run(p.parse_args(["--model", str(tiny[0]), "--input", str(src), "--output", str(out)])) == 0
     t = pq.read_table(out)
-    assert t.column_names == ["id", "text", "score"]
+    assert t.column_names == ["id", "score"]  # one row per input row: id and score, not the text again
+    assert t.column("id").to_pylist() == ["1", "2", "3"]
     assert str(t.schema.field("score").type) == "double"
-    assert all(0 <= v <= 1 for v in t.column("score").to_pylist())
-    # parquet in, parquet out
+    s = t.column("score").to_pylist()
+    assert 0 <= s[0] <= 1 and 0 <= s[2] <= 1 and s[1] is None  # empty text: null, not the model's prior
+    # parquet in, parquet out; a folder and a glob of inputs: rows in sorted file order, with their file
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "in.parquet")
     out2 = tmp_path / "out2.parquet"
-    assert commands.run_score(p.parse_args(["--model", str(tiny[0]), "--input", str(out), "--output", str(out2)])) == 0
-    assert pq.read_table(out2).num_rows == 3
+    assert score_command.run(p.parse_args(["--model", str(tiny[0]), "--input", str(tmp_path / "in.parquet"),
+                                           "--output", str(out2)])) == 0
+    assert pq.read_table(out2).column("score").to_pylist() == s
+    out3 = tmp_path / "o" / "out3.parquet"
+    assert score_command.run(p.parse_args(["--model", str(tiny[0]), "--input", str(tmp_path / "in.*"),
+                                           "--output", str(out3)])) == 0
+    t3 = pq.read_table(out3)
+    assert t3.column("score").to_pylist() == s + s and t3.column("file").to_pylist()[0].endswith("in.jsonl")
     # errors: one line, exit code 2
     capsys.readouterr()
-    assert commands.run_score(p.parse_args(["--model", str(tmp_path / "missing"), "--input", str(src),
-                                      "--output", str(out)])) == 2
+    assert score_command.run(p.parse_args(["--model", str(tmp_path / "missing"), "--input", str(src),
+                                           "--output", str(out)])) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "missing" in err
-    assert commands.run_score(p.parse_args(["--model", str(tiny[0]), "--input", str(tmp_path / "x.csv"),
-                                      "--output", str(out)])) == 2
+    assert score_command.run(p.parse_args(["--model", str(tiny[0]), "--input", str(tmp_path / "x.csv"),
+                                           "--output", str(out)])) == 2
 
 
 def test_train_cli_error_on_missing_data(tmp_path, capsys):

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from classifiers import commands, loading
+from classifiers import commands, loading, score_command
 from classifiers.graded_labels import LabelFileError, read_graded
 
 # Small windows keep training on 2 CPU cores well under a minute; the bench measures the defaults.
@@ -93,9 +93,9 @@ def test_scores_held_out_in_input_order_with_null_for_empty(trained, tmp_path):
     rows.insert(11, {"id": "none", "text": None})
     inp = _write_jsonl(tmp_path / "in.jsonl", rows)
     scored = tmp_path / "scored.parquet"
-    s = _parser(commands.add_score_arguments).parse_args(
+    s = _parser(score_command.add_arguments).parse_args(
         ["--model", str(out), "--input", str(inp), "--output", str(scored), "--device", "cpu"])
-    assert commands.run_score(s) == 0
+    assert score_command.run(s) == 0
     t = pq.read_table(scored).to_pylist()
     assert [r["id"] for r in t] == [r["id"] for r in rows]  # one row per input row, in input order
     by_id = {r["id"]: r["score"] for r in t}
