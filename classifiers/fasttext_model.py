@@ -4,6 +4,17 @@ Artifacts: ``MODEL_DIR/model.bin`` (fastText supervised, labels ``__label__hq`` 
 and ``MODEL_DIR/meta.json`` (format version, params, training-data sha256 + SQL, valid metrics, and
 ``files``: model.bin's size and sha256, verified with its structure before every load).
 Scores are P(hq) in [0, 1]; higher means higher quality.
+
+A model may declare another reading of its classes in ``meta.json`` (written by
+:mod:`classifiers.distill`; models without these keys score as before):
+
+* ``"score_mode": "expected_grade"`` with ``"grades": {class: number}``: the score is the expected
+  grade ``sum_k P(k) * grade_k`` (a student of a regression teacher, one class per grade);
+* ``"empty_text": "nan"``: None/empty/whitespace text scores NaN ("no score"), as the regression
+  teacher does, instead of the model's prior for ``''`` (which looks like a real score).
+
+A quantised model (fastText ``quantize``) is saved under the same ``model.bin`` name; the
+structure check walks either layout.
 """
 
 from __future__ import annotations
@@ -100,8 +111,42 @@ import json, sys
 import fasttext
 fasttext.FastText.eprint = lambda *a, **k: None
 train_path, hp, model_path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
-fasttext.train_supervised(input=train_path, verbose=0, **hp).save_model(model_path)
+quantize = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None
+model = fasttext.train_supervised(input=train_path, verbose=0, **hp)
+if quantize:
+    # the training file is only read again when quantize's retrain is on
+    model.quantize(input=train_path, verbose=0, thread=hp.get("thread", 1), **quantize)
+model.save_model(model_path)
 """
+
+SCORE_MODES = ("p_positive", "expected_grade")
+
+
+def train_model_file(train_path: str | Path, model_path: str | Path, params: dict[str, Any],
+                     quantize: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train (and optionally quantise) one fastText supervised model into ``model_path``, in a
+    fresh process per attempt (see :func:`train` for why); returns the parameters actually used
+    (the learning rate is halved after a divergence)."""
+    hp = dict(params)
+    args = [sys.executable, "-c", _TRAIN_CHILD, str(train_path), "", str(model_path)]
+    if quantize:
+        args.append(json.dumps(quantize))
+    # fastText's SGD sometimes diverges at high learning rates ("Encountered NaN"), and after one
+    # divergence every later training in the same process fails too (measured with the fasttext
+    # build pinned here). So each attempt runs in a fresh process, and a divergence halves the rate;
+    # the rate actually used is recorded in meta.json.
+    # A plain subprocess rather than multiprocessing: spawn would re-import the caller's
+    # __main__, which breaks scripts without an ``if __name__ == "__main__"`` guard.
+    for attempt in range(5):
+        args[4] = json.dumps(hp)
+        proc = subprocess.run(args, capture_output=True, text=True)
+        if proc.returncode == 0:
+            return hp
+        err = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        if "NaN" not in proc.stderr or attempt == 4:
+            raise RuntimeError(f"fastText training failed on {train_path}: {err}")
+        hp["lr"] = hp["lr"] / 2
+    raise AssertionError("unreachable")
 
 
 def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
@@ -119,21 +164,7 @@ def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
     hp = {**DEFAULT_PARAMS, **(params or {})}
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    # fastText's SGD sometimes diverges at high learning rates ("Encountered NaN"), and after one
-    # divergence every later training in the same process fails too (measured with the fasttext
-    # build pinned here). So each attempt runs in a fresh process, and a divergence halves the rate;
-    # the rate actually used is recorded in meta.json.
-    # A plain subprocess rather than multiprocessing: spawn would re-import the caller's
-    # __main__, which breaks scripts without an ``if __name__ == "__main__"`` guard.
-    for attempt in range(5):
-        proc = subprocess.run([sys.executable, "-c", _TRAIN_CHILD, str(train_path), json.dumps(hp), str(out / MODEL_FILE)],
-                              capture_output=True, text=True)
-        if proc.returncode == 0:
-            break
-        err = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-        if "NaN" not in proc.stderr or attempt == 4:
-            raise RuntimeError(f"fastText training failed on {train_path}: {err}")
-        hp["lr"] = hp["lr"] / 2
+    hp = train_model_file(train_path, out / MODEL_FILE, hp)
     model = _ft().load_model(str(out / MODEL_FILE))
     train_s = time.perf_counter() - t0
     info = dict(data_info or {})
@@ -180,9 +211,23 @@ class QualityModel:
     def __init__(self, ft_model, meta: dict, path: Path):
         self.ft, self.meta, self.path = ft_model, meta, path
         self.classes = list(meta.get("classes") or ft_model.labels)
+        where = path / META_FILE
+        self.score_mode = meta.get("score_mode", "p_positive")
+        if self.score_mode not in SCORE_MODES:
+            raise ValueError(f"{where}: unknown score_mode {self.score_mode!r} (expected {' or '.join(SCORE_MODES)})")
+        self.empty_nan = meta.get("empty_text") == "nan"
+        self.grades: np.ndarray | None = None
+        if self.score_mode == "expected_grade":
+            grades = meta.get("grades")
+            if not isinstance(grades, dict) or any(not isinstance(grades.get(c), (int, float)) for c in self.classes):
+                raise ValueError(f"{where}: score_mode expected_grade needs a number in 'grades' for every class "
+                                 f"{self.classes}")
+            self.grades = np.array([float(grades[c]) for c in self.classes], dtype=np.float64)
+            self.positive = (meta.get("labels") or {}).get("positive")
+            return
         self.positive = (meta.get("labels") or {}).get("positive") or HQ
         if self.positive not in self.classes:
-            raise ValueError(f"{path / META_FILE}: positive label {self.positive!r} is not a model class {self.classes}")
+            raise ValueError(f"{where}: positive label {self.positive!r} is not a model class {self.classes}")
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         return score(self, texts)
@@ -241,9 +286,19 @@ def _clean(text: Any) -> str:
 
 
 def score(model: QualityModel, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
-    """P(positive class) per text, float64 in [0, 1]. Empty/None texts get the model's prior for ''."""
-    col = model.classes.index(model.positive)
-    return probabilities(model, texts, batch_size)[:, col]
+    """Per text, float64: P(positive class) in [0, 1], or the expected grade when the model's meta
+    says ``score_mode: expected_grade``. Empty/None texts get the model's prior for '' unless the
+    meta says ``empty_text: nan``."""
+    texts = list(texts)
+    probs = probabilities(model, texts, batch_size)
+    if model.grades is not None:
+        out = probs @ model.grades
+    else:
+        out = probs[:, model.classes.index(model.positive)]
+    if model.empty_nan:
+        empty = [i for i, t in enumerate(texts) if t is None or not str(t).strip()]
+        out[empty] = np.nan
+    return out
 
 
 def probabilities(model: QualityModel, texts: Sequence[str], batch_size: int = 4096) -> np.ndarray:
