@@ -328,10 +328,16 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
           valid_labels: Sequence[Any], out_dir: str | Path, encoder_path: str | Path | None = None, *,
           max_tokens: int = DEFAULT_MAX_TOKENS, max_chunks: int = DEFAULT_MAX_CHUNKS,
           batch_size: int = 64, device: str | None = "auto", C: float = 1.0,
-          data_info: dict | None = None, positive: str = HQ) -> dict:
+          data_info: dict | None = None, positive: str = HQ, layers: Sequence[int] = (-1,),
+          extra_meta: dict | None = None, features: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Embed with the frozen encoder, fit a logistic-regression head, evaluate on the valid set,
     write ``head.npz`` + ``meta.json`` under ``out_dir``; returns the meta. Texts go through
-    :func:`classifiers.training_data.normalize` (idempotent), exactly as in :func:`score`."""
+    :func:`classifiers.training_data.normalize` (idempotent), exactly as in :func:`score`.
+    ``layers``: hidden states mean-pooled and concatenated (default: the last, as before; recorded
+    in meta.json and read back by :func:`score`). ``extra_meta``: more keys for meta.json (e.g. an
+    evaluation the caller ran; ``"empty_text": "nan"`` makes :func:`score` return NaN for blank
+    text). ``features``: ``(X_train, X_valid)`` already embedded with this encoder and these
+    settings (a caller's embedding cache), so the texts are not embedded again."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
@@ -342,9 +348,17 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
         raise ValueError("training data needs both classes")
     enc = load_encoder(encoder_path, device)
     t0 = time.perf_counter()
-    kw = dict(encoder=enc, batch_size=batch_size, max_tokens=max_tokens, max_chunks=max_chunks)
-    X_tr = embed([normalize(_clean(t, 10 ** 7)) for t in train_texts], **kw)
-    X_va = embed([normalize(_clean(t, 10 ** 7)) for t in valid_texts], **kw)
+    layers = [int(x) for x in layers]
+    kw = dict(encoder=enc, batch_size=batch_size, max_tokens=max_tokens, max_chunks=max_chunks, layers=layers)
+    if features is not None:
+        X_tr, X_va = (np.asarray(x, dtype=np.float32) for x in features)
+        want = enc.dim * len(layers)
+        if X_tr.shape != (len(y_tr), want) or X_va.shape != (len(y_va), want):
+            raise ValueError(f"features: expected ({len(y_tr)}, {want}) and ({len(y_va)}, {want}), "
+                             f"got {X_tr.shape} and {X_va.shape}")
+    else:
+        X_tr = embed([normalize(_clean(t, 10 ** 7)) for t in train_texts], **kw)
+        X_va = embed([normalize(_clean(t, 10 ** 7)) for t in valid_texts], **kw)
     embed_s = time.perf_counter() - t0
     mean = X_tr.mean(0).astype(np.float64)
     scale = X_tr.std(0).astype(np.float64)
@@ -372,9 +386,10 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
         "score": f"P({positive}) in [0,1], higher = more {positive.removeprefix('__label__')}",
         "normalisation": "classifiers.training_data.normalize",
         "encoder": {"path": str(enc.path), "name": enc.name, "dim": enc.dim, "frozen": True, "files": enc_files},
-        "pooling": POOLING,
+        "pooling": POOLING if layers == [-1] else f"{POOLING}; per hidden layer {layers}, concatenated",
         "max_tokens": int(max_tokens),
         "max_chunks": int(max_chunks),
+        **({} if layers == [-1] else {"layers": layers, "pools": ["mean"]}),
         "head": {"type": "sklearn LogisticRegression on standardised embeddings", "C": C,
                  "file": HEAD_FILE, "arrays": ["coef", "intercept", "mean", "scale"]},
         "training_data": {"n_train": int(len(y_tr)), "n_train_hq": int(y_tr.sum()), **(data_info or {})},
@@ -383,6 +398,7 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
         "fit_seconds": round(fit_s, 3),
         "device": enc.device,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(extra_meta or {}),
         "files": record_files(out, (HEAD_FILE,)),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -660,7 +676,8 @@ def load(model_dir: str | Path, encoder_path: str | Path | None = None,
 
 
 def score(model: TransformerQualityModel, texts: Sequence[Any], batch_size: int = 64) -> np.ndarray:
-    """Per text, float64: P(hq) in [0, 1] for a logistic head; for a regression head the predicted
+    """Per text, float64: P(hq) in [0, 1] for a logistic head (NaN for blank text if its meta says
+    ``empty_text: nan``); for a regression head the predicted
     grade (clipped to its range) and NaN for None/empty/whitespace text (nothing to judge: a
     grade would be the head's intercept, which looks like a real score). Hostile inputs (1 MB,
     surrogates, NUL) never raise."""
@@ -673,8 +690,14 @@ def score(model: TransformerQualityModel, texts: Sequence[Any], batch_size: int 
     mc = int(model.meta.get("max_chunks", DEFAULT_MAX_CHUNKS))
     max_chars = mt * mc * CHARS_PER_TOKEN_BUDGET * 2
     norm = [normalize(_clean(t, max_chars)) for t in texts]
-    X = embed(norm, model.encoder, batch_size=batch_size, max_tokens=mt, max_chunks=mc)
-    return _prob(X, model.coef, model.intercept, model.mean, model.scale)
+    # layers/pools as recorded by train() (older logistic models: the last layer, mean)
+    X = embed(norm, model.encoder, batch_size=batch_size, max_tokens=mt, max_chunks=mc,
+              layers=model.config.layers, pools=model.config.pools)
+    p = _prob(X, model.coef, model.intercept, model.mean, model.scale)
+    if model.meta.get("empty_text") == "nan":
+        # as in fasttext_model: blank text has no score, not the head's prior for '' (which looks real)
+        p[[i for i, t in enumerate(texts) if t is None or not str(t).strip()]] = np.nan
+    return p
 
 
 def _score_regression(model: TransformerQualityModel, texts: list[Any], batch_size: int) -> np.ndarray:
