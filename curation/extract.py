@@ -44,7 +44,12 @@ class ExtractConfig:
     max_payload_bytes: int = 5_000_000
     #: Rewrite MathML and MathJax TeX into ``$…$`` text before extraction.
     keep_math: bool = True
+    #: Keep data tables as tables (trafilatura ``| a | b |`` rows, resiliparse tab-separated cells).
     keep_tables: bool = True
+    #: Rewrite tables used for page layout (nested, one column of prose, forms, cells of paragraphs)
+    #: into ordinary blocks before extraction, with either extractor and either keep_tables; see
+    #: curation/html_tables.py. Off: every table is extracted as a table (the behaviour before).
+    unwrap_layout_tables: bool = True
     #: Pages whose extracted text is shorter than this are dropped as ``<extractor>.empty``.
     min_text_chars: int = 1
     #: trafilatura only: "precision" drops more boilerplate, "recall" keeps more text.
@@ -361,6 +366,31 @@ def _trafilatura_surfacing_crashes():
     return trafilatura
 
 
+# --------------------------------------------------------------------------------------------
+# Layout tables (issue 18): the rules of curation/html_tables.py, run on each extractor's own parse
+
+_TABLE_TAG = re.compile(r"<table[\s>/]", re.I)
+
+
+def _unwrapped_layout_tables(html: str):
+    """The page parsed by trafilatura's loader (libxml2, as trafilatura parses it) with its layout
+    tables rewritten into blocks (:mod:`curation.html_tables`), or None when there is nothing to
+    rewrite: no ``<table>`` tag, only data tables, or a parse that hit a libxml2 resource limit
+    (depth 256, a huge text node). Such a cut tree is never used: the page then goes to the
+    extractor as it came and meets the existing checks (``too_deep``/``parser_limit``)."""
+    if not _TABLE_TAG.search(html):
+        return None
+    from lxml import etree
+    from trafilatura.utils import HTML_PARSER, load_html
+
+    from curation.html_tables import unwrap_layout_tables
+
+    tree = load_html(html)
+    if tree is None or any(e.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for e in HTML_PARSER.error_log):
+        return None
+    return tree if unwrap_layout_tables(tree) else None
+
+
 def _trafilatura(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
     from trafilatura.utils import HTML_PARSER
 
@@ -369,8 +399,12 @@ def _trafilatura(html: str, cfg: ExtractConfig, url: str | None = None) -> str:
         from resiliparse.parse.html import HTMLTree
 
         check_depth(HTMLTree.parse(html), cfg.max_html_depth)
+    # A rewritten tree goes to trafilatura as it is: the same loader made it, so trafilatura skips
+    # only its own parse, and HTML_PARSER's error log (read by _check_libxml2) is still this page's.
+    # Pages without a layout table go as the string, exactly as before.
+    tree = _unwrapped_layout_tables(html) if cfg.unwrap_layout_tables else None
     text = trafilatura.extract(
-        html,
+        html if tree is None else tree,
         url=url,
         include_comments=False,
         include_tables=cfg.keep_tables,
@@ -464,6 +498,11 @@ def _resiliparse(html: str, cfg: ExtractConfig, url: str | None = None) -> str: 
 
     tree = HTMLTree.parse(html)  # parsed once, for the depth check and the extraction (same output)
     check_depth(tree, cfg.max_html_depth)
+    if cfg.unwrap_layout_tables and _TABLE_TAG.search(html):
+        from curation.html_tables import unwrap_layout_tables_lexbor
+
+        # the same rules as for trafilatura, on lexbor's own parse (depth already checked above)
+        unwrap_layout_tables_lexbor(tree)
     skip = _RP_SKIP if cfg.keep_tables else (*_RP_SKIP, "table")
     text = extract_plain_text(
         tree,
