@@ -25,6 +25,14 @@ REGRESSION_PARAMS = {"max_tokens": int, "max_chunks": int, "batch_size": int, "m
                      "layers": lambda v: tuple(int(x) for x in v.split(",")),
                      "pools": lambda v: tuple(x.strip() for x in v.split(",")),
                      "text_stats": lambda v: {"1": True, "true": True, "0": False, "false": False}[v.lower()]}
+#: ``--recipe distill``: pool texts the teacher labels at most. The full default pool is 3,086 texts,
+#: but on a shared 2-core machine the teacher graded ~0.9 texts/s at one thread (not the 2.4/s it
+#: does alone), so the shipped student was distilled from the first 1,500 in hash order (~27 min);
+#: this default reproduces it from the cache. A larger cap labels the rest and is expected to help.
+DISTILL_POOL_CAP = 1500
+DEFAULT_TEACHER = Path(__file__).resolve().parent / "models" / "quality-minilm"
+#: ``--recipe distill``'s default --work-dir: teacher-grade cache, training file (git-ignored).
+DISTILL_WORK_DIR = Path(__file__).resolve().parent.parent / "bench" / "_work" / "distill"
 #: 1 in this many training rows (by hash of id or text) is held out when no ``--valid`` is given.
 HOLDOUT_EVERY = 8
 
@@ -34,17 +42,20 @@ def default_shared_dir() -> Path:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", default="default", choices=[*RECIPES, "labels", "llm-labels"],
+    p.add_argument("--recipe", default="default", choices=[*RECIPES, "labels", "llm-labels", "distill"],
                    help="training data: " + "; ".join(f"{r.name} = {r.description}" for r in RECIPES.values())
                    + "; labels = `curate label` output as two classes (--labels, --docs, --target, --threshold)"
                    + "; llm-labels = graded {id?, text, score} rows, regression (--labels [--docs] [--target] "
-                   "[--valid], --kind transformer)")
+                   "[--valid], --kind transformer)"
+                   + "; distill = a fastText student of a transformer regression teacher's grades on an unlabelled "
+                   "pool (--teacher [--pool] [--pool-cap], --kind fasttext)")
     p.add_argument("--kind", default="fasttext", choices=["fasttext", "transformer"],
                    help="fastText (fast, default) or a frozen-encoder transformer (logistic head; ridge "
                         "regression head with --recipe llm-labels)")
     p.add_argument("--output", required=True, help="model directory to write (model files + meta.json)")
     p.add_argument("--data", default=None, help="shared data folder for offline recipes (default: ../shared/data)")
-    p.add_argument("--work-dir", default=None, help="where train/valid text files go (default: OUTPUT/data)")
+    p.add_argument("--work-dir", default=None, help="where train/valid text files go (default: OUTPUT/data; "
+                   "--recipe distill: bench/_work/distill, which also caches the teacher's grades)")
     p.add_argument("--labels", default=None, help="--recipe labels/llm-labels: `curate label` output or "
                    "{id?, text, score} rows (.parquet/.jsonl)")
     p.add_argument("--docs", default=None, help="the labelled documents (id, text) when --labels has no text")
@@ -57,6 +68,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    "for training; llm-labels: for the ROC-AUC and F1 it reports)")
     p.add_argument("--encoder", default=None, help="--kind transformer: local HF model folder (default: bundled MiniLM)")
     p.add_argument("--device", default="auto", help="--kind transformer: cpu, cuda or auto")
+    p.add_argument("--teacher", default=None, help="--recipe distill: the teacher model directory (default: "
+                   "classifiers/models/quality-minilm)")
+    p.add_argument("--pool", default=None, help="--recipe distill: unlabelled {text} rows (.jsonl); default: the pool "
+                   "built from --data (FineWeb-Edu train texts, WARC and HTML pages, CCNet head; val/DCLM excluded)")
+    p.add_argument("--pool-cap", type=int, default=DISTILL_POOL_CAP, help="--recipe distill: texts labelled at most "
+                   f"(hash order; the teacher grades ~2 texts/s per core; default {DISTILL_POOL_CAP})")
     p.add_argument("--set", dest="params", action="append", default=[], metavar="KEY=VALUE",
                    help="trainer parameter, repeatable: fastText (dim, epoch, lr, wordNgrams, ...) or "
                         f"transformer ({', '.join(TRANSFORMER_PARAMS)}; with llm-labels: "
@@ -143,6 +160,52 @@ def _report_regression(out: Path, meta: dict) -> None:
           f"(cut {f(meta['threshold']['score_cut'])} chosen on train), n={m['n']}")
 
 
+def _check_distill_args(args: argparse.Namespace) -> Path:
+    """The teacher directory, verified before anything is written (a wrong invocation leaves no folder)."""
+    from classifiers import loading
+    from classifiers.distill import teacher_head_sha256
+
+    if getattr(args, "kind", "fasttext") != "fasttext":
+        raise ValueError("--recipe distill trains a fastText student: use --kind fasttext")
+    teacher = Path(args.teacher) if getattr(args, "teacher", None) else DEFAULT_TEACHER
+    if not teacher.is_dir():
+        raise FileNotFoundError(f"teacher model directory not found: {teacher}")
+    if loading.check(teacher) != "transformer":
+        raise ValueError(f"{teacher}: the teacher must be a transformer regression model")
+    teacher_head_sha256(teacher)  # a regression head with a recorded checksum
+    if getattr(args, "pool", None) and not Path(args.pool).is_file():
+        raise FileNotFoundError(f"pool file not found: {args.pool}")
+    return teacher
+
+
+def _train_distill(args: argparse.Namespace, teacher: Path, out: Path, work: Path, params: dict) -> dict:
+    from classifiers import distill, unlabelled_pool
+
+    shared = Path(args.data) if args.data else default_shared_dir()
+    cap = getattr(args, "pool_cap", DISTILL_POOL_CAP)
+    if args.pool:
+        # a user's pool still loses the evaluation texts when the shared data is there to name them
+        pool = unlabelled_pool.read_pool_file(args.pool, cap=cap,
+                                              exclude_from=shared if shared.is_dir() else None)
+    else:
+        pool = unlabelled_pool.build_pool(shared, cap=cap)
+    print(f"pool: {len(pool)} texts, sha256 {pool.info['sha256'][:16]}", file=sys.stderr, flush=True)
+    return distill.distill(teacher, pool, out, work, params=params,
+                           shared_dir=shared if shared.is_dir() else None)
+
+
+def _report_distill(out: Path, meta: dict) -> None:
+    def f(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    cv = meta["cv"]["variants"][meta["variant"]["name"]]["cv"] or {}
+    ev = meta.get("eval_metrics") or {}
+    val, dclm = ev.get("fineweb_edu_val") or {}, ev.get("dclm_human_dev") or {}
+    print(f"wrote {out} (fasttext distilled from {meta['teacher']['dir']}, variant {meta['variant']['name']}, "
+          f"{meta['model_bytes']} bytes); CV Spearman with the teacher {f(cv.get('spearman'))}; val Spearman "
+          f"{f(val.get('spearman'))}, ROC-AUC@3 {f(val.get('roc_auc_at_3'))}, DCLM dev ROC-AUC {f(dclm.get('roc_auc'))}")
+
+
 def run_train(args: argparse.Namespace) -> int:
     from curation.output_dir import OutputRefused, claim
 
@@ -150,6 +213,18 @@ def run_train(args: argparse.Namespace) -> int:
         out = Path(args.output)
         if args.recipe == "llm-labels":
             _check_llm_label_args(args)  # a wrong invocation leaves no folder behind
+        teacher = _check_distill_args(args) if args.recipe == "distill" else None
+        if teacher is not None:
+            shared = args.data or str(default_shared_dir())
+            claim(str(out), "model-fasttext", resume=True,
+                  inputs=[str(p) for p in (teacher, getattr(args, "pool", None), shared) if p])
+            # not OUTPUT/data: the pool's texts (third-party data) must not land in a model folder that
+            # ships, and one cache for every output makes a rerun label nothing (keyed by teacher head)
+            work = Path(args.work_dir) if getattr(args, "work_dir", None) else DISTILL_WORK_DIR
+            params = _parse_params(getattr(args, "params", []) or [], "fasttext", args.recipe)
+            meta = _train_distill(args, teacher, out, work, params)
+            _report_distill(out, meta)
+            return 0
         # Never a folder curate did not make, nor one holding another kind of model; files are
         # rewritten in place (nothing deleted), so an interrupted training loses nothing.
         claim(str(out), f"model-{getattr(args, 'kind', 'fasttext')}", resume=True,
