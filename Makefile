@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE        := 1
 export TRANSFORMERS_OFFLINE  := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench models clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,11 @@ test-fast: setup
 # written into README.md between the bench-table markers. Partial: .venv/bin/python bench/run_all.py --only a,b
 bench: setup
 	$(PY) bench/run_all.py --write-readme
+
+# Rebuild the shipped classifier models (classifiers/models) from ../shared/data; ~45 min on 2 cores,
+# most of it MiniLM embedding. Only: make models ONLY=quality-reference,quality
+models: setup
+	$(PY) -m classifiers.build_models $(if $(ONLY),--only $(ONLY))
 
 clean:
 	rm -rf runs bench/_work .pytest_cache

@@ -122,24 +122,32 @@ def score(model: CombinedModel, texts: Sequence[Any]) -> np.ndarray:
 
 def calibrate(out_dir: str | Path, components: Sequence[str | Path], texts: Sequence[str],
               weights: Sequence[float] | None = None, calibration_info: dict | None = None,
-              device: str | None = "auto", evaluation: dict | None = None) -> dict:
+              device: str | None = "auto", evaluation: dict | None = None,
+              scores: Sequence[Sequence[float]] | None = None) -> dict:
     """Score ``texts`` (unlabelled calibration documents) with each component, record each one's
-    mean and std, write ``meta.json``; returns it."""
+    mean and std, write ``meta.json``; returns it. ``scores`` (one sequence per component, aligned
+    with ``texts``) skips the scoring when a caller already has them (a benchmark's cache)."""
     from classifiers import loading
 
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
-    texts = [t for t in texts if not _blank(t)]
+    keep = [i for i, t in enumerate(texts) if not _blank(t)]
+    texts = [texts[i] for i in keep]
+    if scores is not None:
+        if len(scores) != len(components):
+            raise ValueError("one score sequence per component")
+        scores = [np.asarray(s, dtype=np.float64)[keep] for s in scores]
     if len(texts) < 20:
         raise ValueError(f"calibration needs at least 20 non-empty documents, got {len(texts)}")
     weights = list(weights) if weights is not None else [1.0] * len(components)
     if len(weights) != len(components) or not all(w > 0 and math.isfinite(w) for w in weights):
         raise ValueError("one positive finite weight per component")
     comps = []
-    for path, w in zip(components, weights):
+    for j, (path, w) in enumerate(zip(components, weights)):
         cd = Path(path).resolve()
         loading.check(cd)
-        s = np.asarray(loading.score(loading.load(cd, device=device), texts), dtype=np.float64)
+        s = scores[j] if scores is not None else np.asarray(loading.score(loading.load(cd, device=device), texts),
+                                                             dtype=np.float64)
         s = s[np.isfinite(s)]
         if len(s) < 20 or float(s.std()) <= 0:
             raise ValueError(f"{cd}: no spread in its scores on the calibration documents")

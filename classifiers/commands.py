@@ -1,4 +1,4 @@
-"""``curate train-classifier`` and ``curate score``: the classifier commands.
+"""``curate train-classifier``: the classifier training command (``curate score`` is in :mod:`classifiers.score_command`).
 
 Training sets come from an offline recipe (:data:`classifiers.training_data.RECIPES`, reading
 ``../shared/data`` or ``--data``) or from ``curate label`` output joined to its documents
@@ -68,6 +68,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    "for training; llm-labels: for the ROC-AUC and F1 it reports)")
     p.add_argument("--encoder", default=None, help="--kind transformer: local HF model folder (default: bundled MiniLM)")
     p.add_argument("--device", default="auto", help="--kind transformer: cpu, cuda or auto")
+    p.add_argument("--quantize", action="store_true", help="--kind fasttext: quantise the model (~2 MB instead "
+                   "of ~70 MB; what the shipped models use)")
     p.add_argument("--teacher", default=None, help="--recipe distill: the teacher model directory (default: "
                    "classifiers/models/quality-minilm)")
     p.add_argument("--pool", default=None, help="--recipe distill: unlabelled {text} rows (.jsonl); default: the pool "
@@ -251,7 +253,8 @@ def run_train(args: argparse.Namespace) -> int:
         else:
             from classifiers import fasttext_model
 
-            meta = fasttext_model.train(tr, va, out, params=params, data_info=info)
+            meta = fasttext_model.train(tr, va, out, params=params, data_info=info,
+                                        quantize=getattr(args, "quantize", False))
     except (FileNotFoundError, ValueError, OSError, OutputRefused) as exc:
         print(f"curate train-classifier: error: {exc}", file=sys.stderr)
         return 2
@@ -273,69 +276,3 @@ def _train_transformer(tr: Path, va: Path, out: Path, info: dict, params: dict, 
     info["train_rows_used"] = min(len(texts), max_rows)
     return tm.train(texts[:max_rows], ys[:max_rows], vt, vy, out, encoder_path=args.encoder, device=args.device,
                     data_info=info, positive=positive, **params)
-
-
-def add_score_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="model directory (from `curate train-classifier`)")
-    p.add_argument("--input", required=True, help="input .jsonl or .parquet with a 'text' column")
-    p.add_argument("--output", required=True, help="output .parquet: input rows plus a float 'score' column")
-    p.add_argument("--text-column", default="text")
-    p.add_argument("--device", default="auto", help="transformer models: cpu, cuda or auto")
-
-
-def _read_table(path: Path):
-    import json
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        raise FileNotFoundError(f"input file not found: {path}")
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        return pq.read_table(path)
-    if name.endswith((".jsonl", ".json", ".ndjson")):
-        rows = []
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except ValueError as exc:
-                        raise ValueError(f"{path}:{n}: invalid JSON ({exc})") from exc
-        if rows and not all(isinstance(r, dict) for r in rows):
-            raise ValueError(f"{path}: every line must be a JSON object")
-        return pa.Table.from_pylist(rows) if rows else pa.table({"text": pa.array([], pa.string())})
-    raise ValueError(f"{path}: unsupported input format (use .jsonl or .parquet)")
-
-
-def run_score(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from curation.schema import PARQUET_WRITE_OPTIONS
-
-    from classifiers import loading
-
-    from curation.output_dir import PARQUET_MARK, OutputRefused, claim_file
-
-    try:
-        claim_file(args.output, "score", inputs=[args.input])  # never the input, never a foreign file
-        model = loading.load(args.model, device=getattr(args, "device", "auto"))
-        table = _read_table(Path(args.input))
-        col = getattr(args, "text_column", "text")
-        if col not in table.column_names:
-            raise ValueError(f"{args.input}: no '{col}' column (columns: {', '.join(table.column_names)})")
-        if "score" in table.column_names:
-            table = table.drop_columns(["score"])
-        scores = loading.score(model, table.column(col).to_pylist())
-        # NaN means "no score" (a regression head given empty text): null in the output
-        table = table.append_column("score", pa.array(scores, pa.float64(), from_pandas=True))
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), PARQUET_MARK: b"score"})
-        out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, out, **PARQUET_WRITE_OPTIONS)
-    except (FileNotFoundError, ValueError, OSError, pa.ArrowException, OutputRefused) as exc:
-        print(f"curate score: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"scored {len(scores)} rows -> {out}")
-    return 0

@@ -193,6 +193,12 @@ def _zip_chunks(path: Path) -> Iterator[str]:
         yield from chunk(raw)
 
 
+#: Per-page extraction limit for training text. Generous on purpose: a page that times out on a busy
+#: machine and not on a quiet one changes the training set (and its sha256), so a rebuild would not
+#: reproduce a shipped model; the inputs are the fixed shared files, not hostile crawl data.
+TRAINING_TIME_LIMIT_S = 120.0
+
+
 def _web_pages(data: Path, limit: int | None, chunked: bool = False) -> Iterator[str]:
     for text in _web_pages_whole(data, limit):
         yield from (chunk_lines(text) if chunked else (text,))
@@ -202,7 +208,7 @@ def _web_pages_whole(data: Path, limit: int | None) -> Iterator[str]:
     from curation.extract import ExtractConfig, decode_html, html_to_text
     from curation.extract_task import documents_from_file
 
-    cfg = ExtractConfig(extractor="resiliparse", time_limit_s=5.0)
+    cfg = ExtractConfig(extractor="resiliparse", time_limit_s=TRAINING_TIME_LIMIT_S)
     n = 0
     for f in sorted((data / "warc").rglob("*")):
         if f.is_file() and (".warc" in f.name or f.name.endswith(".arc.gz")):

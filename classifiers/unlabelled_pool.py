@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from classifiers.training_data import MIN_CHARS, _ccnet, _web_pages_whole, normalize
+from classifiers.training_data import TRAINING_TIME_LIMIT_S, MIN_CHARS, _ccnet, _web_pages_whole, normalize
 
 #: Evaluation sets (relative to the shared data folder) that must never be in the pool.
 EXCLUDED = ("labels/fineweb-edu-llm/val.jsonl", "labels/dclm-human-quality-dev.jsonl")
@@ -54,7 +54,7 @@ def _wcxb(data: Path) -> Iterator[str]:
     """WCXB dev pages through the same extractor settings as :func:`_web_pages_whole`."""
     from curation.extract import ExtractConfig, decode_html, html_to_text
 
-    cfg = ExtractConfig(extractor="resiliparse", time_limit_s=5.0)
+    cfg = ExtractConfig(extractor="resiliparse", time_limit_s=TRAINING_TIME_LIMIT_S)
     for p in sorted((data / "html" / "wcxb-dev" / "html").glob("*.html*")):
         payload = p.read_bytes()
         if p.name.endswith(".gz"):
