@@ -3,9 +3,10 @@
     curate score --model quality|reasoning|DIR --input FILE.jsonl|FILE.parquet|DIR|GLOB --output OUT.parquet
 
 Output: one row per input row, in input order (files in sorted path order, rows in file order),
-with ``id`` when the input has one and ``score`` (float64, higher = better; null where the text is
-empty, missing or not a string: no score is better than an invented one). With several input files
-a ``file`` column says where each row came from. Rows are scored in batches, so a large input is
+with ``id`` when the input has one, ``score`` (float64, higher = better) and ``reason``: null when
+scored, ``empty_text`` (empty or whitespace) or ``no_text`` (missing, null or not a string) when the
+score is null: no score is better than an invented one. With several input files a ``file``
+column says where each row came from. Rows are scored in batches, so a large input is
 never all in memory at once as text plus embeddings.
 """
 
@@ -101,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         model = loading.load(args.model, device=getattr(args, "device", "auto"))
         col = getattr(args, "text_column", "text")
         ids: list[object] = []
+        reasons: list[str | None] = []
         scores: list[np.ndarray] = []
         where: list[str] = []
         def score_batch(batch: list[str | None]) -> np.ndarray:
@@ -113,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
             batch: list[str | None] = []
             for i, text in _rows(f, col):
                 ids.append(i)
+                reasons.append(None if isinstance(text, str) and text.strip() else
+                               "empty_text" if isinstance(text, str) else "no_text")
                 batch.append(text if isinstance(text, str) else None)
                 if len(batch) == BATCH_ROWS:
                     scores.append(score_batch(batch))
@@ -128,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             cols["file"] = pa.array(where, pa.string())
         # NaN means "no score" (empty text): null in the output
         cols["score"] = pa.array(s, pa.float64(), from_pandas=True)
+        cols["reason"] = pa.array(reasons, pa.string())
         table = pa.table(cols).replace_schema_metadata({PARQUET_MARK: b"score"})
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -135,5 +140,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, OSError, pa.ArrowException, OutputRefused) as exc:
         print(f"curate score: error: {exc}", file=sys.stderr)
         return 2
-    print(f"scored {len(s)} rows from {len(files)} file(s) with {args.model} -> {out}")
+    unscored = sum(r is not None for r in reasons)
+    print(f"scored {len(s) - unscored} of {len(s)} rows from {len(files)} file(s) with {args.model} -> {out}"
+          + (f" ({unscored} without text: null score, see 'reason')" if unscored else ""))
     return 0

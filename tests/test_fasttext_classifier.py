@@ -108,7 +108,8 @@ def test_score_cli_writes_parquet(tiny, tmp_path, capsys):
     score_command.add_arguments(p)
     assert score_command.run(p.parse_args(["--model", str(tiny[0]), "--input", str(src), "--output", str(out)])) == 0
     t = pq.read_table(out)
-    assert t.column_names == ["id", "score"]  # one row per input row: id and score, not the text again
+    assert t.column_names == ["id", "score", "reason"]  # one row per input row: not the text again
+    assert t.column("reason").to_pylist() == [None, "empty_text", None]
     assert t.column("id").to_pylist() == ["1", "2", "3"]
     assert str(t.schema.field("score").type) == "double"
     s = t.column("score").to_pylist()
