@@ -10,7 +10,7 @@ the MiniLM tier, and ``quality`` pins its components' meta.json.
 Reproducibility: fastText trains with one thread and a fixed seed, the ridge heads are closed-form,
 and every training file is selected in hash order, so a rebuild matches the committed meta.json's
 metrics within float tolerance (``tests/test_shipped_models.py`` checks the cheap ones on every CI
-run and all of them with ``CURATE_REBUILD_MODELS=1``).
+run and all of them with ``CURATE_EXPENSIVE_TESTS=1``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,10 @@ def build_quality(data: Path, out: Path) -> None:
     from classifiers import combined_model
     from classifiers.graded_labels import iter_rows
 
+    from curation.output_dir import claim
+
     cal = data / CALIBRATION
+    claim(str(out), "model-combined", resume=True, inputs=[str(cal)])
     texts = [row.get("text") for _, row in iter_rows(cal)]
     print(f"+ calibrate {out} on {len(texts)} documents of {cal}", flush=True)
     combined_model.calibrate(out, [out.parent / name for name, _ in QUALITY_COMPONENTS], texts,

@@ -38,3 +38,14 @@ def spark():
     session = get_session("curate-tests", "local[2]", {"spark.sql.shuffle.partitions": "4"})
     yield session
     session.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.expensive`` tests (full model rebuilds, the leave-one-source-out goal on a cold
+    embedding cache) would add tens of minutes to every CI run on 2 cores: they run on request."""
+    if os.environ.get("CURATE_EXPENSIVE_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="expensive (tens of minutes of MiniLM embedding on CPU): set CURATE_EXPENSIVE_TESTS=1")
+    for item in items:
+        if "expensive" in item.keywords:
+            item.add_marker(skip)
