@@ -64,6 +64,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("langid", 900),
     Bench("filter_parity", 1500),
     Bench("classifier_quality", 3000, args=("--sections", "dclm,llm,reasoning")),  # llm: ~15 min to embed on a cold cache
+    Bench("classifier_tiers", 3000),  # ~20 min on a cold score cache (MiniLM on 2,216 documents)
     Bench("classifier_throughput", 1500),
     Bench("dedup", 2400),
     Bench("decontam", 2400),
@@ -313,6 +314,42 @@ def _classifier_quality(d: dict) -> list[Row]:
                         "not run" if None in (tr.get("roc_auc"), bauc) else f"{tr['roc_auc'] - bauc:+.3f} AUC",
                         "(informative)", "—"))
     return rows
+
+
+@extractor("classifier_tiers", [
+    ("shipped `quality` (combined): val Spearman / ROC-AUC@3, DCLM dev ROC-AUC", "best single feature", "> every feature; DCLM ≥ 0.70"),
+    ("`quality-minilm` (transformer tier) val Spearman / ROC-AUC@3", "best single feature", "≥ 0.65 / ≥ 0.92"),
+    ("`quality-fasttext` (distilled) val Spearman / ROC-AUC@3, docs/s per core", "`quality-minilm`", "gap ≤ 0.05, ≥ 20× speed"),
+])
+def _classifier_tiers(d: dict) -> list[Row]:
+    m, base = d.get("models", {}), d.get("baselines", {})
+
+    def best(key: str):
+        vals = [b.get(key) for b in base.values() if b.get(key) is not None]
+        return max(vals) if vals else None
+
+    def trio(r: dict) -> str:
+        return f"{num(r.get('val_spearman'), 3)} / {num(r.get('val_roc_auc_at_3'), 3)}"
+
+    q, t, f = m.get("quality", {}), m.get("quality-minilm", {}), m.get("quality-fasttext", {})
+    g = d.get("fasttext_vs_minilm", {})
+    bs, ba, bd = best("val_spearman"), best("val_roc_auc_at_3"), best("dclm_dev_roc_auc")
+    return [
+        Row(f"shipped `quality` (combined): val Spearman / ROC-AUC@3, DCLM dev ROC-AUC ({num(d.get('val'))} / "
+            f"{num(d.get('dclm_dev'))} docs)", f"{trio(q)}, {num(q.get('dclm_dev_roc_auc'), 3)}",
+            f"best single feature {num(bs, 3)} / {num(ba, 3)}, {num(bd, 3)}",
+            "not run" if not q or bd is None else f"{q['dclm_dev_roc_auc'] - bd:+.3f} DCLM AUC",
+            "> every feature; DCLM ≥ 0.70", d.get("quality_meets_goal") if q else None),
+        Row("`quality-minilm` (transformer tier) val Spearman / ROC-AUC@3", trio(t),
+            f"best single feature {num(bs, 3)} / {num(ba, 3)}",
+            "not run" if not t or bs is None else f"{t['val_spearman'] - bs:+.3f} Spearman", "≥ 0.65 / ≥ 0.92",
+            d.get("minilm_meets_goal") if t else None),
+        Row("`quality-fasttext` (distilled) val Spearman / ROC-AUC@3, docs/s per core",
+            f"{trio(f)}, {num(f.get('docs_per_s_per_core'))}",
+            f"`quality-minilm` {trio(t)}, {num(t.get('docs_per_s_per_core'), 1)}",
+            "not run" if not g else f"gap {num(g.get('spearman_gap'), 3)} / {num(g.get('auc_gap'), 3)}, "
+            f"{num(g.get('speed_ratio'), 0, '×')}", "gap ≤ 0.05, ≥ 20×", d.get("fasttext_meets_goal") if g else None),
+    ]
 
 
 @extractor("classifier_throughput", [
