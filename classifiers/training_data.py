@@ -205,7 +205,7 @@ def _web_pages(data: Path, limit: int | None, chunked: bool = False) -> Iterator
 
 
 def _web_pages_whole(data: Path, limit: int | None) -> Iterator[str]:
-    from curation.extract import ExtractConfig, decode_html, html_to_text
+    from curation.extract import ExtractConfig
     from curation.extract_task import documents_from_file
 
     cfg = ExtractConfig(extractor="resiliparse", time_limit_s=TRAINING_TIME_LIMIT_S)
@@ -222,6 +222,17 @@ def _web_pages_whole(data: Path, limit: int | None) -> Iterator[str]:
                         return
     html = data / "html"
     pages = sorted(html.glob("readability/*/source.html")) + sorted(html.glob("trafilatura-eval/**/*.html*"))
+    for text in html_file_texts(pages, cfg):
+        yield text
+        n += 1
+        if limit and n >= limit:
+            return
+
+
+def html_file_texts(pages: Iterable[Path], cfg) -> Iterator[str]:
+    """The extracted text of each (optionally gzipped) HTML file that has any."""
+    from curation.extract import decode_html, html_to_text
+
     for p in pages:
         payload = p.read_bytes()
         if p.name.endswith(".gz"):
@@ -232,9 +243,6 @@ def _web_pages_whole(data: Path, limit: int | None) -> Iterator[str]:
             continue
         if text:
             yield text
-            n += 1
-            if limit and n >= limit:
-                return
 
 
 # ----------------------------------------------------------------------------- the set

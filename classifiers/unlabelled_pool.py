@@ -21,14 +21,13 @@ unbiased sample, which is what ``cap`` takes (teacher labelling costs ~0.5 s per
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from classifiers.training_data import TRAINING_TIME_LIMIT_S, MIN_CHARS, _ccnet, _web_pages_whole, normalize
+from classifiers.training_data import TRAINING_TIME_LIMIT_S, html_file_texts, MIN_CHARS, _ccnet, _web_pages_whole, normalize
 
 #: Evaluation sets (relative to the shared data folder) that must never be in the pool.
 EXCLUDED = ("labels/fineweb-edu-llm/val.jsonl", "labels/dclm-human-quality-dev.jsonl")
@@ -52,19 +51,10 @@ def _jsonl_texts(path: Path) -> Iterator[str]:
 
 def _wcxb(data: Path) -> Iterator[str]:
     """WCXB dev pages through the same extractor settings as :func:`_web_pages_whole`."""
-    from curation.extract import ExtractConfig, decode_html, html_to_text
+    from curation.extract import ExtractConfig
 
     cfg = ExtractConfig(extractor="resiliparse", time_limit_s=TRAINING_TIME_LIMIT_S)
-    for p in sorted((data / "html" / "wcxb-dev" / "html").glob("*.html*")):
-        payload = p.read_bytes()
-        if p.name.endswith(".gz"):
-            payload = gzip.decompress(payload)
-        try:
-            text = html_to_text(decode_html(payload)[0], cfg)
-        except Exception:  # noqa: BLE001 - one hostile page must not stop the build
-            continue
-        if text:
-            yield text
+    yield from html_file_texts(sorted((data / "html" / "wcxb-dev" / "html").glob("*.html*")), cfg)
 
 
 def source_readers(data: Path) -> dict[str, Iterable[str]]:
