@@ -47,7 +47,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    + "; labels = `curate label` output as two classes (--labels, --docs, --target, --threshold)"
                    + "; llm-labels = graded {id?, text, score} rows, regression (--labels [--docs] [--target] "
                    "[--valid], --kind transformer)"
-                   + "; distill = a fastText student of a transformer regression teacher's grades on an unlabelled "
+                   + "; distill = a fastText student of a transformer teacher's scores (regression grade or classifier P) on an unlabelled "
                    "pool (--teacher [--pool] [--pool-cap], --kind fasttext)")
     p.add_argument("--kind", default="fasttext", choices=["fasttext", "transformer"],
                    help="fastText (fast, default) or a frozen-encoder transformer (logistic head; ridge "
@@ -173,8 +173,8 @@ def _check_distill_args(args: argparse.Namespace) -> Path:
     if not teacher.is_dir():
         raise FileNotFoundError(f"teacher model directory not found: {teacher}")
     if loading.check(teacher) != "transformer":
-        raise ValueError(f"{teacher}: the teacher must be a transformer regression model")
-    teacher_head_sha256(teacher)  # a regression head with a recorded checksum
+        raise ValueError(f"{teacher}: the teacher must be a transformer model (a regression head or a classifier)")
+    teacher_head_sha256(teacher)  # a regression or logistic head with a recorded checksum
     if getattr(args, "pool", None) and not Path(args.pool).is_file():
         raise FileNotFoundError(f"pool file not found: {args.pool}")
     return teacher

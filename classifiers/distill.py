@@ -1,4 +1,10 @@
-"""Distil the transformer quality tier (the teacher) into a fastText model (the student).
+"""Distil a transformer tier (the teacher) into a fastText model (the student).
+
+The teacher is a regression head (``"objective": "regression"``, a 0-5 grade, e.g. quality-minilm)
+or a classifier (logistic head, score = P(positive) in [0,1], e.g. reasoning). A classifier's
+probability is handled as a grade on a 0-1 scale: the soft labels are over grades 0 and 1 (a line
+carries P as the proportion of grade 1, as between two adjacent grades of a regression teacher),
+and the student's expected grade is then its P(positive) (see :func:`teacher_kind`).
 
 Why: the teacher embeds every 256-token window of a page through MiniLM, ~2 pages/s per core;
 Spark has to score every page of a crawl. fastText scores thousands of pages per second per core.
@@ -43,6 +49,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "soft-d32-e20-lr0.5": {"labels": "soft", "params": {"dim": 32, "epoch": 20, "wordNgrams": 2, "lr": 0.5}},
     "cut-d32-e20-lr0.5": {"labels": "cut", "params": {"dim": 32, "epoch": 20, "wordNgrams": 2, "lr": 0.5}},
 }
+#: Variants for a classifier teacher (grades 0 and 1 only; labels ``soft`` so the expected grade is
+#: P(positive)): the regression recipe's, and the same on words alone (no bigram buckets: fewer
+#: parameters for a sparser signal than the 0-5 grade, and cheaper to cross-validate on the shared
+#: 2-core machine). Chosen by CV Spearman with the teacher on the pool, as above.
+CLASSIFIER_VARIANTS: dict[str, dict[str, Any]] = {
+    "soft-d32-e20-lr0.5": {"labels": "soft", "params": {"dim": 32, "epoch": 20, "wordNgrams": 2, "lr": 0.5}},
+    "soft-d32-e20-lr0.5-ng1": {"labels": "soft", "params": {"dim": 32, "epoch": 20, "wordNgrams": 1, "lr": 0.5}},
+}
+#: A classifier teacher's cut for the ``cut`` labels and the CV ROC-AUC when its meta records no
+#: ``threshold.score_cut``: the logistic head's own decision boundary.
+CLASSIFIER_CUT = 0.5
 #: Quantisation: ``cutoff`` keeps the 50,000 input rows (words and n-gram buckets) with the largest
 #: norms, ``dsub`` 2 codes each pair of dimensions in one byte, ``qnorm`` codes the norms apart (the
 #: fastText docs' recipe for small supervised models); retrain=False keeps the trained vectors.
@@ -65,15 +82,30 @@ def _log(msg: str) -> None:
 # ---------------------------------------------------------------------------------- teacher
 
 
+def teacher_kind(teacher_dir: str | Path) -> str:
+    """``"regression"`` (meta ``objective: regression``, score a 0-5 grade) or ``"classifier"``
+    (no objective: a logistic head whose score is P(positive) in [0,1])."""
+    from classifiers.artifacts import read_meta_file
+
+    _, meta = read_meta_file(teacher_dir)
+    return "regression" if meta.get("objective") == "regression" else "classifier"
+
+
+def grade_top(kind: str) -> int:
+    """The highest grade of a teacher kind: 5 for regression, 1 for a classifier (P as a 0-1 grade)."""
+    return 1 if kind == "classifier" else 5
+
+
 def teacher_head_sha256(teacher_dir: str | Path) -> str:
-    """The teacher's identity for the cache: the sha256 meta.json records for its head file."""
+    """The teacher's identity for the cache: the sha256 meta.json records for its head file (a
+    regression or a logistic head alike)."""
     from classifiers.artifacts import read_meta_file
 
     d, meta = read_meta_file(teacher_dir)
     head = (meta.get("head") or {}).get("file")
     entry = (meta.get("files") or {}).get(head) if head else None
     if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
-        raise ValueError(f"{d / 'meta.json'}: not a transformer regression teacher (no head file sha256)")
+        raise ValueError(f"{d / 'meta.json'}: not a transformer teacher (no head file sha256)")
     return entry["sha256"]
 
 
@@ -129,11 +161,14 @@ def teacher_scores(teacher_dir: str | Path, texts: Sequence[str], cache_dir: str
 
 def teacher_cut(teacher_dir: str | Path) -> float:
     """The teacher's own grade cut for "educational" (meta ``threshold.score_cut``, chosen by F1 on
-    its training folds for LLM score >= 3): the two-class variant's boundary."""
+    its training folds for LLM score >= 3): the two-class variant's boundary. A classifier teacher
+    without one: :data:`CLASSIFIER_CUT` (P >= 0.5)."""
     from classifiers.artifacts import read_meta_file
 
     d, meta = read_meta_file(teacher_dir)
     cut = (meta.get("threshold") or {}).get("score_cut")
+    if not isinstance(cut, (int, float)) and meta.get("objective") != "regression":
+        return CLASSIFIER_CUT
     if not isinstance(cut, (int, float)):
         raise ValueError(f"{d / 'meta.json'}: the teacher records no threshold.score_cut")
     return float(cut)
@@ -145,17 +180,19 @@ def teacher_cut(teacher_dir: str | Path) -> float:
 SOFT_TOKENS = 10
 
 
-def label_tokens(mode: str, scores: np.ndarray, cut: float) -> list[str]:
-    """Each row's fastText label prefix for a variant's ``labels`` mode (``grade``, ``soft``, ``cut``)."""
+def label_tokens(mode: str, scores: np.ndarray, cut: float, top: int = 5) -> list[str]:
+    """Each row's fastText label prefix for a variant's ``labels`` mode (``grade``, ``soft``, ``cut``).
+    ``top``: the highest grade (5 for a regression teacher; 1 for a classifier, whose P is then
+    split between grades 0 and 1, see :func:`grade_top`)."""
     out = []
     for s in scores:
         if mode == "grade":
-            out.append(GRADE_LABEL.format(int(np.clip(round(s), 0, 5))))
+            out.append(GRADE_LABEL.format(int(np.clip(round(s), 0, top))))
         elif mode == "soft":
-            s = float(np.clip(s, 0.0, 5.0))
+            s = float(np.clip(s, 0.0, float(top)))
             lo = int(math.floor(s))
             k_hi = int(round((s - lo) * SOFT_TOKENS))
-            toks = [GRADE_LABEL.format(lo)] * (SOFT_TOKENS - k_hi) + [GRADE_LABEL.format(min(lo + 1, 5))] * k_hi
+            toks = [GRADE_LABEL.format(lo)] * (SOFT_TOKENS - k_hi) + [GRADE_LABEL.format(min(lo + 1, top))] * k_hi
             out.append(" ".join(toks))
         elif mode == "cut":
             out.append(HI if s >= cut else LO)
@@ -177,8 +214,18 @@ def write_training_file(path: str | Path, texts: Sequence[str], labels: Sequence
     return p
 
 
-def model_meta_keys(mode: str, classes: list[str]) -> dict[str, Any]:
+def model_meta_keys(mode: str, classes: list[str], kind: str = "regression") -> dict[str, Any]:
     """How :mod:`classifiers.fasttext_model` reads the student's classes (its ``score_mode``)."""
+    if mode == "cut" and kind == "classifier":
+        return {"score_mode": "p_positive", "labels": {"positive": HI, "negative": LO},
+                "score": "P(__label__hi) in [0,1]: probability the teacher classifier's P(positive) is at "
+                         "or above its cut; null for empty text", "empty_text": "nan"}
+    if kind == "classifier":
+        return {"score_mode": "expected_grade", "labels": {"positive": None, "negative": None},
+                "grades": {c: float(c.removeprefix("__label__")) for c in classes},
+                "score": "expected grade sum_k P(k)*k over grades 0 and 1 = the student's estimate of the "
+                         "teacher classifier's P(positive), in [0,1]; null for empty text",
+                "empty_text": "nan"}
     if mode == "cut":
         return {"score_mode": "p_positive", "labels": {"positive": HI, "negative": LO},
                 "score": "P(__label__hi) in [0,1]: probability the teacher grades the page at or above its "
@@ -189,12 +236,12 @@ def model_meta_keys(mode: str, classes: list[str]) -> dict[str, Any]:
             "empty_text": "nan"}
 
 
-def _load_student(model_path: Path, mode: str):
+def _load_student(model_path: Path, mode: str, kind: str = "regression"):
     from classifiers import fasttext_model as fm
 
     ft = fm._ft().load_model(str(model_path))
     classes = list(ft.labels)
-    return fm.QualityModel(ft, {"classes": classes, **model_meta_keys(mode, classes)}, model_path.parent)
+    return fm.QualityModel(ft, {"classes": classes, **model_meta_keys(mode, classes, kind)}, model_path.parent)
 
 
 def _metrics(pred: np.ndarray, target: np.ndarray, positive: np.ndarray) -> dict[str, Any]:
@@ -213,7 +260,7 @@ def _metrics(pred: np.ndarray, target: np.ndarray, positive: np.ndarray) -> dict
 
 def cross_validate(texts: list[str], scores: np.ndarray, variants: dict[str, dict], cut: float,
                    work: Path, folds: int = DEFAULT_FOLDS, base_params: dict | None = None,
-                   quantize: dict | None = QUANTIZE) -> dict[str, dict]:
+                   quantize: dict | None = QUANTIZE, kind: str = "regression") -> dict[str, dict]:
     """k-fold CV on the pool against the teacher's grades: per variant, the out-of-fold Spearman
     with the teacher and ROC-AUC for "teacher grade >= its cut". Folds are by position in the pool,
     which is in hash order (a random split that does not depend on the sources' order). Each fold's
@@ -229,11 +276,11 @@ def cross_validate(texts: list[str], scores: np.ndarray, variants: dict[str, dic
         for f in range(folds):
             tr = np.flatnonzero(fold_of != f)
             te = np.flatnonzero(fold_of == f)
-            labels = label_tokens(v["labels"], scores[tr], cut)
+            labels = label_tokens(v["labels"], scores[tr], cut, grade_top(kind))
             path = write_training_file(work / "cv" / "train.txt", [texts[i] for i in tr], labels)
             model_path = work / "cv" / "model.bin"
             train_model_file_quiet(path, model_path, hp, quantize)
-            student = _load_student(model_path, v["labels"])
+            student = _load_student(model_path, v["labels"], kind)
             pred[te] = student.score([texts[i] for i in te])
         m = _metrics(pred, scores, scores >= cut)
         results[name] = {**v, "cv": {**m, "folds": folds, "seconds": round(time.perf_counter() - t0, 1)}}
@@ -287,7 +334,8 @@ def distill(teacher_dir: str | Path, pool, out_dir: str | Path, work_dir: str | 
 
     t_start = time.perf_counter()
     out, work = Path(out_dir), Path(work_dir)
-    variants = dict(variants or VARIANTS)
+    kind = teacher_kind(teacher_dir)
+    variants = dict(variants or (CLASSIFIER_VARIANTS if kind == "classifier" else VARIANTS))
     if not 1 <= len(variants) <= 4:
         raise ValueError("compare between 1 and 4 variants")
     if len(pool) < 10 * folds:
@@ -300,14 +348,14 @@ def distill(teacher_dir: str | Path, pool, out_dir: str | Path, work_dir: str | 
     scores = scores[keep]
     _log(f"teacher grades: n={len(scores)} mean {scores.mean():.2f}, >= cut {cut:.2f}: {(scores >= cut).mean():.1%}")
     if len(variants) > 1:
-        cv = cross_validate(texts, scores, variants, cut, work, folds, params, quantize)
+        cv = cross_validate(texts, scores, variants, cut, work, folds, params, quantize, kind)
         chosen = max(cv, key=lambda k: cv[k]["cv"]["spearman"])
     else:
         cv, chosen = {k: {**v, "cv": None} for k, v in variants.items()}, next(iter(variants))
     v = variants[chosen]
     _log(f"chosen: {chosen} (highest CV Spearman with the teacher); training on all {len(texts)} texts")
     hp = {**fm.DEFAULT_PARAMS, "thread": 1, **(params or {}), **v["params"]}
-    train_file = write_training_file(work / "train.txt", texts, label_tokens(v["labels"], scores, cut))
+    train_file = write_training_file(work / "train.txt", texts, label_tokens(v["labels"], scores, cut, grade_top(kind)))
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     hp = fm.train_model_file(train_file, out / fm.MODEL_FILE, hp, quantize)
@@ -320,13 +368,13 @@ def distill(teacher_dir: str | Path, pool, out_dir: str | Path, work_dir: str | 
         "kind": "fasttext",
         "recipe": "distill",
         "classes": classes,
-        **model_meta_keys(v["labels"], classes),
+        **model_meta_keys(v["labels"], classes, kind),
         "normalisation": "classifiers.training_data.normalize",
         "params": hp,
         "quantize": quantize,
         "max_train_chars": MAX_TRAIN_CHARS,
         "variant": {"name": chosen, "labels": v["labels"]},
-        "teacher": {"dir": str(teacher_dir), "head_sha256": head_sha, "cut": cut,
+        "teacher": {"dir": str(teacher_dir), "kind": kind, "head_sha256": head_sha, "cut": cut,
                     "valid_metrics": tmeta.get("valid_metrics")},
         "pool": {"sha256": pool.info.get("sha256"), "size": len(pool), "labelled": len(texts),
                  "teacher_grade_mean": float(scores.mean()), "teacher_at_or_above_cut": float((scores >= cut).mean()),
