@@ -39,6 +39,10 @@ DEFAULT_STEPS = (
     StepSpec("c4_quality_v1", {"filter_no_terminal_punct": False, "filter_curly_bracket": False}),
     StepSpec("fineweb_quality_v1"),
     StepSpec("corruption_v1"),
+    # The fast (fastText) classifier tier on every document the heuristics keep (issue 18); the
+    # thresholds and how they were chosen: configs/annotate.yaml.
+    StepSpec("classifier_score_v1", {"model": "quality-fasttext", "score_name": "quality_fasttext"}),
+    StepSpec("classifier_score_v1", {"model": "quality-reference", "score_name": "quality_reference", "min_score": 0.03}),
 )
 
 
@@ -46,7 +50,8 @@ DEFAULT_STEPS = (
 class AnnotateJobConfig:
     steps: tuple[StepSpec, ...] = DEFAULT_STEPS
     #: Scores copied into their own float columns (``lang`` is always a column).
-    promote: tuple[str, ...] = ("lang_score", "gopher_n_words", "fineweb_line_punct_ratio", "zlib_ratio")
+    promote: tuple[str, ...] = ("lang_score", "gopher_n_words", "fineweb_line_punct_ratio", "zlib_ratio",
+                                "quality_fasttext", "quality_reference")
     keep_dropped: bool = False
     #: Rows per Arrow batch handed to the steps.
     batch_rows: int = 1000
