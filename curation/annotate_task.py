@@ -17,7 +17,8 @@ from curation import steps as steplib
 from curation.schema import DOC_SCHEMA, from_batch, to_batch
 
 #: Modules whose import registers the built-in steps.
-STEP_MODULES = ("curation.langid", "curation.heuristics", "curation.content_filters", "classifiers.scoring_steps")
+STEP_MODULES = ("curation.langid", "curation.heuristics", "curation.content_filters", "classifiers.scoring_steps",
+                "curation.score_filters")
 
 
 @dataclass(frozen=True)

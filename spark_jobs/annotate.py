@@ -42,7 +42,8 @@ DEFAULT_STEPS = (
     # The fast (fastText) classifier tier on every document the heuristics keep (issue 18); the
     # thresholds and how they were chosen: configs/annotate.yaml.
     StepSpec("classifier_score_v1", {"model": "quality-fasttext", "score_name": "quality_fasttext"}),
-    StepSpec("classifier_score_v1", {"model": "quality-reference", "score_name": "quality_reference", "min_score": 0.03}),
+    StepSpec("classifier_score_v1", {"model": "quality-reference", "score_name": "quality_reference"}),
+    StepSpec("score_threshold_v1", {"score": "quality_reference", "min_score": 0.03, "languages": ["en"]}),
 )
 
 

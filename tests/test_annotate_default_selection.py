@@ -45,6 +45,14 @@ Violet light is scattered even more than blue, so why is the sky not violet? Par
 At sunrise and sunset the light travels through much more air before it reaches us. Most of the blue has been scattered out of the direct beam along the way, and the light that is left is dominated by orange and red. That is why the sun and the clouds around it glow red in the evening.
 The same physics explains why distant mountains look bluish and why the sky on Mars, with its thin atmosphere full of fine dust, looks butterscotch by day and blue around the setting sun."""
 
+GERMAN_ARTICLE = """Wie entsteht ein Regenbogen?
+
+Ein Regenbogen entsteht, wenn Sonnenlicht auf Regentropfen trifft. Das Licht wird beim Eintritt in den Tropfen gebrochen, an der Rückseite des Tropfens reflektiert und beim Austritt noch einmal gebrochen.
+Weil Licht verschiedener Farben unterschiedlich stark gebrochen wird, fächert sich das weiße Sonnenlicht dabei in seine Farben auf. Rotes Licht wird am wenigsten abgelenkt, violettes am stärksten.
+Deshalb sehen wir einen Regenbogen immer dann, wenn die Sonne hinter uns steht und vor uns Regen fällt. Der Bogen hat einen Winkel von etwa 42 Grad zu dem Punkt, der der Sonne genau gegenüberliegt.
+Manchmal sieht man über dem ersten Bogen noch einen zweiten, schwächeren Regenbogen. Bei ihm wird das Licht zweimal im Tropfen reflektiert, und die Reihenfolge der Farben ist umgekehrt.
+Zwischen den beiden Bögen ist der Himmel etwas dunkler. Dieser Streifen heißt nach einem griechischen Philosophen das Alexandersche Dunkelband, weil er ihn als Erster beschrieben hat."""
+
 
 def _annotate(cfg: AnnotateJobConfig, docs: list[Document]) -> dict[str, dict]:
     out = list(annotate_batches(iter([to_batch(docs)]), specs=tuple(cfg.steps), promote=tuple(cfg.promote)))
@@ -63,14 +71,35 @@ def test_default_config_scores_as_columns_drops_chrome_keeps_article():
     assert article["drop_reason"] is None
     assert article["quality_fasttext"] > shop["quality_fasttext"]
     assert article["quality_reference"] > 0.5
-    assert shop["drop_reason"] == "classifier_score_v1.below_threshold"
+    assert shop["drop_reason"] == "score_threshold_v1.quality_reference_below"
     # a page dropped before the classifier steps has NULL score columns, never a made-up score
     assert rows["empty"]["drop_reason"] is not None and rows["empty"]["quality_reference"] is None
 
-    # the same config without thresholds keeps the shop page: the drop above is the classifier's
+    # the same config without the threshold step keeps the shop page: the drop above is the classifier's
     off = config.load(AnnotateJobConfig, CONFIG, ["steps=" + json.dumps(
-        [{"name": s.name, "params": {k: v for k, v in s.params.items() if k != "min_score"}} for s in cfg.steps])])
+        [{"name": s.name, "params": s.params} for s in cfg.steps if s.name != "score_threshold_v1"])])
     assert _annotate(off, [Document(id="shop", text=SHOP_LISTING)])["shop"]["drop_reason"] is None
+
+
+def test_default_threshold_judges_english_only():
+    """The shipped quality models are English: a German article scores near 0 and must not be dropped."""
+    cfg = config.load(AnnotateJobConfig, CONFIG)
+    row = _annotate(cfg, [Document(id="de", text=GERMAN_ARTICLE)])["de"]
+    assert row["lang"] == "de" and row["drop_reason"] is None
+    assert row["quality_reference"] < 0.03  # below the English cut, yet kept
+
+
+def test_score_threshold_step():
+    from curation.score_filters import ScoreThreshold
+
+    step = ScoreThreshold(score="q", min_score=0.5, languages=["en"])
+    assert step(Document(id="a", lang="en", scores={"q": 0.4})) == "q_below"
+    assert step(Document(id="b", lang="en", scores={"q": 0.6})) is None
+    assert step(Document(id="c", lang="de", scores={"q": 0.1})) is None
+    assert step(Document(id="d", lang="en")) is None  # no score: no evidence
+    assert ScoreThreshold(score="q", max_score=0.5)(Document(id="e", lang="fr", scores={"q": 0.9})) == "q_above"
+    with pytest.raises(ValueError):
+        ScoreThreshold(score="q")
 
 
 # What the shipped defaults measured on tests/data/chrome_pages (191 pages: 101 content, 90 chrome)
