@@ -71,6 +71,15 @@ def build_reasoning(data: Path, out: Path) -> None:
         raise SystemExit("reasoning build failed")
 
 
+def build_reasoning_fasttext(data: Path, out: Path) -> None:
+    # the fast tier of the reasoning score: a fastText student of the reasoning classifier's P
+    # (soft labels over grades 0 and 1, score = expected grade = P(reasoning)). The first 1,984 pool
+    # texts (hash order): the teacher (~2-3 docs/s on the loaded 2-core build machine) had graded
+    # that many when time ran out; not a choice made on val.
+    _cli("train-classifier", "--recipe", "distill", "--kind", "fasttext", "--data", str(data),
+         "--teacher", str(out.parent / "reasoning"), "--output", str(out), "--pool-cap", "1984")
+
+
 def build_quality(data: Path, out: Path) -> None:
     from classifiers import combined_model
     from classifiers.graded_labels import iter_rows
@@ -91,6 +100,7 @@ BUILDERS: dict[str, Callable[[Path, Path], None]] = {
     "quality-reference": build_quality_reference,
     "quality-fasttext": build_quality_fasttext,
     "reasoning": build_reasoning,
+    "reasoning-fasttext": build_reasoning_fasttext,
     "quality": build_quality,
 }
 

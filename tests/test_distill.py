@@ -18,6 +18,12 @@ from classifiers.model_files import check_fasttext
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "classifiers" / "models" / "quality-fasttext"
 TEACHER = ROOT / "classifiers" / "models" / "quality-minilm"
+REASONING = ROOT / "classifiers" / "models" / "reasoning"
+REASONING_FT = ROOT / "classifiers" / "models" / "reasoning-fasttext"
+MATHS = ("Solve 2x + 6 = 14. Subtract 6 from both sides: 2x = 8. Divide both sides by 2: x = 4. Check: "
+         "2 * 4 + 6 = 8 + 6 = 14, so the solution is correct. In general, to solve ax + b = c we subtract b "
+         "and divide by a, giving x = (c - b) / a, which works whenever a is not zero. Therefore the answer is 4.")
+NAVBAR = "Home | Products | Shop | About us | Contact | Login | Sign up | Cart (0) | FAQ | Privacy | Terms of use"
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +67,22 @@ def test_soft_labels_average_to_the_teacher_grade():
     assert [round(float(np.mean(g)), 1) for g in grades] == [1.3, 0.0, 5.0, 5.0]
     assert distill.label_tokens("cut", np.array([1.79, 1.8]), cut=1.8) == [distill.LO, distill.HI]
     assert distill.label_tokens("grade", np.array([1.49, 1.51, 7.0]), cut=1.8) == ["__label__1", "__label__2", "__label__5"]
+
+
+def test_classifier_teacher_soft_labels_average_to_p():
+    """A classifier teacher's P is a grade on a 0-1 scale: each line splits its label tokens between
+    grades 0 and 1 in proportion P, so the line's mean grade is P (to 1/SOFT_TOKENS)."""
+    p = np.array([0.0, 0.04, 0.26, 0.5, 0.73, 0.96, 1.0, 1.3, -0.2])
+    toks = distill.label_tokens("soft", p, cut=0.5, top=distill.grade_top("classifier"))
+    grades = [[float(t.removeprefix("__label__")) for t in line.split()] for line in toks]
+    assert all(set(g) <= {0.0, 1.0} and len(g) == distill.SOFT_TOKENS for g in grades)
+    np.testing.assert_allclose([np.mean(g) for g in grades], np.clip(p, 0, 1), atol=0.5 / distill.SOFT_TOKENS)
+    assert distill.teacher_kind(REASONING) == "classifier" and distill.teacher_kind(TEACHER) == "regression"
+    assert distill.teacher_cut(REASONING) == distill.CLASSIFIER_CUT
+    keys = distill.model_meta_keys("soft", ["__label__0", "__label__1"], "classifier")
+    assert keys["score_mode"] == "expected_grade" and keys["grades"] == {"__label__0": 0.0, "__label__1": 1.0}
+    # the head checksum serves both kinds of teacher (the cache key)
+    assert len(distill.teacher_head_sha256(REASONING)) == 64 and len(distill.teacher_head_sha256(TEACHER)) == 64
 
 
 @pytest.mark.slow
@@ -150,6 +172,37 @@ def test_shipped_model_agrees_with_llm_scores(shared_data):
     s = loading.score(loading.load(SHIPPED), [r["text"] for r in rows])
     rho = spearmanr(s, [r["score"] for r in rows]).statistic
     assert rho > 0.3, f"Spearman {rho:.3f} with the LLM score on the first 200 val docs"
+
+
+# ------------------------------------------------------------------------------ the reasoning student
+
+
+def test_shipped_reasoning_fasttext_loads_and_ranks():
+    assert loading.check(REASONING_FT) == "fasttext"
+    meta = json.loads((REASONING_FT / "meta.json").read_text())
+    assert meta["recipe"] == "distill" and meta["score_mode"] == "expected_grade"
+    assert meta["teacher"]["kind"] == "classifier"
+    assert meta["teacher"]["head_sha256"] == distill.teacher_head_sha256(REASONING)
+    assert sorted(meta["grades"].values()) == [0.0, 1.0]
+    assert (REASONING_FT / "_curate_output.json").is_file()
+    assert sum(f.stat().st_size for f in REASONING_FT.iterdir()) < 5 * 2**20
+    model = loading.load(REASONING_FT)
+    assert model.ft.is_quantized()
+    s = loading.score(model, [MATHS, NAVBAR, "", None])
+    assert np.isfinite(s[:2]).all() and (0 <= s[:2]).all() and (s[:2] <= 1).all()
+    assert s[0] > s[1], f"maths {s[0]:.3f} vs navigation bar {s[1]:.3f}"
+    assert np.isnan(s[2:]).all()
+
+
+def test_reasoning_fasttext_agrees_with_its_teacher(shared_data):
+    """30 FineWeb-Edu val texts (never in the pool): the student's P follows the teacher's."""
+    from scipy.stats import spearmanr
+
+    texts = _texts(shared_data / "labels" / "fineweb-edu-llm" / "val.jsonl")[:30]
+    student = loading.score(loading.load(REASONING_FT), texts)
+    teacher = loading.score(loading.load(REASONING, device="cpu"), texts)
+    rho = spearmanr(student, teacher).statistic
+    assert rho > 0.2, f"Spearman {rho:.3f} between student and teacher on 30 val texts"
 
 
 # ------------------------------------------------------------------------------ CLI

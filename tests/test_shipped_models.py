@@ -26,7 +26,8 @@ CHROME = "Home | About | Login | Register | Cart (0) | Privacy policy | Terms | 
 
 
 def test_the_named_models_are_shipped_and_small():
-    for name in ("quality", "quality-minilm", "quality-fasttext", "quality-reference", "reasoning"):
+    for name in ("quality", "quality-minilm", "quality-fasttext", "quality-reference", "reasoning",
+                 "reasoning-fasttext"):
         assert name in SHIPPED, f"{name} missing from {loading.SHIPPED_DIR}"
     total = sum(f.stat().st_size for f in loading.SHIPPED_DIR.rglob("*") if f.is_file())
     assert total < 20 * 2**20, f"shipped models take {total / 2**20:.1f} MB (budget 20 MB)"
@@ -49,7 +50,7 @@ def test_each_shipped_model_verifies_and_records_its_provenance(name):
     assert loading.load(name, device="cpu") is not None
 
 
-@pytest.mark.parametrize("name", ["quality", "quality-fasttext", "reasoning"])
+@pytest.mark.parametrize("name", ["quality", "quality-fasttext", "reasoning", "reasoning-fasttext"])
 def test_score_command_by_name_on_hostile_input(name, tmp_path):
     rows = [{"id": "maths", "text": MATHS}, {"id": "chrome", "text": CHROME}, {"id": "empty", "text": ""},
             {"id": "blank", "text": " \n\t "}, {"id": "none", "text": None}, {"id": "number", "text": 42},
