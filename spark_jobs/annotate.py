@@ -11,6 +11,7 @@ document with ``<step>.<reason>``. Rows already dropped upstream (extract run wi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import sys
@@ -83,6 +84,9 @@ class AnnotateJob(SparkJob):
             build_steps(cfg.steps)  # fail fast on unknown steps or bad parameters, before Spark starts
         except KeyError as exc:
             raise configlib.ConfigError(exc.args[0]) from exc
+        # Shipped model names (and relative model paths) become absolute directories here, on the
+        # driver: executors get the code as a zip (spark_jobs/job.py) without classifiers/models.
+        cfg = dataclasses.replace(cfg, steps=tuple(_absolute_models(s) for s in cfg.steps))
         for name, frac in cfg.top_fraction.items():
             if not 0.0 < frac <= 1.0:
                 raise configlib.ConfigError(f"top_fraction.{name}: must be in (0, 1], got {frac}")
@@ -129,6 +133,16 @@ class AnnotateJob(SparkJob):
         print(f"\nannotate finished in {summary['seconds']}s: {total} documents, kept {kept}, "
               f"dropped {summary['dropped']}, errored {errored}\n  output: {out}   funnel: curate funnel {out}", flush=True)
         return 0
+
+
+def _absolute_models(spec: StepSpec) -> StepSpec:
+    from classifiers import loading
+
+    params = dict(spec.params)
+    for key in ("model", "model_dir"):
+        if isinstance(params.get(key), str) and params[key]:
+            params[key] = str(loading.resolve(params[key]).resolve())
+    return spec if params == spec.params else StepSpec(spec.name, params)
 
 
 def select_top_fraction(df, fractions: dict[str, float]):
