@@ -76,11 +76,18 @@ def iter_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         return
     if not name.endswith((".jsonl", ".json", ".ndjson")):
         raise LabelFileError(f"{path}: unsupported format (use .jsonl or .parquet)")
-    with path.open("rb") as fh:
+    yield from iter_jsonl(path)
+
+
+def iter_jsonl(path: Path, replace_undecodable: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(file:line, row)`` for each non-blank line of a JSONL file; a line that is not UTF-8 (unless
+    ``replace_undecodable``: bytes become U+FFFD), not JSON or not an object is a
+    :class:`LabelFileError` naming ``file:line``."""
+    with Path(path).open("rb") as fh:
         for n, raw in enumerate(fh, 1):
             where = f"{path}:{n}"
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8", errors="replace" if replace_undecodable else "strict")
             except UnicodeDecodeError:
                 raise LabelFileError(f"{where}: not UTF-8") from None
             if not line.strip():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -71,19 +70,11 @@ def _rows(path: Path, col: str) -> Iterator[tuple[object, object]]:
             ids = batch.column("id").to_pylist() if "id" in cols else [None] * batch.num_rows
             yield from zip(ids, batch.column(col).to_pylist())
         return
-    with path.open("rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            # undecodable bytes become U+FFFD: the document is still scored, not dropped
-            line = raw.decode("utf-8", errors="replace")
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"{path}:{n}: invalid JSON ({exc})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
-            yield row.get("id"), row.get(col)
+    from classifiers.graded_labels import iter_jsonl
+
+    # undecodable bytes become U+FFFD: the document is still scored, not dropped
+    for _, row in iter_jsonl(path, replace_undecodable=True):
+        yield row.get("id"), row.get(col)
 
 
 def run(args: argparse.Namespace) -> int:

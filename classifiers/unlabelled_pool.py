@@ -145,26 +145,21 @@ def read_pool_file(path: str | Path, cap: int | None = None, min_chars: int = MI
     banned = excluded_hashes(exclude_from) if exclude_from is not None else set()
     seen: dict[str, str] = {}
     n = short = excl = 0
-    with open(p, encoding="utf-8") as fh:
-        for i, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"{p}:{i}: invalid JSON ({exc})") from exc
-            text = row.get("text") if isinstance(row, dict) else None
-            if not isinstance(text, str):
-                raise ValueError(f"{p}:{i}: every row needs a string 'text'")
-            n += 1
-            if len(text.strip()) < min_chars:
-                short += 1
-                continue
-            h = text_hash(text)
-            if h in banned:
-                excl += 1
-                continue
-            seen.setdefault(h, text)
+    from classifiers.graded_labels import iter_jsonl
+
+    for where, row in iter_jsonl(p):
+        text = row.get("text")
+        if not isinstance(text, str):
+            raise ValueError(f"{where}: every row needs a string 'text'")
+        n += 1
+        if len(text.strip()) < min_chars:
+            short += 1
+            continue
+        h = text_hash(text)
+        if h in banned:
+            excl += 1
+            continue
+        seen.setdefault(h, text)
     order = sorted(seen)[:cap] if cap is not None else sorted(seen)
     pool = Pool([seen[h] for h in order], order, ["file"] * len(order))
     pool.info = {"n": len(pool), "sha256": pool_sha256(order), "cap": cap, "min_chars": min_chars,
