@@ -163,6 +163,22 @@ def table(rows: list[dict]) -> dict:
             "content_kept_pct": pct(ck, ck + cd), "chrome_dropped_pct": pct(hd, hk + hd)}
 
 
+def source_group(source: str) -> str:
+    """A WARC by its path; html/ pages by their collection (html/wcxb-dev)."""
+    return source if source.startswith("warc/") else "/".join(source.split("/")[:2])
+
+
+def fmt_by_source(before: dict, after: dict) -> str:
+    """Markdown: per input, content kept / chrome kept / content dropped / chrome dropped, before -> now."""
+    lines = ["per input (before = pipeline_before in the labels -> now):",
+             "| input | content kept | chrome kept | content dropped | chrome dropped |", "|---|---:|---:|---:|---:|"]
+    for src, t in after.items():
+        b = before[src]
+        cells = [f"{b[k]} → {t[k]}" for k in ("content_kept", "chrome_kept", "content_dropped", "chrome_dropped")]
+        lines.append(f"| {src} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def fmt_table(name: str, t: dict) -> str:
     return (f"{name}: {t['pages']} pages\n"
             f"  |          | kept | dropped |\n"
@@ -218,11 +234,13 @@ def main(argv: list[str] | None = None) -> int:
             outcome = "dropped:absent"
         rows.append({**r, "outcome": outcome})
 
-    by_source = {}
-    for src in sorted({r["source"] if r["source"].startswith("warc/") else "html/" + r["source"].split("/")[1]
-                       for r in rows}):
-        sub = [r for r in rows if r["source"] == src or (src.startswith("html/") and r["source"].startswith(src + "/"))]
-        by_source[src] = table(sub)
+    # Per input, now and as the set recorded it when it was built (``pipeline_before``: tables as
+    # pipes, no classifier), so the README's before/after table comes from one run.
+    before_rows = [{**r, "outcome": r.get("pipeline_before", "")} for r in rows]
+    by_source, by_source_before = {}, {}
+    for src in sorted({source_group(r["source"]) for r in rows}):
+        by_source[src] = table([r for r in rows if source_group(r["source"]) == src])
+        by_source_before[src] = table([r for r in before_rows if source_group(r["source"]) == src])
     drop_reasons = defaultdict(Counter)
     for r in rows:
         if r["outcome"] != "kept":
@@ -236,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         "all": table(rows),
         "not_borderline": table([r for r in rows if not r.get("borderline")]),
         "routed_languages": table([r for r in rows if r.get("lang", "en") in ROUTED_LANGS]),
+        "before": table(before_rows),
         "by_source": by_source,
+        "by_source_before": by_source_before,
         "drop_reasons": {k: dict(v.most_common()) for k, v in drop_reasons.items()},
         "chrome_kept": [f"{r['url']} ({r['kind']})" for r in rows if r["label"] == "chrome" and r["outcome"] == "kept"],
         "content_dropped": [f"{r['url']} ({r['kind']}): {r['outcome']}" for r in rows
@@ -249,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     print(fmt_table("all labelled pages", result["all"]), file=sys.stderr)
     print(fmt_table("excluding borderline", result["not_borderline"]), file=sys.stderr)
     print(fmt_table("routed languages only", result["routed_languages"]), file=sys.stderr)
+    print(fmt_by_source(by_source_before, by_source), file=sys.stderr)
     emit(result, args.json)
     return 0
 
