@@ -2,7 +2,10 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/extraction_quality.py [--data DIR] [--limit N] [--json PATH]
+    .venv/bin/python bench/extraction_quality.py [--data DIR] [--corpora LIST] [--limit N] [--json PATH]
+
+``--corpora`` picks among ``readability,trafilatura-eval,wcxb-dev`` (default: all three);
+``--limit N`` scores at most the first N pages of each picked corpus.
 
 Data (default: ``../shared/data/html`` relative to the repository root):
 
@@ -14,6 +17,11 @@ Data (default: ``../shared/data/html`` relative to the repository root):
   An entry is scored when ``pages/<file>.gz`` exists (884 of 990); the others
   are skipped and counted.  ``--include-extra-pages`` also scores the entries
   whose page lies in ``extra-pages/`` instead.
+* ``wcxb-dev/html/<file_id>.html.gz`` + ``wcxb-dev/ground-truth.jsonl.gz`` -- 847 pages of the
+  WCXB benchmark's development split (one JSON line per page: ``{file_id, url, page_type, title,
+  main_content, with, without}``, file_id like ``"0014"``), 7 page types: article, forum, service,
+  listing, collection, product, documentation.  Ground truth is ``main_content``.  A line whose
+  html file is missing is skipped and counted.
 
 Metrics:
 
@@ -29,6 +37,13 @@ Metrics:
   found a true negative.  Whitespace is collapsed in output and snippets
   before substring matching.  P = TP/(TP+FP), R = TP/(TP+FN),
   F1 = 2PR/(P+R), accuracy = (TP+TN)/all.
+* wcxb-dev -- WCXB's own metric (its evaluate.py ``word_f1``): the same bag-of-words
+  overlap as readability, but per page, and the headline is the mean of per-page F1 over all
+  pages and per page type.  Empty texts (no ``\\w+`` token), as in WCXB: gold and output both
+  empty -> F1 1; only one of them empty -> F1 0 (an empty output, e.g. an extractor error,
+  scores 0 on a page with gold text; any output on a page whose gold is empty scores 0).
+  19 of the 847 pages have an empty ``main_content``.  Micro-averaged P/R/F1 are kept in the JSON.
+  Speed: pages/s = pages / seconds spent in the extractor call on this corpus.
 
 Extractors compared:
 
@@ -36,15 +51,18 @@ Extractors compared:
 2. ``curate default (trafilatura)`` -- ``html_to_text(html, ExtractConfig(extractor="trafilatura"))``;
 3. ``curate fast (resiliparse)``    -- ``html_to_text(html, ExtractConfig(extractor="resiliparse"))``.
 
-The page URL (trafilatura-eval only) is passed to every extractor.  An
+The page URL (trafilatura-eval and wcxb-dev) is passed to every extractor.  An
 exception on a page counts as empty output and is reported in the error
 column.  Timings cover the extractor call only (not reading/decoding).
 
-Goal checks printed at the end (readability F1 = micro F1; "combined" = mean of
-the two corpora's F1):
+Goal checks printed at the end, for the corpora that were run (readability F1 = micro F1;
+"combined" = mean of the two article corpora's F1, when both ran):
 
 * curate default F1 >= plain trafilatura F1, per corpus and combined;
-* curate fast F1 is not more than 0.05 below curate default F1, per corpus and combined.
+* curate fast F1 is not more than 0.05 below curate default F1, per corpus and combined;
+* wcxb-dev (issue 19; mean per-page F1): curate default >= plain trafilatura on every page type
+  and over all pages; curate default >= 0.80 over all pages and >= 0.80 on forum pages;
+  curate fast >= 0.76 over all pages; curate fast pages/s >= 5x curate default pages/s.
 """
 
 from __future__ import annotations
@@ -56,7 +74,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +84,12 @@ import lxml.html
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "html"
 FAST_TOLERANCE = 0.05
+CORPORA = ("readability", "trafilatura-eval", "wcxb-dev")
+#: WCXB page types, in the order of the report's columns (issue 19).
+WCXB_TYPES = ("article", "forum", "service", "listing", "collection", "product", "documentation")
+WCXB_DEFAULT_MIN = 0.80  # curate default, mean page-F1 over all pages and on forum pages
+WCXB_FAST_MIN = 0.76  # curate fast, mean page-F1 over all pages
+WCXB_SPEEDUP_MIN = 5.0  # curate fast pages/s / curate default pages/s
 
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `curation` importable without install
     sys.path.insert(0, str(REPO_ROOT))
@@ -135,6 +159,19 @@ def _prf(tp: int, predicted: int, actual: int) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+def _page_f1(overlap: int, predicted: int, actual: int) -> float:
+    """One page's F1 from token counts; 1.0 when both texts are empty (WCXB's word_f1)."""
+    if predicted == 0 and actual == 0:
+        return 1.0
+    return _prf(overlap, predicted, actual)[2]
+
+
+def bow_f1(predicted: str, gold: str) -> float:
+    """Bag-of-words F1 of one page's texts (lower-case ``\\w+`` tokens, multiset overlap)."""
+    pred, ref = tokens(predicted), tokens(gold)
+    return _page_f1(sum((pred & ref).values()), sum(pred.values()), sum(ref.values()))
+
+
 def normalize_ws(text: str) -> str:
     return " ".join(text.split())
 
@@ -154,15 +191,39 @@ class TokenScores:
         self.overlap += overlap
         self.predicted += n_pred
         self.gold += n_gold
-        if n_pred == 0 and n_gold == 0:
-            self.page_f1.append(1.0)
-        else:
-            self.page_f1.append(_prf(overlap, n_pred, n_gold)[2])
+        self.page_f1.append(_page_f1(overlap, n_pred, n_gold))
+
+    @classmethod
+    def merged(cls, parts: Iterable[TokenScores]) -> TokenScores:
+        out = cls()
+        for part in parts:
+            out.overlap += part.overlap
+            out.predicted += part.predicted
+            out.gold += part.gold
+            out.page_f1.extend(part.page_f1)
+        return out
 
     def summary(self) -> dict[str, float | int]:
         p, r, f1 = _prf(self.overlap, self.predicted, self.gold)
         mean_f1 = sum(self.page_f1) / len(self.page_f1) if self.page_f1 else 0.0
         return {"pages": len(self.page_f1), "precision": p, "recall": r, "f1": f1, "mean_page_f1": mean_f1}
+
+
+@dataclass
+class PageTypeScores:
+    """Bag-of-words overlap per page type (WCXB); the overall figures merge the types."""
+
+    by_type: dict[str, TokenScores] = field(default_factory=dict)
+
+    def add(self, page_type: str, predicted: Counter[str], gold: Counter[str]) -> None:
+        self.by_type.setdefault(page_type, TokenScores()).add(predicted, gold)
+
+    def summary(self) -> dict[str, Any]:
+        """Overall figures (``mean_page_f1`` is WCXB's headline) plus ``per_type``, known types first."""
+        order = [t for t in WCXB_TYPES if t in self.by_type] + sorted(set(self.by_type) - set(WCXB_TYPES))
+        out: dict[str, Any] = dict(TokenScores.merged(self.by_type.values()).summary())
+        out["per_type"] = {t: self.by_type[t].summary() for t in order}
+        return out
 
 
 @dataclass
@@ -258,6 +319,46 @@ def iter_eval(entries: Sequence[EvalEntry]) -> Iterator[EvalPage]:
         yield EvalPage(e.url, e.path.name, html, e.with_, e.without)
 
 
+@dataclass(frozen=True)
+class WcxbEntry:
+    file_id: str
+    url: str | None
+    page_type: str
+    path: Path
+    gold: str  # main_content
+
+
+@dataclass(frozen=True)
+class WcxbPage:
+    file_id: str
+    url: str | None
+    page_type: str
+    html: str
+    gold: Counter[str]
+
+
+def wcxb_entries(root: Path, limit: int | None) -> tuple[list[WcxbEntry], int]:
+    """Ground-truth lines (by file_id) whose ``html/<file_id>.html.gz`` exists, and the number skipped."""
+    entries: list[WcxbEntry] = []
+    missing = 0
+    with gzip.open(root / "ground-truth.jsonl.gz", "rt", encoding="utf-8") as fh:
+        items = [json.loads(line) for line in fh if line.strip()]
+    for item in sorted(items, key=lambda it: str(it["file_id"])):
+        path = root / "html" / f"{item['file_id']}.html.gz"
+        if not path.is_file():
+            missing += 1
+            continue
+        entries.append(WcxbEntry(str(item["file_id"]), item.get("url") or None, item["page_type"], path,
+                                 item.get("main_content") or ""))
+    return (entries[:limit] if limit is not None else entries), missing
+
+
+def iter_wcxb(entries: Sequence[WcxbEntry]) -> Iterator[WcxbPage]:
+    for e in entries:
+        html = decode_html(gzip.decompress(e.path.read_bytes()))
+        yield WcxbPage(e.file_id, e.url, e.page_type, html, tokens(e.gold))
+
+
 # --------------------------------------------------------------------------- extractors
 
 BASELINE = "plain trafilatura"
@@ -285,81 +386,160 @@ def build_extractors() -> dict[str, ExtractFn]:
 
 
 @dataclass
+class CallStats:
+    """Extractor calls on one corpus: count, seconds in the call, errors, empty outputs."""
+
+    calls: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    empty: int = 0
+
+    def summary(self) -> dict[str, float | int]:
+        return {"pages": self.calls, "errors": self.errors, "empty_outputs": self.empty,
+                "seconds": self.seconds, "pages_per_s": self.calls / self.seconds if self.seconds else 0.0}
+
+
+@dataclass
 class ExtractorRun:
     name: str
     fn: ExtractFn
     readability: TokenScores = field(default_factory=TokenScores)
     trafilatura_eval: SnippetScores = field(default_factory=SnippetScores)
+    wcxb: PageTypeScores = field(default_factory=PageTypeScores)
     seconds: float = 0.0
     calls: int = 0
     errors: int = 0
     empty: int = 0
     error_samples: list[str] = field(default_factory=list)
+    per_corpus: dict[str, CallStats] = field(default_factory=dict)
 
-    def extract(self, html: str, url: str | None, page_id: str) -> str:
+    def extract(self, html: str, url: str | None, corpus: str, page_id: str) -> str:
+        stats = self.per_corpus.setdefault(corpus, CallStats())
         start = time.perf_counter()
         try:
             text = self.fn(html, url)
         except Exception as exc:  # noqa: BLE001 -- one bad page must not stop the benchmark
             text = ""
             self.errors += 1
+            stats.errors += 1
             if len(self.error_samples) < 5:
-                self.error_samples.append(f"{page_id}: {type(exc).__name__}: {exc}"[:300])
-        self.seconds += time.perf_counter() - start
+                self.error_samples.append(f"{corpus}/{page_id}: {type(exc).__name__}: {exc}"[:300])
+        elapsed = time.perf_counter() - start
+        self.seconds += elapsed
         self.calls += 1
+        stats.seconds += elapsed
+        stats.calls += 1
         if not text.strip():
             self.empty += 1
+            stats.empty += 1
         return text
 
     def summary(self) -> dict[str, Any]:
-        rb, te = self.readability.summary(), self.trafilatura_eval.summary()
-        return {
+        """All figures; a corpus that was not run has no key (nor "combined_f1" unless both article sets ran)."""
+        out: dict[str, Any] = {
             "pages": self.calls,
             "errors": self.errors,
             "empty_outputs": self.empty,
             "error_samples": self.error_samples,
             "seconds_total": self.seconds,
             "seconds_per_page": self.seconds / self.calls if self.calls else 0.0,
-            "readability": rb,
-            "trafilatura_eval": te,
-            "combined_f1": (float(rb["f1"]) + float(te["f1"])) / 2,
+            "per_corpus": {corpus: stats.summary() for corpus, stats in self.per_corpus.items()},
         }
+        if "readability" in self.per_corpus:
+            out["readability"] = self.readability.summary()
+        if "trafilatura-eval" in self.per_corpus:
+            out["trafilatura_eval"] = self.trafilatura_eval.summary()
+        if "readability" in out and "trafilatura_eval" in out:
+            out["combined_f1"] = (float(out["readability"]["f1"]) + float(out["trafilatura_eval"]["f1"])) / 2
+        if "wcxb-dev" in self.per_corpus:
+            out["wcxb_dev"] = {**self.wcxb.summary(), **self.per_corpus["wcxb-dev"].summary()}
+        return out
 
 
 # --------------------------------------------------------------------------- report
 
+def _fmt(d: dict[str, Any] | None, key: str, spec: str = ".3f") -> str:
+    """One table cell: ``d[key]`` formatted, or an em dash when the corpus / figure is absent."""
+    return "—" if d is None or d.get(key) is None else format(d[key], spec)
+
+
 def markdown_table(summaries: dict[str, dict[str, Any]]) -> str:
+    """The two article sets (readability, trafilatura-eval); errors and s/page cover both."""
     header = ("| extractor | pages | errors | s/page | RB P | RB R | RB F1 | RB page-F1 "
               "| TE P | TE R | TE F1 | TE acc | mean F1 |")
     lines = [header, "|---|" + "---:|" * 12]
     for name, s in summaries.items():
-        rb, te = s["readability"], s["trafilatura_eval"]
+        rb, te = s.get("readability"), s.get("trafilatura_eval")
+        calls = [s["per_corpus"][c] for c in ("readability", "trafilatura-eval") if c in s["per_corpus"]]
+        pages, errors = sum(c["pages"] for c in calls), sum(c["errors"] for c in calls)
+        secs = sum(c["seconds"] for c in calls) / pages if pages else 0.0
         lines.append(
-            f"| {name} | {s['pages']} | {s['errors']} | {s['seconds_per_page']:.4f} "
-            f"| {rb['precision']:.3f} | {rb['recall']:.3f} | {rb['f1']:.3f} | {rb['mean_page_f1']:.3f} "
-            f"| {te['precision']:.3f} | {te['recall']:.3f} | {te['f1']:.3f} | {te['accuracy']:.3f} "
-            f"| {s['combined_f1']:.3f} |"
+            f"| {name} | {pages} | {errors} | {secs:.4f} "
+            f"| {_fmt(rb, 'precision')} | {_fmt(rb, 'recall')} | {_fmt(rb, 'f1')} | {_fmt(rb, 'mean_page_f1')} "
+            f"| {_fmt(te, 'precision')} | {_fmt(te, 'recall')} | {_fmt(te, 'f1')} | {_fmt(te, 'accuracy')} "
+            f"| {_fmt(s, 'combined_f1')} |"
         )
     return "\n".join(lines)
 
 
+def wcxb_table(summaries: dict[str, dict[str, Any]]) -> str:
+    """wcxb-dev in issue 19's layout: mean per-page F1 over all pages and per page type, then pages/s."""
+    first = next(iter(summaries.values()))["wcxb_dev"]
+    counts = {t: v["pages"] for t, v in first["per_type"].items()}
+    types = [t for t in WCXB_TYPES if t in counts] + [t for t in counts if t not in WCXB_TYPES]
+    label = {"documentation": "docs"}
+    header = (f"| system | all ({first['pages']}) | "
+              + " | ".join(f"{label.get(t, t)} ({counts[t]})" for t in types) + " | pages/s | errors |")
+    lines = [header, "|---|" + "---:|" * (len(types) + 3)]
+    for name, s in summaries.items():
+        w = s["wcxb_dev"]
+        cells = [_fmt(w, "mean_page_f1")] + [_fmt(w["per_type"].get(t), "mean_page_f1") for t in types]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {w['pages_per_s']:.1f} | {w['errors']} |")
+    return "\n".join(lines)
+
+
+def _check(name: str, value: float, threshold: float) -> dict[str, Any]:
+    return {"check": name, "value": value, "threshold": threshold, "passed": value >= threshold}
+
+
 def goal_checks(summaries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The goal checks for the corpora present in ``summaries`` (see the module docstring)."""
     def f1s(name: str) -> dict[str, float]:
         s = summaries[name]
-        return {"readability": s["readability"]["f1"], "trafilatura-eval": s["trafilatura_eval"]["f1"],
-                "combined": s["combined_f1"]}
+        out = {}
+        if "readability" in s:
+            out["readability"] = s["readability"]["f1"]
+        if "trafilatura_eval" in s:
+            out["trafilatura-eval"] = s["trafilatura_eval"]["f1"]
+        if "combined_f1" in s:
+            out["combined"] = s["combined_f1"]
+        return out
 
     base, default, fast = f1s(BASELINE), f1s(DEFAULT), f1s(FAST)
+    scopes = [sc for sc in ("readability", "trafilatura-eval", "combined") if sc in default]
     checks: list[dict[str, Any]] = []
-    for scope in ("readability", "trafilatura-eval", "combined"):
-        checks.append({"check": f"default F1 >= plain trafilatura F1 [{scope}]",
-                       "value": default[scope], "threshold": base[scope],
-                       "passed": default[scope] >= base[scope]})
-    for scope in ("readability", "trafilatura-eval", "combined"):
-        threshold = default[scope] - FAST_TOLERANCE
-        checks.append({"check": f"fast F1 within {FAST_TOLERANCE} of default (>= default - {FAST_TOLERANCE}) "
-                                f"[{scope}]",
-                       "value": fast[scope], "threshold": threshold, "passed": fast[scope] >= threshold})
+    for scope in scopes:
+        checks.append(_check(f"default F1 >= plain trafilatura F1 [{scope}]", default[scope], base[scope]))
+    for scope in scopes:
+        checks.append(_check(f"fast F1 within {FAST_TOLERANCE} of default (>= default - {FAST_TOLERANCE}) "
+                             f"[{scope}]", fast[scope], default[scope] - FAST_TOLERANCE))
+    if "wcxb_dev" in summaries[DEFAULT]:
+        wb, wd, wf = (summaries[n]["wcxb_dev"] for n in (BASELINE, DEFAULT, FAST))
+        for scope in ["all", *wd["per_type"]]:
+            d = wd if scope == "all" else wd["per_type"][scope]
+            b = wb if scope == "all" else wb["per_type"][scope]
+            checks.append(_check(f"wcxb-dev: default page-F1 >= plain trafilatura [{scope}]",
+                                 d["mean_page_f1"], b["mean_page_f1"]))
+        checks.append(_check(f"wcxb-dev: default page-F1 >= {WCXB_DEFAULT_MIN} [all]",
+                             wd["mean_page_f1"], WCXB_DEFAULT_MIN))
+        if "forum" in wd["per_type"]:
+            checks.append(_check(f"wcxb-dev: default page-F1 >= {WCXB_DEFAULT_MIN} [forum]",
+                                 wd["per_type"]["forum"]["mean_page_f1"], WCXB_DEFAULT_MIN))
+        checks.append(_check(f"wcxb-dev: fast page-F1 >= {WCXB_FAST_MIN} [all]", wf["mean_page_f1"], WCXB_FAST_MIN))
+        speedup = wf["pages_per_s"] / wd["pages_per_s"] if wd["pages_per_s"] else 0.0
+        checks.append({**_check(f"wcxb-dev: fast pages/s >= {WCXB_SPEEDUP_MIN:g}x default pages/s [speed-up]",
+                                speedup, WCXB_SPEEDUP_MIN),
+                       "fast_pages_per_s": wf["pages_per_s"], "default_pages_per_s": wd["pages_per_s"]})
     return checks
 
 
@@ -377,11 +557,22 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _corpora_arg(value: str) -> tuple[str, ...]:
+    picked = tuple(dict.fromkeys(x.strip() for x in value.split(",") if x.strip()))
+    bad = [x for x in picked if x not in CORPORA]
+    if bad or not picked:
+        raise argparse.ArgumentTypeError(f"unknown corpus {', '.join(bad) or '(none)'}; "
+                                         f"choose from {','.join(CORPORA)}")
+    return tuple(c for c in CORPORA if c in picked)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                    help=f"folder holding readability/ and trafilatura-eval/ (default: {DEFAULT_DATA})")
+                    help=f"folder holding readability/, trafilatura-eval/ and wcxb-dev/ (default: {DEFAULT_DATA})")
+    ap.add_argument("--corpora", type=_corpora_arg, default=CORPORA, metavar="LIST",
+                    help=f"comma-separated corpora to score (default: {','.join(CORPORA)})")
     ap.add_argument("--limit", type=int, default=None, help="score at most N pages of each corpus")
     ap.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write all figures to PATH")
     ap.add_argument("--include-extra-pages", action="store_true",
@@ -395,11 +586,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     data: Path = args.data.resolve()
-    rb_root, te_root = data / "readability", data / "trafilatura-eval"
-    if not rb_root.is_dir() or not (te_root / "evaldata.json").is_file():
+    corpora: tuple[str, ...] = args.corpora
+    rb_root, te_root, wx_root = data / "readability", data / "trafilatura-eval", data / "wcxb-dev"
+    expected = {
+        "readability": (rb_root.is_dir(), f"{rb_root}/<name>/{{source,expected}}.html"),
+        "trafilatura-eval": ((te_root / "evaldata.json").is_file(), f"{te_root}/evaldata.json + pages/"),
+        "wcxb-dev": ((wx_root / "ground-truth.jsonl.gz").is_file(), f"{wx_root}/ground-truth.jsonl.gz + html/"),
+    }
+    absent = [where for c, (ok, where) in expected.items() if c in corpora and not ok]
+    if absent:
         print(f"error: benchmark data not found under {data}\n"
-              f"  expected {rb_root}/<name>/{{source,expected}}.html and {te_root}/evaldata.json + pages/\n"
-              f"  (the shared data folder is ../shared/data/html next to the repository; use --data DIR)",
+              + "".join(f"  expected {where}\n" for where in absent)
+              + "  (the shared data folder is ../shared/data/html next to the repository; use --data DIR)",
               file=sys.stderr)
         return 2
 
@@ -410,12 +608,20 @@ def main(argv: Sequence[str] | None = None) -> int:
               f".venv/bin/python bench/extraction_quality.py", file=sys.stderr)
         return 2
 
-    rb_dirs = readability_dirs(rb_root, args.limit)
-    te_entries, te_missing = eval_entries(te_root, args.limit, args.include_extra_pages)
-    total = len(rb_dirs) + len(te_entries)
+    rb_dirs = readability_dirs(rb_root, args.limit) if "readability" in corpora else []
+    te_entries, te_missing = (eval_entries(te_root, args.limit, args.include_extra_pages)
+                              if "trafilatura-eval" in corpora else ([], 0))
+    wx_entries, wx_missing = wcxb_entries(wx_root, args.limit) if "wcxb-dev" in corpora else ([], 0)
+    total = len(rb_dirs) + len(te_entries) + len(wx_entries)
     print(f"data: {data}", file=sys.stderr)
-    print(f"readability: {len(rb_dirs)} pages; trafilatura-eval: {len(te_entries)} pages "
-          f"({te_missing} evaldata entries skipped: no page file)", file=sys.stderr)
+    if "readability" in corpora:
+        print(f"readability: {len(rb_dirs)} pages", file=sys.stderr)
+    if "trafilatura-eval" in corpora:
+        print(f"trafilatura-eval: {len(te_entries)} pages ({te_missing} evaldata entries skipped: no page file)",
+              file=sys.stderr)
+    if "wcxb-dev" in corpora:
+        print(f"wcxb-dev: {len(wx_entries)} pages ({wx_missing} ground-truth lines skipped: no html file)",
+              file=sys.stderr)
 
     runs = [ExtractorRun(name, fn) for name, fn in extractors.items()]
     started = time.perf_counter()
@@ -429,27 +635,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     for rp in iter_readability(rb_dirs):
         for run in runs:
-            text = run.extract(rp.html, None, f"readability/{rp.name}")
+            text = run.extract(rp.html, None, "readability", rp.name)
             run.readability.add(tokens(text), rp.gold)
         progress()
     for ep in iter_eval(te_entries):
         for run in runs:
-            text = normalize_ws(run.extract(ep.html, ep.url, f"trafilatura-eval/{ep.file}"))
+            text = normalize_ws(run.extract(ep.html, ep.url, "trafilatura-eval", ep.file))
             run.trafilatura_eval.add(text, ep.with_, ep.without)
+        progress()
+    for wp in iter_wcxb(wx_entries):
+        for run in runs:
+            text = run.extract(wp.html, wp.url, "wcxb-dev", wp.file_id)
+            run.wcxb.add(wp.page_type, tokens(text), wp.gold)
         progress()
 
     summaries = {run.name: run.summary() for run in runs}
     checks = goal_checks(summaries)
+    limit_note = f", --limit {args.limit}" if args.limit else ""
 
-    print()
-    print(f"## Extraction quality ({len(rb_dirs)} readability pages, {len(te_entries)} trafilatura-eval pages"
-          f"{f', --limit {args.limit}' if args.limit else ''})")
-    print()
-    print(markdown_table(summaries))
-    print()
-    print("RB = readability (token bag-of-words; F1 micro-averaged, page-F1 = mean per-page F1); "
-          "TE = trafilatura-eval (with/without snippets); mean F1 = (RB F1 + TE F1) / 2.")
-    print(f"trafilatura-eval: {te_missing} evaldata entries skipped (page file absent).")
+    if rb_dirs or te_entries:
+        print()
+        print(f"## Extraction quality ({len(rb_dirs)} readability pages, {len(te_entries)} trafilatura-eval pages"
+              f"{limit_note})")
+        print()
+        print(markdown_table(summaries))
+        print()
+        print("RB = readability (token bag-of-words; F1 micro-averaged, page-F1 = mean per-page F1); "
+              "TE = trafilatura-eval (with/without snippets); mean F1 = (RB F1 + TE F1) / 2.")
+        if "trafilatura-eval" in corpora:
+            print(f"trafilatura-eval: {te_missing} evaldata entries skipped (page file absent).")
+    if wx_entries:
+        print()
+        print(f"## WCXB-dev ({len(wx_entries)} pages{limit_note}): mean per-page bag-of-words F1")
+        print()
+        print(wcxb_table(summaries))
+        print()
+        print(f"Per-page F1 over lower-case \\w+ tokens (WCXB's word_f1), averaged over the pages of each column; "
+              f"pages/s = pages / seconds in the extractor call; errors count as empty output (F1 0). "
+              f"plain trafilatura = trafilatura {_versions()['trafilatura']} extract(html, url=url), defaults."
+              + (f" {wx_missing} ground-truth lines skipped (html file absent)." if wx_missing else ""))
     for run in runs:
         if run.errors:
             print(f"errors in {run.name}: {run.errors} (first: {run.error_samples[0]})")
@@ -463,11 +687,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = {
             "data": str(data),
             "limit": args.limit,
+            "corpora_run": list(corpora),
             "include_extra_pages": args.include_extra_pages,
             "versions": _versions(),
             "corpora": {
-                "readability": {"pages": len(rb_dirs)},
-                "trafilatura_eval": {"pages": len(te_entries), "skipped_missing_file": te_missing},
+                **({"readability": {"pages": len(rb_dirs)}} if "readability" in corpora else {}),
+                **({"trafilatura_eval": {"pages": len(te_entries), "skipped_missing_file": te_missing}}
+                   if "trafilatura-eval" in corpora else {}),
+                **({"wcxb_dev": {"pages": len(wx_entries), "skipped_missing_file": wx_missing,
+                                 "page_types": dict(Counter(e.page_type for e in wx_entries))}}
+                   if "wcxb-dev" in corpora else {}),
             },
             "extractors": summaries,
             "checks": checks,

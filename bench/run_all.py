@@ -196,6 +196,7 @@ def extractor(name: str, placeholders: list[tuple[str, str, str]]):
 @extractor("extraction_quality", [
     ("extraction F1, readability / trafilatura-eval (default extractor)", "trafilatura alone", "≥ peer on both"),
     ("extraction F1, fast path (resiliparse) vs default", "curate default", "within 0.05 F1"),
+    ("WCXB-dev mean page F1, default / fast path", "trafilatura alone", "default ≥ peer per type, ≥ 0.80; fast ≥ 0.76, ≥ 5× pages/s"),
 ])
 def _extraction_quality(d: dict) -> list[Row]:
     ex = d.get("extractors", {})
@@ -206,6 +207,16 @@ def _extraction_quality(d: dict) -> list[Row]:
     def passed(prefix):
         vals = [v for k, v in checks.items() if k.startswith(prefix) and "combined" not in k]
         return all(vals) if vals else None
+    wx = {n: g(ex, n, "wcxb_dev") or {} for n in ("plain trafilatura", "curate default (trafilatura)",
+                                                  "curate fast (resiliparse)")}
+    wb, wd, wf = wx.values()
+    f1 = lambda w: g(w, "mean_page_f1")  # noqa: E731
+    types = list(g(wd, "per_type", default={}) or {})
+    worst = min(types, key=lambda t: g(wd, "per_type", t, "mean_page_f1", default=0)
+                - g(wb, "per_type", t, "mean_page_f1", default=0), default=None)
+    gap = None if worst is None else (g(wd, "per_type", worst, "mean_page_f1", default=0)
+                                      - g(wb, "per_type", worst, "mean_page_f1", default=0))
+    speed = ratio(g(wf, "pages_per_s"), g(wd, "pages_per_s"))
     pair = lambda p: "not run" if None in p else f"{p[0]:.3f} / {p[1]:.3f}"  # noqa: E731
     diff = lambda a, b: "not run" if None in a + b else f"{a[0] - b[0]:+.3f} / {a[1] - b[1]:+.3f}"  # noqa: E731
     pages = f"{g(d, 'corpora', 'readability', 'pages', default='?')} + {g(d, 'corpora', 'trafilatura_eval', 'pages', default='?')} pages"
@@ -214,6 +225,15 @@ def _extraction_quality(d: dict) -> list[Row]:
             pair(dflt), f"trafilatura alone {pair(base)}", diff(dflt, base), "≥ peer on both", passed("default F1")),
         Row("extraction F1, fast path (resiliparse + widget skipping) vs default",
             pair(fast), f"curate default {pair(dflt)}", diff(fast, dflt), "within 0.05 F1", passed("fast F1")),
+        Row("WCXB-dev mean per-page bag-of-words F1"
+            + (f" ({num(g(d, 'corpora', 'wcxb_dev', 'pages'))} pages, {len(types)} page types)" if types else "")
+            + ", default / fast path",
+            "not run" if None in (f1(wd), f1(wf)) else f"{f1(wd):.3f} / {f1(wf):.3f}",
+            f"trafilatura alone {num(f1(wb), 3)}",
+            "not run" if worst is None else
+            f"forum {num(g(wd, 'per_type', 'forum', 'mean_page_f1'), 3)}; worst type vs peer {worst} {gap:+.3f}; "
+            f"fast {num(speed, 1, '×')} pages/s",
+            "default ≥ peer per type, ≥ 0.80 (forum ≥ 0.80); fast ≥ 0.76, ≥ 5× pages/s", passed("wcxb-dev")),
     ]
 
 
