@@ -15,6 +15,12 @@ from typing import ClassVar
 from curation.schema import Document
 from curation.steps import register
 
+#: Drop-reason prefixes of the classifier-based selections: this step (any version, reasons
+#: ``score_threshold_vN.<score>_below`` / ``_above``) and the annotate job's cross-document
+#: ``top_fraction`` (``top_fraction.<score>``, spark_jobs/annotate.py). The dashboard's Scores page
+#: and the sample run read this one tuple, so a new selection is added here once.
+CLASSIFIER_DROP_PREFIXES: tuple[str, ...] = ("score_threshold_v", "top_fraction.")
+
 
 @register("score_threshold_v1")
 @dataclass

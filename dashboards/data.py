@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import streamlit as st
 
 from curation import confine, run_sql
@@ -133,8 +134,34 @@ def funnel(run: str, view: str):
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Binning every score…")
-def score_histograms(run: str, view: str, kept_only: bool):
-    return queries.score_histograms(cursor(Path(run)), token_table(run, view), kept_only)
+def score_histograms(run: str, view: str, kept_only: bool, langs: tuple[str, ...] = ()):
+    return queries.score_histograms(cursor(Path(run)), token_table(run, view), kept_only, langs)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def annotate_config(run: str) -> dict | None:
+    """The annotate stage's ``_config.yaml``: its steps, the classifier cuts and keep_dropped."""
+    return queries.stage_config(Path(run), "annotate")
+
+
+def annotate_accounting(run: str) -> dict | None:
+    """The annotate stage's ``_accounting.json`` (None when missing or outside the run)."""
+    return read_json(Path(run), Path(run) / "annotate" / "_accounting.json")[0]
+
+
+def classifier_drops(run: str, view: str) -> tuple[pd.DataFrame, bool]:
+    """(:func:`dashboards.queries.classifier_drops` for the run, whether it counts rows).
+
+    From the cached funnel when annotate kept its dropped rows (no new scan). An annotate stage run
+    without keep_dropped wrote only kept rows, so the documents its steps dropped are nowhere in the
+    data: their counts then come from its ``_accounting.json`` (every outcome, documents only)."""
+    cfg, acc = annotate_config(run), annotate_accounting(run)
+    by_outcome = (acc or {}).get("by_outcome")
+    if cfg is not None and not cfg.get("keep_dropped", False) and isinstance(by_outcome, dict):
+        counts = {str(k): v for k, v in by_outcome.items() if isinstance(v, int)}
+        counted = pd.DataFrame({"outcome": list(counts), "docs": list(counts.values()), "tokens": float("nan")})
+        return queries.classifier_drops(counted, cfg, acc), False
+    return queries.classifier_drops(funnel(run, view), cfg, acc), True
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

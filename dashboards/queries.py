@@ -22,6 +22,8 @@ import yaml
 
 from curation import confine
 from curation import funnel as funnel_mod
+from curation.schema import ERROR_PREFIX
+from curation.score_filters import CLASSIFIER_DROP_PREFIXES
 
 #: Document-stage views, latest first: the latest holds the whole funnel (rows dropped upstream
 #: pass through every later stage).
@@ -55,18 +57,28 @@ def quote(name: str) -> str:
 # ------------------------------------------------------------------------------------- funnel
 
 
+def stage_config(run_dir: Path, stage: str) -> dict | None:
+    """A stage folder's ``_config.yaml`` (what the job ran with), or None when missing, malformed
+    or linked out of the run (a _config.yaml that resolves outside the run is not read)."""
+    try:
+        cfg = yaml.safe_load(confine.Confinement.under(run_dir).read_text(run_dir / stage / "_config.yaml"))
+    except (OSError, confine.OutsideRunError, yaml.YAMLError):
+        return None
+    return cfg if isinstance(cfg, dict) else None
+
+
+def config_steps(cfg: dict | None) -> list[dict]:
+    """The well-formed ``steps`` entries of a stage config, in order."""
+    steps = (cfg or {}).get("steps")
+    return [s for s in steps if isinstance(s, dict) and isinstance(s.get("name"), str)] if isinstance(steps, list) else []
+
+
 def step_order(run_dir: Path) -> list[str]:
     """Stage names in pipeline order: extraction, the annotate steps as configured, then the
     cross-document stages (so the table reads top to bottom like the pipeline ran)."""
     order = list(funnel_mod.EXTRACT_ORDER)
-    own = confine.Confinement.under(run_dir)  # a _config.yaml that links out of the run is not read
     for stage in ("annotate", "extract"):
-        try:
-            cfg = yaml.safe_load(own.read_text(run_dir / stage / "_config.yaml")) or {}
-        except (OSError, confine.OutsideRunError, yaml.YAMLError):
-            continue
-        if isinstance(cfg, dict):
-            order += [s["name"] for s in cfg.get("steps", []) if isinstance(s, dict) and "name" in s]
+        order += [s["name"] for s in config_steps(stage_config(run_dir, stage))]
     return order + ["top_fraction", "dedup"]
 
 
@@ -134,6 +146,11 @@ class ScoreHistogram:
     def edge(self, k: int) -> float:
         return self.lo + k * self.width
 
+    def bin_at(self, value: float) -> int:
+        """The bin whose left edge is nearest ``value`` (clamped to the range): where the slider
+        starts for a cut the pipeline applied, which rarely falls on an edge."""
+        return int(min(FINE_BINS - 1, max(0, round((value - self.lo) / self.width))))
+
     def kept(self, k: int) -> tuple[int, int]:
         """(documents, tokens) whose score is >= edge(k)."""
         return int(self.docs[k:].sum()), int(self.tokens[k:].sum())
@@ -145,24 +162,32 @@ class ScoreHistogram:
         docs = np.bincount(idx, weights=self.docs).astype(int)
         tokens = np.bincount(idx, weights=self.tokens).astype(int)
         starts = [self.edge(int(i * group)) for i in range(len(docs))]
-        return pd.DataFrame({"bin_start": np.round(starts, 6), "docs": docs, "tokens": tokens})
+        ends = [self.edge(min(len(self.docs), int((i + 1) * group))) for i in range(len(docs))]
+        return pd.DataFrame({"bin_start": np.round(starts, 6), "bin_end": np.round(ends, 6), "docs": docs, "tokens": tokens})
 
 
-def population_filter(kept_only: bool, langs: list[str] | None = None) -> str:
+def lang_in(langs: list[str] | tuple[str, ...]) -> str:
+    return "lang IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in langs) + ")"
+
+
+def population_filter(kept_only: bool, langs: list[str] | tuple[str, ...] | None = None) -> str:
     parts = ["TRUE"]
     if kept_only:
         parts.append("drop_reason IS NULL")
     if langs:
-        parts.append("lang IN (" + ", ".join("'" + x.replace("'", "''") + "'" for x in langs) + ")")
+        parts.append(lang_in(langs))
     return " AND ".join(parts)
 
 
-def score_histograms(con: duckdb.DuckDBPyConnection, view: str, kept_only: bool = False) -> dict[str, ScoreHistogram]:
-    """Every score key's histogram in two scans (range, then bins), tokens counted once per document."""
+def score_histograms(con: duckdb.DuckDBPyConnection, view: str, kept_only: bool = False,
+                     langs: tuple[str, ...] = ()) -> dict[str, ScoreHistogram]:
+    """Every score key's histogram in two scans (range, then bins), tokens counted once per document.
+
+    ``langs``: only documents in these languages (a classifier cut may judge only some)."""
     cols = columns(con, view)
     if "scores" not in cols:
         return {}
-    where = population_filter(kept_only)
+    where = population_filter(kept_only, list(langs) if "lang" in cols else None)
     src = quote(view)
     # One scan: tokens are counted once per document (the regex split is the expensive part) and
     # the map is exploded to one row per (document, key). lo and width come back to Python as the
@@ -199,6 +224,121 @@ def score_histograms(con: duckdb.DuckDBPyConnection, view: str, kept_only: bool 
         h.missing_docs = h.total_docs - int(h.docs.sum())
         h.missing_tokens = h.total_tokens - int(h.tokens.sum())
     return out
+
+
+# ----------------------------------------------------------------------------- classifier drops
+
+
+def is_classifier_reason(reason: str | None) -> bool:
+    """A drop made by a selection on a classifier score (:data:`CLASSIFIER_DROP_PREFIXES`)."""
+    return reason is not None and reason.startswith(CLASSIFIER_DROP_PREFIXES)
+
+
+def _cut_of(reason: str) -> tuple[str, str]:
+    """(step, score) a classifier drop reason names: ``score_threshold_vN.<score>_below`` (or
+    ``_above``, :mod:`curation.score_filters`) and ``top_fraction.<score>`` (the annotate job)."""
+    step, _, tail = reason.partition(".")
+    return step, tail if step == "top_fraction" else tail.rsplit("_", 1)[0]
+
+
+@dataclass(frozen=True)
+class ScoreCut:
+    """One classifier selection of the run's annotate config: a ``score_threshold_vN`` step, or a
+    ``top_fraction`` score (its threshold is a quantile, known only from the job's accounting)."""
+
+    step: str
+    score: str
+    #: Position in the pipeline (see :func:`reason_position`).
+    position: int
+    min_score: float | None = None
+    max_score: float | None = None
+    languages: tuple[str, ...] = ()
+    fraction: float | None = None
+
+    def rule(self) -> str:
+        """What the cut keeps, in words (the Scores page and the drops table show it)."""
+        if self.fraction is not None:
+            at = f" (≥ {self.min_score:.6g} in this run)" if self.min_score is not None else ""
+            return f"keeps the top {100 * self.fraction:.4g}% of kept documents by {self.score}{at}"
+        parts = []
+        if self.min_score is not None:
+            parts.append(f"{self.score} ≥ {self.min_score:.6g}")
+        if self.max_score is not None:
+            parts.append(f"{self.score} ≤ {self.max_score:.6g}")
+        langs = f" for {', '.join(self.languages)} (other languages not judged)" if self.languages else ""
+        return "keeps " + " and ".join(parts) + langs
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def score_cuts(cfg: dict | None, accounting: dict | None = None) -> list[ScoreCut]:
+    """The classifier selections an annotate config applied, in pipeline order. ``accounting`` (the
+    stage's ``_accounting.json``) supplies the thresholds ``top_fraction`` settled on."""
+    cfg = cfg or {}
+    steps = config_steps(cfg)
+    cuts = []
+    for i, s in enumerate(steps):
+        params = s.get("params") if isinstance(s.get("params"), dict) else {}
+        if is_classifier_reason(f"{s['name']}.") and isinstance(params.get("score"), str):
+            langs = params.get("languages")
+            cuts.append(ScoreCut(s["name"], params["score"], i, _number(params.get("min_score")),
+                                 _number(params.get("max_score")),
+                                 tuple(str(x) for x in langs) if isinstance(langs, list) else ()))
+    fractions = cfg.get("top_fraction") if isinstance(cfg.get("top_fraction"), dict) else {}
+    chosen = (accounting or {}).get("top_fraction")
+    chosen = chosen if isinstance(chosen, dict) else {}
+    for j, (score, frac) in enumerate(fractions.items()):
+        got = chosen.get(score) if isinstance(chosen.get(score), dict) else {}
+        cuts.append(ScoreCut("top_fraction", str(score), len(steps) + j, _number(got.get("threshold")),
+                             fraction=_number(frac)))
+    return cuts
+
+
+def reason_position(reason: str | None, cfg: dict | None) -> float | None:
+    """Where in the pipeline a row's outcome was decided: -1 at extraction, ``i`` at the annotate
+    config's i-th step, ``len(steps) + j`` at its j-th ``top_fraction`` score, infinity after the
+    annotate stage (dedup, decontamination, kept). None for a classifier reason the config does not
+    name: without the config the order, and so what reached the step, is unknown."""
+    if reason is None or reason == KEPT:
+        return math.inf
+    steps = config_steps(cfg)
+    names = [s["name"] for s in steps]
+    step, _, tail = reason.partition(".")
+    if reason.startswith(ERROR_PREFIX):  # error.<step>: the row failed at that step, so it reached it
+        return float(names.index(tail)) if tail in names else -1.0
+    if is_classifier_reason(reason):  # several score_threshold steps differ only by their score
+        cut = {(c.step, c.score): c.position for c in score_cuts(cfg)}.get(_cut_of(reason))
+        return None if cut is None else float(cut)
+    if step in names:
+        return float(names.index(step))
+    return -1.0 if step in funnel_mod.EXTRACT_ORDER else math.inf
+
+
+def classifier_drops(outcomes: pd.DataFrame, cfg: dict | None, accounting: dict | None = None) -> pd.DataFrame:
+    """One row per classifier drop reason: documents and tokens dropped, and the documents that
+    reached that step (not dropped by an earlier one), in pipeline order.
+
+    ``outcomes`` has one row per outcome (``outcome``, ``docs``, ``tokens``): the funnel's, so no
+    document is scanned again; ``tokens`` is NaN when only the job's counts are known. ``reached``
+    is missing when the run's annotate config does not name the step (the order is unknown)."""
+    cols = ["drop_reason", "rule", "docs", "tokens", "reached", "% of reached"]
+    by = outcomes.groupby("outcome", as_index=False)[["docs", "tokens"]].sum(min_count=1)
+    pos = {o: reason_position(o, cfg) for o in by["outcome"]}
+    placed = by["outcome"].map(lambda o: math.inf if pos[o] is None else pos[o])  # unplaced: reached every step
+    rules = {(c.step, c.score): c.rule() for c in score_cuts(cfg, accounting)}
+    rows = []
+    for o, d, t in by[["outcome", "docs", "tokens"]].itertuples(index=False):
+        if not is_classifier_reason(o):
+            continue
+        reached = None if pos[o] is None else int(by.loc[placed >= pos[o], "docs"].sum())
+        rows.append({"drop_reason": o, "rule": rules.get(_cut_of(o), ""), "docs": int(d),
+                     "tokens": None if pd.isna(t) else int(t), "reached": reached,
+                     "% of reached": round(100 * d / reached, 2) if reached else None})
+    out = pd.DataFrame(rows, columns=cols).astype({"tokens": "Int64", "reached": "Int64"})
+    order = [math.inf if pos[o] is None else pos[o] for o in out["drop_reason"]]
+    return out.iloc[sorted(range(len(out)), key=lambda i: (order[i], out["drop_reason"][i]))].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------- samples

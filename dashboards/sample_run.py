@@ -8,7 +8,10 @@ page has something true to show:
 * ``extract/``, ``annotate/``, ``dedup/``, ``decontaminate/``: the same documents at each stage
   (``--keep-dropped`` style: dropped rows stay, with ``drop_reason``), a reason decided at a later
   stage is still null at the earlier ones; ``_config.yaml`` and ``_accounting.json`` beside them;
-  ``scores`` maps with a few keys, promoted score columns, ``dup_cluster`` groups whose members
+  ``scores`` maps with a few keys, promoted score columns, the classifier scores of the default
+  annotate config (``quality_fasttext``, ``quality_reference``: only on documents that reached the
+  classifier steps) and its selections (``score_threshold_v1`` on English documents, a
+  ``top_fraction``) with every drop consistent with the recorded cut, ``dup_cluster`` groups whose members
   really are (near-)copies, and decontamination verdicts whose documents really embed an item of
   ``benchmarks/gsm8k.jsonl`` (with ``_report.json`` naming that file);
 * ``warc/sample.warc.gz``: the HTML of the first few hundred documents, at their ``source_offset``
@@ -34,6 +37,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from curation.schema import DOC_SCHEMA
+from curation.score_filters import CLASSIFIER_DROP_PREFIXES
 
 #: Final outcome of each document and its probability (the rest is kept). Extraction reasons
 #: leave no text; a reason belongs to the stage named by its prefix.
@@ -50,6 +54,8 @@ OUTCOMES: dict[str, float] = {
     "c4_quality_v1.too_few_sentences": 0.02,
     "fineweb_quality_v1.line_punct_ratio": 0.03,
     "corruption_v1.mojibake": 0.01,
+    "score_threshold_v1.quality_reference_below": 0.04,
+    "top_fraction.quality_fasttext": 0.03,
     "dedup.exact": 0.04,
     "dedup.url": 0.01,
     "dedup.minhash": 0.03,
@@ -60,7 +66,21 @@ ANNOTATE_STEPS = ("fasttext_lid_v1", "gopher_repetition_v1", "gopher_quality_v1"
 STAGES = ("extract", "annotate", "dedup", "decontaminate")
 LANGS = {"en": 0.72, "de": 0.08, "es": 0.07, "fr": 0.07, "ja": 0.06}
 SCORE_KEYS = ("lang_score", "gopher_n_words", "fineweb_line_punct_ratio", "zlib_ratio", "quality", "reasoning")
-PROMOTED = ("lang_score", "gopher_n_words", "fineweb_line_punct_ratio", "zlib_ratio")
+#: Recorded by the classifier steps, after the heuristic ones: only documents these kept have them.
+CLASSIFIER_SCORES = ("quality_fasttext", "quality_reference")
+PROMOTED = ("lang_score", "gopher_n_words", "fineweb_line_punct_ratio", "zlib_ratio", *CLASSIFIER_SCORES)
+#: The classifier selection, as spark_jobs/configs/annotate.yaml's default: English documents with
+#: quality_reference below the cut are dropped; then top_fraction keeps the kept documents with
+#: quality_fasttext >= TOP_FRACTION_THRESHOLD (the quantile the job would have found).
+CLASSIFIER_STEPS = (
+    {"name": "classifier_score_v1", "params": {"model": "quality-fasttext", "score_name": "quality_fasttext"}},
+    {"name": "classifier_score_v1", "params": {"model": "quality-reference", "score_name": "quality_reference"}},
+)
+THRESHOLD_STEP = {"name": "score_threshold_v1", "params": {"score": "quality_reference", "min_score": 0.03, "languages": ["en"]}}
+THRESHOLD_REASON = "score_threshold_v1.quality_reference_below"
+TOP_FRACTION_SCORE = "quality_fasttext"
+TOP_FRACTION_REASON = f"top_fraction.{TOP_FRACTION_SCORE}"
+TOP_FRACTION_THRESHOLD = 1.0
 #: Documents whose raw HTML goes into the local sample WARC.
 WARC_DOCS = 300
 REMOTE_WARC = "s3://commoncrawl/crawl-data/CC-MAIN-2024-10/segments/1707947473347.0/warc/CC-MAIN-20240220211055-00{:03d}.warc.gz"
@@ -143,7 +163,7 @@ def _stage_of(reason: str | None) -> str | None:
     prefix = reason.split(".", 1)[0]
     if prefix in EXTRACT_PREFIXES:
         return "extract"
-    if prefix in ANNOTATE_STEPS:
+    if prefix in ANNOTATE_STEPS or reason.startswith(CLASSIFIER_DROP_PREFIXES):
         return "annotate"
     return "dedup"
 
@@ -180,20 +200,24 @@ def _write_warc(path: Path, docs: list[tuple[str, str, str]]) -> list[int]:
     return offsets
 
 
-def make_run(run_dir: str | Path, n_docs: int, seed: int = 0) -> SampleRun:
+def make_run(run_dir: str | Path, n_docs: int, seed: int = 0, classifier_selection: bool = True) -> SampleRun:
+    """``classifier_selection=False``: the classifiers record scores but select nothing (no
+    ``score_threshold_v1`` step, no ``top_fraction``, so no such drop)."""
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     n = int(n_docs)
 
     # Outcomes, then the columns that depend on them.
-    names = list(OUTCOMES)
-    probs = np.array(list(OUTCOMES.values()))
+    outcomes = {r: p for r, p in OUTCOMES.items() if classifier_selection or not r.startswith(CLASSIFIER_DROP_PREFIXES)}
+    names = list(outcomes)
+    probs = np.array(list(outcomes.values()))
     choice = rng.choice(len(names) + 1, size=n, p=np.append(probs, 1 - probs.sum()))
     reasons = np.array(names + [None], dtype=object)[choice]
     stage = np.array([_stage_of(r) for r in names] + [None], dtype=object)[choice]
     no_text = np.isin(choice, [names.index(r) for r in names if r.split(".")[0] in EXTRACT_PREFIXES])
     langs = rng.choice(list(LANGS), size=n, p=list(LANGS.values()))
+    langs[reasons == THRESHOLD_REASON] = "en"  # the cut judges English documents only
     n_sent = rng.integers(3, 40, n)
     short = np.isin(reasons, ["gopher_quality_v1.too_few_words", "c4_quality_v1.too_few_sentences"])
     n_sent[short] = rng.integers(1, 3, int(short.sum()))
@@ -246,21 +270,26 @@ def make_run(run_dir: str | Path, n_docs: int, seed: int = 0) -> SampleRun:
     for i, off in zip(with_html, offsets):
         source_file[i], source_offset[i] = str(warc), off
 
-    # Scores (recorded by annotate for every document that reached it).
+    # Scores (recorded by annotate for every document that reached it; the classifier scores only
+    # for those the heuristic steps kept).
     scored = ~np.isin(stage, ["extract"])
+    classified = scored & ~np.isin(choice, [names.index(r) for r in names if r.split(".")[0] in ANNOTATE_STEPS])
     lang_score = np.where(reasons == "fasttext_lid_v1.low_score", rng.uniform(0.2, 0.65, n), rng.beta(12, 1.2, n))
     punct = rng.beta(6, 2, n)
     zlib_ratio = rng.normal(0.34, 0.05, n).clip(0.1, 0.9)
     quality = rng.beta(2, 5, n)
     reasoning = rng.beta(1.5, 4, n)
+    q_ref, q_fast, top_fraction = _classifier_scores(rng, reasons, stage, langs)
     score_cols = {"lang_score": lang_score, "gopher_n_words": n_words, "fineweb_line_punct_ratio": punct,
-                  "zlib_ratio": zlib_ratio, "quality": quality, "reasoning": reasoning}
-    # A map column from flat arrays: offsets every len(SCORE_KEYS) entries, empty where not scored.
-    k = len(SCORE_KEYS)
-    counts = np.where(scored, k, 0)
-    map_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    keys = np.tile(np.array(SCORE_KEYS, dtype=object), int(scored.sum()))
-    vals = np.stack([score_cols[key] for key in SCORE_KEYS], axis=1)[scored].ravel()
+                  "zlib_ratio": zlib_ratio, "quality": quality, "reasoning": reasoning,
+                  "quality_fasttext": q_fast, "quality_reference": q_ref}
+    has = {key: classified if key in CLASSIFIER_SCORES else scored for key in score_cols}
+    # A map column from flat arrays: each document's present keys, in order; empty where not scored.
+    all_keys = list(score_cols)
+    present = np.stack([has[key] for key in all_keys], axis=1)
+    map_offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int32)
+    keys = np.tile(np.array(all_keys, dtype=object), n)[present.ravel()]
+    vals = np.stack([score_cols[key] for key in all_keys], axis=1).ravel()[present.ravel()]
     scores_arr = pa.MapArray.from_arrays(pa.array(map_offsets), pa.array(keys, pa.string()), pa.array(vals, pa.float64()))
     empty_scores = pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], pa.string()), pa.array([], pa.float64()))
 
@@ -297,7 +326,7 @@ def make_run(run_dir: str | Path, n_docs: int, seed: int = 0) -> SampleRun:
         table = pa.table(cols, schema=DOC_SCHEMA)
         if annotated:
             for key in PROMOTED:
-                table = table.append_column(key, pa.array(score_cols[key], pa.float64(), mask=~scored))
+                table = table.append_column(key, pa.array(score_cols[key], pa.float64(), mask=~has[key]))
         if order >= 2:
             table = table.append_column("dup_cluster", pa.array(dup_cluster, pa.string()))
         if order >= 3:
@@ -325,7 +354,13 @@ def make_run(run_dir: str | Path, n_docs: int, seed: int = 0) -> SampleRun:
         for r in table.column("drop_reason").to_pylist():
             by[r or "kept"] = by.get(r or "kept", 0) + 1
         accounting[st] = {"records_read": n, "by_outcome": dict(sorted(by.items(), key=lambda kv: -kv[1]))}
-    _write_stage_files(run, accounting, contam, n)
+    annotate_cfg = {"steps": [{"name": s} for s in ANNOTATE_STEPS] + list(CLASSIFIER_STEPS), "promote": list(PROMOTED),
+                    "keep_dropped": True, "top_fraction": {}}
+    if classifier_selection:  # the step, the fraction kept, and the threshold the job settled on
+        annotate_cfg["steps"].append(THRESHOLD_STEP)
+        annotate_cfg["top_fraction"] = {TOP_FRACTION_SCORE: top_fraction["fraction"]}
+        accounting["annotate"]["top_fraction"] = {TOP_FRACTION_SCORE: top_fraction}
+    _write_stage_files(run, accounting, contam, n, annotate_cfg)
     bench_file = _write_benchmarks(run)
     _write_report(run, bench_file, contam, accounting)
     mix_dir = _write_mix(run, rng, ids, texts, stage, langs, reasoning, n_words)
@@ -333,10 +368,32 @@ def make_run(run_dir: str | Path, n_docs: int, seed: int = 0) -> SampleRun:
     return SampleRun(run, n, warc, bench_file, mix_dir, abl)
 
 
-def _write_stage_files(run: Path, accounting: dict, contam: dict, n: int) -> None:
+def _classifier_scores(rng: np.random.Generator, reasons: np.ndarray, stage: np.ndarray,
+                       langs: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """quality_reference in [0, 1] and quality_fasttext in [0, 5] consistent with the selection:
+    every English document the cut dropped is below it and every other English one at or above it
+    (other languages are not judged, and score low, like the real model's German pages); the
+    top_fraction drops are below its threshold, the documents it kept at or above. Also the
+    top_fraction record the job writes to ``_accounting.json``."""
+    n = len(reasons)
+    cut = THRESHOLD_STEP["params"]["min_score"]
+    below = reasons == THRESHOLD_REASON
+    q_ref = np.where(langs == "en", cut + (1 - cut) * rng.beta(2, 2, n), rng.beta(1, 8, n))
+    q_ref[below] = rng.uniform(0, cut, int(below.sum()))
+    dropped_tf = reasons == TOP_FRACTION_REASON
+    candidates = (stage == None) | (stage == "dedup") | dropped_tf  # noqa: E711 - what the annotate steps kept
+    t = TOP_FRACTION_THRESHOLD
+    q_fast = np.where(candidates, t + (5 - t) * rng.beta(2, 2, n), 5 * rng.beta(2, 3, n))
+    q_fast[dropped_tf] = rng.uniform(0, t, int(dropped_tf.sum()))
+    n_cand = int(candidates.sum())
+    fraction = round((n_cand - int(dropped_tf.sum())) / max(1, n_cand), 4)
+    return q_ref, q_fast, {"fraction": fraction, "threshold": t, "candidates": n_cand}
+
+
+def _write_stage_files(run: Path, accounting: dict, contam: dict, n: int, annotate_cfg: dict) -> None:
     configs = {
         "extract": {"extract": {"extractor": "trafilatura"}, "keep_dropped": True},
-        "annotate": {"steps": [{"name": s} for s in ANNOTATE_STEPS], "promote": list(PROMOTED), "keep_dropped": True},
+        "annotate": annotate_cfg,
         "dedup": {"exact": True, "url": True, "minhash": True, "ngram": 5, "bands": 14, "rows": 8},
         "decontaminate": {"benchmarks": str(run / "benchmarks" / "bench.yaml")},
     }

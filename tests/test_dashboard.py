@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -136,6 +137,177 @@ def test_scores_slider_changes_what_is_kept(app, con):
     assert num(metric(at, "Documents kept")) == one(
         con, "SELECT count(*) FROM decontaminate WHERE drop_reason IS NULL AND scores['quality'] >= ?",
         [kept_only.edge(120)])[0]
+
+
+# ------------------------------------------------------------------------------ classifier drops
+
+#: Written out here, not taken from curation.score_filters: the test checks the page against the data.
+CLASSIFIER_REASONS = "(drop_reason LIKE 'score_threshold_v%' OR drop_reason LIKE 'top_fraction.%')"
+THRESHOLD_REASON = "score_threshold_v1.quality_reference_below"
+TOP_FRACTION_REASON = "top_fraction.quality_fasttext"
+
+
+def app_on(run_dir: Path, monkeypatch, name: str) -> AppTest:
+    """The app on another run than the module's, opened at one page."""
+    monkeypatch.setenv(data.RUN_DIR_ENV, str(run_dir))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    return page(at, name)
+
+
+def chart_layers(at: AppTest) -> dict[str, list[dict]]:
+    """Mark type → rows of its data, for the page's (one) Vega-Lite chart: Streamlit ships each
+    layer's data as an Arrow dataset named in the spec."""
+    import pyarrow as pa
+
+    proto = at.get("vega_lite_chart")[0].proto
+    spec = json.loads(proto.spec)
+    datasets = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pylist() for d in proto.datasets}
+    layers = spec.get("layer", [spec])
+    return {(la["mark"]["type"] if isinstance(la["mark"], dict) else la["mark"]): datasets[la["data"]["name"]] for la in layers}
+
+
+def test_sample_run_drops_by_classifier_cuts_it_records(con, run):
+    # Every English document below the configured cut was dropped by it, and only those.
+    below = one(con, "SELECT count(*) FROM decontaminate WHERE lang = 'en' AND quality_reference < 0.03")[0]
+    dropped, lo, hi = one(con, f"SELECT count(*), min(quality_reference), max(quality_reference) FROM decontaminate "
+                                f"WHERE drop_reason = '{THRESHOLD_REASON}'")
+    assert below == dropped > 0 and hi < 0.03
+    assert one(con, f"SELECT count(*) FROM decontaminate WHERE drop_reason = '{THRESHOLD_REASON}' AND lang <> 'en'")[0] == 0
+    # top_fraction: the kept side at or above the threshold the accounting records, the dropped side below.
+    acc = json.loads((run.run_dir / "annotate" / "_accounting.json").read_text())["top_fraction"]["quality_fasttext"]
+    tf_max, = one(con, f"SELECT max(quality_fasttext) FROM decontaminate WHERE drop_reason = '{TOP_FRACTION_REASON}'")
+    cand_min, cands = one(con, "SELECT min(quality_fasttext), count(*) FROM annotate "
+                               f"WHERE drop_reason IS NULL OR drop_reason = '{TOP_FRACTION_REASON}'")
+    assert tf_max < acc["threshold"] and acc["candidates"] == cands
+    assert one(con, "SELECT min(quality_fasttext) FROM annotate WHERE drop_reason IS NULL")[0] >= acc["threshold"]
+    assert cand_min < acc["threshold"]
+    # Documents dropped before the classifier steps have no classifier score; the funnel adds up.
+    assert one(con, "SELECT count(*) FROM decontaminate WHERE quality_reference IS NOT NULL "
+                    "AND split_part(drop_reason, '.', 1) IN ('gopher_quality_v1', 'fasttext_lid_v1', 'warc')")[0] == 0
+    by = json.loads((run.run_dir / "annotate" / "_accounting.json").read_text())["by_outcome"]
+    assert sum(by.values()) == run.n_docs and by[THRESHOLD_REASON] == dropped
+
+
+def test_scores_page_shows_where_classifiers_dropped(app, con, run):
+    at = page(app, "scores")
+    table = frame(at, "drop_reason", "reached", "% of reached")
+    expected = {r: (d, t) for r, d, t in con.execute(
+        f"SELECT drop_reason, count(*), sum({TOKENS}) FROM decontaminate WHERE {CLASSIFIER_REASONS} GROUP BY 1").fetchall()}
+    assert list(table["drop_reason"]) == [THRESHOLD_REASON, TOP_FRACTION_REASON]  # pipeline order
+    assert {r.drop_reason: (r.docs, r.tokens) for r in table.itertuples()} == expected
+    # What reached each step, independently: the threshold judged every document the classifier
+    # steps scored; top_fraction every document the annotate steps kept (dedup comes later).
+    reached = {THRESHOLD_REASON: one(con, "SELECT count(*) FROM decontaminate WHERE scores['quality_reference'] IS NOT NULL")[0],
+               TOP_FRACTION_REASON: one(con, "SELECT count(*) FROM decontaminate WHERE drop_reason IS NULL "
+                                             f"OR drop_reason LIKE 'dedup.%' OR drop_reason = '{TOP_FRACTION_REASON}'")[0]}
+    acc = json.loads((run.run_dir / "annotate" / "_accounting.json").read_text())
+    assert reached[TOP_FRACTION_REASON] == acc["top_fraction"]["quality_fasttext"]["candidates"]
+    assert list(table["reached"]) == [reached[r] for r in table["drop_reason"]]
+    assert list(table["% of reached"]) == [pytest.approx(100 * expected[r][0] / reached[r], abs=0.005)
+                                           for r in table["drop_reason"]]
+    assert table.loc[0, "rule"] == "keeps quality_reference ≥ 0.03 for en (other languages not judged)"
+    total_docs, total_tokens = one(con, f"SELECT count(*), sum({TOKENS}) FROM decontaminate WHERE {CLASSIFIER_REASONS}")
+    assert any(c.value.startswith(f"{total_docs:,} documents ({total_tokens:,} tokens) dropped") for c in at.caption)
+
+
+def test_scores_page_marks_the_configured_cut(app, con):
+    at = page(app, "scores")
+    at.selectbox(key="scores_key").set_value("quality_reference").run()
+    assert any("`score_threshold_v1` keeps quality_reference ≥ 0.03 for en" in c.value for c in at.caption)
+    # The dashed rule sits at the config's cut, whatever the slider says.
+    assert chart_layers(at)["rule"] == [{"cut": 0.03, "rule": "score_threshold_v1: keeps quality_reference ≥ 0.03 "
+                                                              "for en (other languages not judged)"}]
+    # The slider starts at the bin edge nearest the cut, and its counts are SQL at that edge.
+    hist = queries.score_histograms(con, "decontaminate")["quality_reference"]
+    k = at.select_slider(key="scores_threshold_quality_reference").value
+    assert abs(hist.edge(k) - 0.03) <= hist.width / 2
+    assert num(metric(at, "Documents kept")) == one(
+        con, "SELECT count(*) FROM decontaminate WHERE scores['quality_reference'] >= ?", [hist.edge(k)])[0]
+    # Only the languages the cut judges: English documents, the same rule.
+    at.checkbox(key="scores_cut_langs").check().run()
+    en = queries.score_histograms(con, "decontaminate", langs=("en",))["quality_reference"]
+    k = at.select_slider(key="scores_threshold_quality_reference").value
+    kept_en, all_en = one(con, "SELECT count(*) FILTER (WHERE scores['quality_reference'] >= ?), count(scores['quality_reference']) "
+                               "FROM decontaminate WHERE lang = 'en'", [en.edge(k)])
+    assert num(metric(at, "Documents kept")) == kept_en < all_en
+    sql = next(c.value for c in at.caption if "Same number in SQL" in c.value).split("Same number in SQL:", 1)[1].strip(" `")
+    assert "lang IN ('en')" in sql and one(con, sql)[0] == kept_en
+    # A score no config cut applies to: no rule, the slider at its lowest edge.
+    at.selectbox(key="scores_key").set_value("quality").run()
+    assert "rule" not in chart_layers(at) and at.select_slider(key="scores_threshold_quality").value == 0
+    assert not any("annotate config" in c.value for c in at.caption)
+
+
+def test_scores_page_without_classifier_drops(tmp_path, monkeypatch):
+    run = sample_run.make_run(tmp_path / "run", 300, seed=2, classifier_selection=False)
+    at = app_on(run.run_dir, monkeypatch, "scores")
+    assert [i.value for i in at.info if "classifier" in i.value] == [
+        "No classifier selection in this run's annotate config (no `score_threshold_v*` step, no `top_fraction`): "
+        "the classifiers only recorded scores."]
+    assert not any("drop_reason" in d.value.columns for d in at.dataframe)
+    # A cut that keeps every document: configured, and it dropped nothing.
+    cfg_path = run.run_dir / "annotate" / "_config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["steps"].append({"name": "score_threshold_v1", "params": {"score": "quality_reference", "min_score": 0.0}})
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    data.annotate_config.clear()  # what the sidebar's "Reload data" does (AppTest does not render the sidebar)
+    at.run()
+    assert [i.value for i in at.info if "classifier" in i.value] == [
+        "The classifier selection dropped nothing: `score_threshold_v1` keeps quality_reference ≥ 0."]
+
+
+def test_scores_page_counts_classifier_drops_not_kept_as_rows(tmp_path, monkeypatch):
+    """annotate without keep_dropped: its dropped rows are in no stage's data, only in its accounting."""
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+
+    run = sample_run.make_run(tmp_path / "run", 600, seed=4)
+    con = run_sql.connect(run.run_dir)
+    try:  # what the annotate stage decided, before its dropped rows are removed below
+        expected = dict(con.execute(f"SELECT drop_reason, count(*) FROM annotate WHERE {CLASSIFIER_REASONS} GROUP BY 1").fetchall())
+        reached = one(con, "SELECT count(*) FROM annotate WHERE scores['quality_reference'] IS NOT NULL")[0]
+    finally:
+        con.close()
+    assert set(expected) == {THRESHOLD_REASON, TOP_FRACTION_REASON}
+    for stage in ("annotate", "dedup", "decontaminate"):  # what the stages would have written
+        folder = run.run_dir / stage
+        table = pads.dataset(str(folder), format="parquet").to_table()
+        keep = [r is None or r.startswith("dedup.") for r in table.column("drop_reason").to_pylist()]
+        for f in folder.glob("*.parquet"):
+            f.unlink()
+        pq.write_table(table.filter(keep), folder / "part-00000.parquet")
+    cfg_path = run.run_dir / "annotate" / "_config.yaml"
+    cfg_path.write_text(yaml.safe_dump({**yaml.safe_load(cfg_path.read_text()), "keep_dropped": False}))
+    at = app_on(run.run_dir, monkeypatch, "scores")
+    table = frame(at, "drop_reason", "reached")
+    assert {r.drop_reason: r.docs for r in table.itertuples()} == expected
+    assert table["tokens"].isna().all()
+    assert table.set_index("drop_reason").loc[THRESHOLD_REASON, "reached"] == reached
+    assert any("_accounting.json" in c.value for c in at.caption)
+
+
+def test_classifier_drops_follow_the_config_order():
+    """Two thresholds (as in a run with one per quality score) and an error at a classifier step."""
+    cfg = {"steps": [{"name": "fasttext_lid_v1"}, {"name": "classifier_score_v1"},
+                     {"name": "score_threshold_v1", "params": {"score": "b", "max_score": 0.9}},
+                     {"name": "score_threshold_v1", "params": {"score": "a", "min_score": 0.5, "languages": ["en"]}}],
+           "top_fraction": {"a": 0.5}}
+    outcomes = pd.DataFrame(
+        [("warc.request", 7, 0), ("fasttext_lid_v1.low_score", 5, 50), ("error.classifier_score_v1", 2, 20),
+         ("score_threshold_v1.a_below", 10, 100), ("score_threshold_v1.b_above", 3, 30),
+         ("top_fraction.a", 20, 200), ("dedup.exact", 4, 40), ("kept", 16, 160)], columns=["outcome", "docs", "tokens"])
+    got = queries.classifier_drops(outcomes, cfg, {"top_fraction": {"a": {"threshold": 0.7}}})
+    assert list(got["drop_reason"]) == ["score_threshold_v1.b_above", "score_threshold_v1.a_below", "top_fraction.a"]
+    # b judged everything after the classifier step (10 + 3 + 20 + 4 + 16), a what b kept, top_fraction what a kept.
+    assert list(got["reached"]) == [53, 50, 40]
+    assert list(got["% of reached"]) == [pytest.approx(100 * 3 / 53, abs=0.005), 20.0, 50.0]
+    assert list(got["rule"]) == ["keeps b ≤ 0.9", "keeps a ≥ 0.5 for en (other languages not judged)",
+                                 "keeps the top 50% of kept documents by a (≥ 0.7 in this run)"]
+    # Without a config the order is unknown: counts, but no "reached".
+    bare = queries.classifier_drops(outcomes, None)
+    assert list(bare["docs"]) == [10, 3, 20] and bare["reached"].isna().all()
+    assert queries.classifier_drops(outcomes[~outcomes["outcome"].str.startswith(("score_", "top_"))], cfg).empty
 
 
 def test_score_bins_are_exact_at_every_edge(con):
