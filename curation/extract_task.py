@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation import fsutil
-from curation.extract import (ExtractConfig, ExtractTimeout, PageRefused, decode_html, html_to_text, is_html,
+from curation.extract import (ExtractConfig, ExtractTimeout, PageRefused, decode_html, extract_page, is_html,
                               may_have_math, parse_content_type, time_limit)
 from curation.schema import DOC_SCHEMA, ERROR_PREFIX, PARQUET_WRITE_OPTIONS, Document, to_batch
 from curation.warc import DOCUMENT_TYPES, RawRecord, read_records, record_key
@@ -100,7 +100,10 @@ def record_to_document(raw: RawRecord, source_file: str, cfg: ExtractConfig) -> 
         else:
             html, doc.charset = decode_html(payload, header_charset)
             with time_limit(cfg.time_limit_s):
-                doc.text = html_to_text(html, cfg, raw.url, math=may_have_math(payload))
+                page = extract_page(html, cfg, raw.url, math=may_have_math(payload))
+            doc.text, doc.page_type = page.text, page.page_type
+            if page.agreement is not None:
+                doc.scores["extract_agreement"] = page.agreement
     except ExtractTimeout as exc:
         doc.drop_reason, doc.error = f"{step}.timeout", str(exc)
         return doc

@@ -42,6 +42,7 @@ class Document:
     content_type: str | None = None  # MIME type without parameters
     charset: str | None = None  # the charset used to decode the payload
     payload_bytes: int | None = None
+    page_type: str | None = None  # curation.page_type: article, forum, product, … (HTML pages only)
     scores: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -70,6 +71,7 @@ DOC_SCHEMA = pa.schema(
         pa.field("content_type", pa.string()),
         pa.field("charset", pa.string()),
         pa.field("payload_bytes", pa.int64()),
+        pa.field("page_type", pa.string()),
         pa.field("scores", pa.map_(pa.string(), pa.float64())),
     ]
 )

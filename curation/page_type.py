@@ -1,0 +1,103 @@
+"""What kind of page a document came from (issue 19): article, forum, product, collection, listing, docs,
+service or other, from the markup the site itself publishes.
+
+Common Crawl is mostly not articles, and extractors tuned on articles lose forum replies and product
+descriptions; recording the page type lets the funnel, SQL and the mixture tell them apart. The
+signals are the ones sites write for search engines and that no extractor keeps:
+
+1. schema.org types (JSON-LD ``"@type"`` and microdata ``itemtype``): ``DiscussionForumPosting``,
+   ``QAPage``, ``Product`` + ``Offer``, ``CollectionPage``/``ItemList``, ``TechArticle``,
+   ``Article``/``NewsArticle``/``BlogPosting``, ``FAQPage``/``Service``;
+2. ``og:type`` (``product``, ``product.group``, ``article``);
+3. the generator (Discourse, phpBB, vBulletin, XenForo … are forums; Sphinx, MkDocs, rustdoc,
+   Docusaurus … are documentation);
+4. the URL path (``/t/<slug>/<id>``, ``/questions/``, ``/products/``, ``/collections/``, ``/docs/`` …),
+   only when the markup says nothing more specific.
+
+Rules in that order of trust, first match wins; a page with no signal is ``other``. Written by hand
+(not learned) because the signals are explicit vocabularies and a few dozen rules read better than
+a model nobody can audit; measured against WCXB-dev's human page types in
+``bench/extraction_quality.py`` (the confusion matrix is printed).
+
+Cost: regular expressions over the first :data:`SCAN_CHARS` characters of the HTML (where ``<head>``
+and JSON-LD live) plus a few over the whole page with bounded patterns, no parse: ~0.1 ms a page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from urllib.parse import urlsplit
+
+PAGE_TYPES = ("article", "forum", "product", "collection", "listing", "docs", "service", "other")
+
+#: The head and the JSON-LD blocks sit early; microdata and the rest anywhere, scanned in full
+#: with bounded patterns (no backtracking across the page).
+SCAN_CHARS = 400_000
+
+_SCHEMA_TYPE = re.compile(r'"@type"\s*:\s*\[?\s*"(?:https?://schema\.org/)?([A-Za-z]{3,40})"'
+                          r"|itemtype\s*=\s*[\"']https?://schema\.org/([A-Za-z]{3,40})", re.I)
+_OG_TYPE = re.compile(r"<meta[^>]{0,200}?property\s*=\s*[\"']og:type[\"'][^>]{0,200}?content\s*=\s*[\"']\s*([^\"'\s]{1,40})"
+                      r"|<meta[^>]{0,200}?content\s*=\s*[\"']\s*([^\"'\s]{1,40})\s*[\"'][^>]{0,200}?property\s*=\s*[\"']og:type",
+                      re.I)
+_GENERATOR = re.compile(r"<meta[^>]{0,200}?name\s*=\s*[\"']generator[\"'][^>]{0,200}?content\s*=\s*[\"']([^\"']{1,80})"
+                        r"|<meta[^>]{0,200}?content\s*=\s*[\"']([^\"']{1,80})[\"'][^>]{0,200}?name\s*=\s*[\"']generator",
+                        re.I)
+
+_FORUM_SOFTWARE = ("discourse", "phpbb", "vbulletin", "xenforo", "invision", "mybb", "smf", "simple machines",
+                   "vanilla", "nodebb", "flarum", "fluxbb", "punbb", "bbpress", "yabb")
+_DOCS_SOFTWARE = ("sphinx", "docutils", "mkdocs", "rustdoc", "docusaurus", "gitbook", "readthedocs", "hugo-book",
+                  "vuepress", "vitepress", "jsdoc", "doxygen", "javadoc", "antora", "mdbook")
+
+_FORUM_TYPES = {"discussionforumposting", "qapage"}
+_PRODUCT_TYPES = {"product", "productgroup", "individualproduct", "productmodel"}
+_COLLECTION_TYPES = {"collectionpage", "itemlist", "offercatalog", "searchresultspage"}
+_DOCS_TYPES = {"techarticle", "apireference", "softwaresourcecode"}
+_ARTICLE_TYPES = {"article", "newsarticle", "blogposting", "reportagenewsarticle", "scholarlyarticle",
+                  "analysisnewsarticle", "opinionnewsarticle", "posting", "socialmediaposting", "liveblogposting"}
+_SERVICE_TYPES = {"service", "faqpage", "localbusiness", "professionalservice", "medicalbusiness", "legalservice",
+                  "financialservice", "homeandconstructionbusiness", "howto"}
+
+_URL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("forum", re.compile(r"/(?:forums?|boards?|community|discussions?|threads?|topics?|viewtopic|showthread|"
+                         r"questions|t/[^/]+/\d+|r/[^/]+/comments)(?:[/.?_-]|$)", re.I)),
+    ("docs", re.compile(r"/(?:docs?|documentation|manual|reference|api|guides?|handbook|kb|knowledge-?base|"
+                        r"help|man|wiki|tutorials?)(?:[/.?_-]|$)", re.I)),
+    ("product", re.compile(r"/(?:products?|item|itm|dp|p)/[^/]+", re.I)),
+    ("collection", re.compile(r"/(?:collections?|categor(?:y|ies)|shop|store|catalog|brands?)(?:/|$)", re.I)),
+    ("listing", re.compile(r"/(?:news|blog|events|press|articles|archives?|tags?|search|results|directory|"
+                           r"jobs|careers)/?$", re.I)),
+    ("article", re.compile(r"/(?:19|20)\d\d/\d\d?/|/(?:blog|news|articles?|stories|posts?)/[^/]{8,}", re.I)),
+    ("service", re.compile(r"/(?:services?|solutions?|pricing|plans|about|contact|locations?)(?:[/.?_-]|$)", re.I)),
+)
+
+
+def detect(html: str, url: str | None = None) -> str:
+    """The page type of one HTML page (one of :data:`PAGE_TYPES`)."""
+    head = html[:SCAN_CHARS]
+    types = Counter(t.lower() for pair in _SCHEMA_TYPE.findall(head) for t in pair if t)
+    og = {(a or b).lower() for a, b in _OG_TYPE.findall(head[:100_000])}
+    generator = " ".join((a or b).lower() for a, b in _GENERATOR.findall(head[:100_000]))
+
+    # A Question outside an FAQPage is a Q&A thread; FAQ blocks (Question + Answer) sit on service pages.
+    if (types.keys() & _FORUM_TYPES or any(s in generator for s in _FORUM_SOFTWARE)
+            or types["question"] and not types["faqpage"]):
+        return "forum"
+    n_products = sum(types[t] for t in _PRODUCT_TYPES)
+    if types.keys() & _COLLECTION_TYPES and n_products != 1 or "product.group" in og or n_products >= 3:
+        return "collection"
+    if n_products or "product" in og or any(o.endswith(":item") for o in og):
+        return "product"
+    if types.keys() & _DOCS_TYPES or any(s in generator for s in _DOCS_SOFTWARE):
+        return "docs"
+    if types["comment"] >= 2:  # a thread of replies under one post
+        return "forum"
+    path = urlsplit(url).path if url else ""
+    by_url = next((kind for kind, rule in _URL_RULES if rule.search(path)), None)
+    if by_url in ("forum", "docs", "product", "collection", "listing"):
+        return by_url
+    if types.keys() & _ARTICLE_TYPES or "article" in og:
+        return "article"
+    if types.keys() & _SERVICE_TYPES:
+        return "service"
+    return by_url or "other"
