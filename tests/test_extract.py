@@ -104,7 +104,7 @@ def test_record_rules_give_named_reasons():
 
 
 def test_time_limit_drops_a_slow_page(monkeypatch):
-    def slow(html, cfg, url=None):
+    def slow(html, cfg, url=None, page_type="other"):
         time.sleep(5)
         return "never"
 
@@ -116,7 +116,7 @@ def test_time_limit_drops_a_slow_page(monkeypatch):
 
 
 def test_extractor_crash_is_an_error_not_a_crash(monkeypatch):
-    def boom(html, cfg, url=None):
+    def boom(html, cfg, url=None, page_type="other"):
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setitem(extract._EXTRACTORS, "trafilatura", boom)
