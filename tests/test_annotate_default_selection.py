@@ -102,10 +102,13 @@ def test_score_threshold_step():
         ScoreThreshold(score="q")
 
 
-# What the shipped defaults measured on tests/data/chrome_pages (191 pages: 101 content, 90 chrome)
-# when the classifier threshold was chosen (issue 18); the heuristic steps alone: 77/101 kept, 74/90 dropped.
-MIN_CONTENT_KEPT = 74   # 73.3 %
-MIN_CHROME_DROPPED = 77  # 85.6 %
+# What the shipped defaults measure on tests/data/chrome_pages (191 pages: 101 content, 90 chrome).
+# When the classifier threshold was chosen (issue 18): 74/101 kept, 77/90 dropped (the heuristic steps
+# alone: 77/101, 74/90). Issue 19 turned trafilatura's fallback extractors on (WCXB-dev page-F1 +0.04
+# on forums, +0.05 on service pages): their fuller text on a few pages moved this set to 73/101 kept,
+# 75/90 dropped (3 archive.org listings/login pages now pass the heuristics, one product page fails).
+MIN_CONTENT_KEPT = 73   # 72.3 %
+MIN_CHROME_DROPPED = 75  # 83.3 %
 
 
 @pytest.mark.slow
