@@ -17,7 +17,9 @@ extractors use, plus two for the layouts this project met on real pages. A table
 
 1. the author says so: ``role="presentation"``/``"none"`` (or readability's ``datatable="0"``);
 2. it holds another table, a ``<form>`` or visible form controls: data tables do not nest, and a
-   table wrapping a form only aligns its labels and fields;
+   table wrapping a form only aligns its labels and fields. Except a grid (at least 10 rows, and
+   header markup or three columns or more): there the controls or detail tables belong to the rows
+   (a ranking with checkboxes, a book list with a rating form per row);
 3. it has a single row or a single column: that is a strip or a box, not a grid;
 4. most of its text (> 50 %) sits in cells that hold text blocks (two or more ``<p>``, or a list,
    heading, ``<pre>``, ``<blockquote>``, …): data cells hold values, not paragraphs. One ``<p>``
@@ -72,13 +74,13 @@ _SAMPLE_CHARS = 40
 # Block content that marks a cell as holding text blocks rather than a value (rule 4). <div> is not
 # in it: modern data tables wrap every cell value in a <div>.
 _BLOCK_CONTENT = frozenset(
-    {"p", "ul", "ol", "dl", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "form"}
+    {"p", "ul", "ol", "dl", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table"}
 )
 # Every element that closes an open <p> in HTML5: a cell holding any of them becomes a <div>, not a
 # <p>, so that the rewritten tree serialises to HTML that an HTML5 parser (lexbor, resiliparse's)
 # reads back with the same structure.
 _P_CLOSERS = _BLOCK_CONTENT | frozenset(
-    {"address", "article", "aside", "center", "details", "dialog", "dir", "div", "dd", "dt", "fieldset",
+    {"form", "address", "article", "aside", "center", "details", "dialog", "dir", "div", "dd", "dt", "fieldset",
      "figcaption", "figure", "footer", "header", "hgroup", "li", "listing", "main", "menu", "nav",
      "plaintext", "search", "section", "summary", "xmp", "noscript", "iframe", "tr", "td", "th",
      "tbody", "thead", "tfoot", "caption", "colgroup", "col"}
@@ -132,7 +134,7 @@ def is_data_table(t: TableStats) -> bool:
     """The rules of the module docstring, in order; False means layout."""
     if t.role in ("presentation", "none") or t.datatable_attr == "0":  # 1
         return False
-    if t.nested_table or t.form:  # 2
+    if (t.nested_table or t.form) and not _is_grid(t):  # 2
         return False
     if t.rows < 2 or t.max_cols < 2 or t.nonempty == 0:  # 3
         return False
@@ -146,6 +148,15 @@ def is_data_table(t: TableStats) -> bool:
     if t.rows >= DATA_MIN_ROWS or t.max_cols >= DATA_MIN_COLS or t.rows * t.max_cols >= DATA_MIN_CELLS:
         return True
     return t.numeric >= NUMERIC_SHARE * t.nonempty
+
+
+def _is_grid(t: TableStats) -> bool:
+    """Rule 2's exception: a grid of many rows, with header markup or three columns or more, holds
+    a control or a detail table per row (checkboxes, rating widgets, expandable rows: a ranking, a
+    book list, a citation list). WCXB-dev's listings lost up to 0.74 page-F1 when such grids were
+    unwrapped and the extractor then dropped their rows as link lists."""
+    header = t.header or t.caption_text or t.summary or t.role in ("table", "grid", "treegrid")
+    return t.rows >= DATA_MIN_ROWS and (header or t.max_cols >= 3)
 
 
 def _colspan(value: str | None) -> int:

@@ -105,6 +105,25 @@ def test_form_table_is_layout_even_with_th():
     assert tables_of(FORM_TABLE) == [("t", False)]
 
 
+# A ranked list: a grid of many rows, each with its own rating form and button (WCXB-dev's book
+# lists and citation lists): the controls belong to the rows, the table is data.
+RANKED_LIST_WITH_CONTROLS = page(
+    '<table id="t">'
+    + "".join(f'<tr><td>{r}</td><td>Book number {r}</td><td>by Author {r}</td>'
+              f'<td><form action="/rate"><button>Rate this book</button></form></td></tr>' for r in range(1, 13))
+    + "</table>"
+)
+
+
+def test_grid_with_a_control_per_row_is_data():
+    assert tables_of(RANKED_LIST_WITH_CONTROLS) == [("t", True)]
+    # the same rows, too few to be a grid: a form laid out in a table, as before
+    short = page('<table id="t">' + "".join(
+        f'<tr><td>{r}</td><td>Book {r}</td><td>Author {r}</td><td><form><button>Rate</button></form></td></tr>'
+        for r in range(1, 4)) + "</table>")
+    assert tables_of(short) == [("t", False)]
+
+
 def test_data_table_with_th_and_numbers_is_data():
     assert tables_of(DATA_TH) == [("t", True)]
 
