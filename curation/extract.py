@@ -503,7 +503,9 @@ def _resiliparse(html: str, cfg: ExtractConfig, url: str | None = None, page_typ
         links=False,
         form_fields=False,
         noscript=False,
-        comments=False,  # user comments are not the page's text (trafilatura: include_comments=False)
+        # Comments are a forum thread's text and not an article's (as for trafilatura): on WCXB-dev's
+        # forums this raised page-F1 0.635 -> 0.726, keeping them everywhere cost 0.005 on articles.
+        comments=page_type in COMMENT_PAGE_TYPES,
         skip_elements=skip,
     )
     return _rp_trim_tail(text)
@@ -564,7 +566,7 @@ def extract_page(html: str, cfg: ExtractConfig, url: str | None = None, *, math:
         return Extraction(text, page_type)
     try:
         # resiliparse costs ~1/5 of trafilatura: the confidence and the routing for +~20% time.
-        other = _resiliparse(html, cfg, url).strip()
+        other = _resiliparse(html, cfg, url, page_type).strip()
     except (PageRefused, ValueError, RuntimeError):  # the primary text stands; no second opinion
         return Extraction(text, page_type)
     agreement = word_overlap_f1(text, other)
