@@ -51,9 +51,9 @@ DEFAULT_STEPS = (
 @dataclass(frozen=True)
 class AnnotateJobConfig:
     steps: tuple[StepSpec, ...] = DEFAULT_STEPS
-    #: Scores copied into their own float columns (``lang`` is always a column).
+    #: Scores copied into their own float columns (``lang`` and ``page_type`` are always columns).
     promote: tuple[str, ...] = ("lang_score", "gopher_n_words", "fineweb_line_punct_ratio", "zlib_ratio",
-                                "quality_fasttext", "quality_reference")
+                                "quality_fasttext", "quality_reference", "extract_agreement")
     keep_dropped: bool = False
     #: Rows per Arrow batch handed to the steps.
     batch_rows: int = 1000
