@@ -104,7 +104,8 @@ def render(rows: list[FunnelRow], meta: dict) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a stage output (extract/annotate) or a run directory")
-    parser.add_argument("--by", choices=["lang"], help="also split each outcome by this column")
+    parser.add_argument("--by", choices=["lang", "page_type"],
+                        help="also split each outcome by this column (page_type: set by extract, issue 19)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

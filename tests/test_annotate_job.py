@@ -66,6 +66,12 @@ def test_annotate_keeps_every_row_and_funnel_matches(spark, extracted):
     by_lang, _ = funnel.compute(extracted.parent, by="lang")
     assert sum(r.docs for r in by_lang) == acc["records_read"]
     assert any(r.outcome.startswith("kept [en]") for r in by_lang)
+    # Per page type (recorded by extract for every HTML page): the same documents again, and the
+    # kept ones all have one (only non-HTML records, e.g. WARC requests, have none).
+    by_type, _ = funnel.compute(extracted.parent, by="page_type")
+    assert sum(r.docs for r in by_type) == acc["records_read"]
+    kept_types = {r.outcome.split("[", 1)[1].rstrip("]") for r in by_type if r.outcome.startswith("kept [")}
+    assert kept_types and kept_types <= {"article", "forum", "product", "collection", "listing", "docs", "service", "other"}
 
 
 def test_annotate_without_keep_dropped_writes_only_kept(spark, extracted, tmp_path):
