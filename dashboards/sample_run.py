@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from curation.page_type import PAGE_TYPES
 from curation.schema import DOC_SCHEMA
 from curation.score_filters import CLASSIFIER_DROP_PREFIXES
 
@@ -321,6 +322,9 @@ def make_run(run_dir: str | Path, n_docs: int, seed: int = 0, classifier_selecti
             "content_type": pa.array(content_type, pa.string()),
             "charset": pa.array(np.where(no_text, None, "utf-8"), pa.string()),
             "payload_bytes": pa.array((n_words * 9 + 900).astype(np.int64), pa.int64()),
+            # from the id, not the generator: adding the column left every other value as it was
+            "page_type": pa.array([None if nt else PAGE_TYPES[int(h[:2], 16) % len(PAGE_TYPES)]
+                                   for h, nt in zip(ids, no_text)], pa.string()),
             "scores": scores_arr if annotated else empty_scores,
         }
         table = pa.table(cols, schema=DOC_SCHEMA)
