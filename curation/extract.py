@@ -1,6 +1,9 @@
 """HTML → main text: charset resolution, HTML sniffing, math/code preservation, two extractors.
 
-* ``trafilatura`` (default) is the quality extractor; ``resiliparse`` is ~10x faster.
+* ``trafilatura`` (default) is the quality extractor; ``resiliparse`` is ~5x faster. Every HTML page
+  gets a page type (:mod:`curation.page_type`); on the default path resiliparse also runs as a
+  second opinion: their agreement is an extraction confidence, and on forum pages the fuller text
+  is kept (:func:`extract_page`).
 * Charset order: HTTP header → ``<meta>`` tag → byte-level detection (uchardet via resiliparse).
   Labels are mapped the way browsers do (WHATWG), e.g. ``iso-8859-1`` decodes as cp1252.
 * Code: ``<pre>`` blocks keep their line breaks and indentation with both extractors.
@@ -518,7 +521,7 @@ _EXTRACTORS = {"trafilatura": _trafilatura, "resiliparse": _resiliparse}
 #: Also routing untyped ("other") pages raised WCXB-dev more (0.767) but cost 0.011 F1 on
 #: trafilatura's article set, where untyped article pages got resiliparse's boilerplate.
 ROUTE_TO_FULLER = frozenset({"forum"})
-#: Page types whose comments trafilatura keeps: replies are a thread's text, an article's comments
+#: Page types whose comments both extractors keep: replies are a thread's text, an article's comments
 #: are not its text (keeping them everywhere cost 0.004 F1 on the readability set).
 COMMENT_PAGE_TYPES = frozenset({"forum"})
 _WORD = re.compile(r"\w+")
