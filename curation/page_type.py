@@ -19,8 +19,9 @@ Rules in that order of trust, first match wins; a page with no signal is ``other
 a model nobody can audit; measured against WCXB-dev's human page types in
 ``bench/extraction_quality.py`` (the confusion matrix is printed).
 
-Cost: regular expressions over the first :data:`SCAN_CHARS` characters of the HTML (where ``<head>``
-and JSON-LD live) plus a few over the whole page with bounded patterns, no parse: ~0.1 ms a page.
+Cost: one case-sensitive pattern over the first :data:`SCAN_CHARS` characters of the HTML and the
+``<meta>`` tags of its ``<head>``, bounded patterns, no parse: 1.9 ms a page on WCXB-dev's (large,
+modern) pages, against ~30 ms for trafilatura.
 """
 
 from __future__ import annotations
@@ -31,18 +32,16 @@ from urllib.parse import urlsplit
 
 PAGE_TYPES = ("article", "forum", "product", "collection", "listing", "docs", "service", "other")
 
-#: The head and the JSON-LD blocks sit early; microdata and the rest anywhere, scanned in full
-#: with bounded patterns (no backtracking across the page).
+#: JSON-LD blocks and microdata are read from this many first characters (bounded patterns: no
+#: backtracking across the page).
 SCAN_CHARS = 400_000
 
+# JSON keys and microdata attributes are case-sensitive and lower-case in practice: case-sensitive
+# patterns run ~4x faster than re.I over a whole page. Meta tags are read from the <head> only.
 _SCHEMA_TYPE = re.compile(r'"@type"\s*:\s*\[?\s*"(?:https?://schema\.org/)?([A-Za-z]{3,40})"'
-                          r"|itemtype\s*=\s*[\"']https?://schema\.org/([A-Za-z]{3,40})", re.I)
-_OG_TYPE = re.compile(r"<meta[^>]{0,200}?property\s*=\s*[\"']og:type[\"'][^>]{0,200}?content\s*=\s*[\"']\s*([^\"'\s]{1,40})"
-                      r"|<meta[^>]{0,200}?content\s*=\s*[\"']\s*([^\"'\s]{1,40})\s*[\"'][^>]{0,200}?property\s*=\s*[\"']og:type",
-                      re.I)
-_GENERATOR = re.compile(r"<meta[^>]{0,200}?name\s*=\s*[\"']generator[\"'][^>]{0,200}?content\s*=\s*[\"']([^\"']{1,80})"
-                        r"|<meta[^>]{0,200}?content\s*=\s*[\"']([^\"']{1,80})[\"'][^>]{0,200}?name\s*=\s*[\"']generator",
-                        re.I)
+                          r"|itemtype\s*=\s*[\"']https?://schema\.org/([A-Za-z]{3,40})")
+_META = re.compile(r"<meta\s[^>]{0,400}>", re.I)
+_META_ATTR = re.compile(r"""(property|name|content)\s*=\s*["']\s*([^"']{0,80})""", re.I)
 
 _FORUM_SOFTWARE = ("discourse", "phpbb", "vbulletin", "xenforo", "invision", "mybb", "smf", "simple machines",
                    "vanilla", "nodebb", "flarum", "fluxbb", "punbb", "bbpress", "yabb")
@@ -76,8 +75,7 @@ def detect(html: str, url: str | None = None) -> str:
     """The page type of one HTML page (one of :data:`PAGE_TYPES`)."""
     head = html[:SCAN_CHARS]
     types = Counter(t.lower() for pair in _SCHEMA_TYPE.findall(head) for t in pair if t)
-    og = {(a or b).lower() for a, b in _OG_TYPE.findall(head[:100_000])}
-    generator = " ".join((a or b).lower() for a, b in _GENERATOR.findall(head[:100_000]))
+    og, generator = _meta(head)
 
     # A Question outside an FAQPage is a Q&A thread; FAQ blocks (Question + Answer) sit on service pages.
     if (types.keys() & _FORUM_TYPES or any(s in generator for s in _FORUM_SOFTWARE)
@@ -101,3 +99,20 @@ def detect(html: str, url: str | None = None) -> str:
     if types.keys() & _SERVICE_TYPES:
         return "service"
     return by_url or "other"
+
+
+def _meta(html: str) -> tuple[set[str], str]:
+    """``og:type`` values and the generator string(s), lower-case, from the page's ``<head>``."""
+    end = html.find("</head>")
+    if end < 0:
+        end = html.find("</HEAD>")
+    head = html[: end if 0 <= end < 100_000 else 100_000]
+    og: set[str] = set()
+    generators = []
+    for tag in _META.findall(head):
+        attrs = {k.lower(): v.strip().lower() for k, v in _META_ATTR.findall(tag)}
+        if attrs.get("property") == "og:type" and attrs.get("content"):
+            og.add(attrs["content"])
+        elif attrs.get("name") == "generator" and attrs.get("content"):
+            generators.append(attrs["content"])
+    return og, " ".join(generators)
