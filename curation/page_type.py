@@ -90,7 +90,7 @@ def detect(html: str, url: str | None = None) -> str:
         return "docs"
     if types["comment"] >= 2:  # a thread of replies under one post
         return "forum"
-    path = urlsplit(url).path if url else ""
+    path = _url_path(url)
     by_url = next((kind for kind, rule in _URL_RULES if rule.search(path)), None)
     if by_url in ("forum", "docs", "product", "collection", "listing"):
         return by_url
@@ -99,6 +99,15 @@ def detect(html: str, url: str | None = None) -> str:
     if types.keys() & _SERVICE_TYPES:
         return "service"
     return by_url or "other"
+
+
+def _url_path(url: str | None) -> str:
+    """The URL's path, or "" for no URL or one that does not parse (``http://[::1/x``): a bad
+    WARC-Target-URI costs the URL signal, never the page."""
+    try:
+        return urlsplit(url).path if url else ""
+    except ValueError:
+        return ""
 
 
 def _meta(html: str) -> tuple[set[str], str]:

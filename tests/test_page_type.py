@@ -47,6 +47,8 @@ def _page(head: str = "", body: str = "<p>Some text.</p>") -> str:
     (_page(), "https://example.org/2024/03/a-long-story-slug", "article"),
     (_page(), "https://example.org/", "other"),
     (_page(), None, "other"),
+    (_page(), "http://[::1/forum/x", "other"),  # urlsplit raises on it: no URL signal, no error
+    (_page(_ld("Product", "Offer")), "http://[::1/x", "product"),
     ("", None, "other"),
 ])
 def test_detect(html, url, expected):
@@ -97,6 +99,15 @@ def test_agreement_is_the_word_overlap_of_the_two_extractors():
     fast = extract_page(html, ExtractConfig(extractor="resiliparse"), "https://n.test/2024/01/story")
     assert fast.agreement is None  # one extractor, no second opinion
     assert 0.0 < default.agreement <= 1.0
+
+
+def test_a_url_that_does_not_parse_costs_the_url_signal_not_the_page():
+    html = FORUM_THREAD.format(head="").encode()
+    raw = RawRecord(record_type="response", offset=0, record_id="r1", url="http://[::1/t/x/1", http_status=200,
+                    content_type="text/html; charset=utf-8", payload=html, payload_bytes=len(html))
+    for extractor in ("trafilatura", "resiliparse"):
+        doc = record_to_document(raw, "f", ExtractConfig(extractor=extractor))
+        assert doc.drop_reason is None and "embedded resolver" in doc.text, (extractor, doc.drop_reason, doc.error)
 
 
 def test_extract_records_page_type_and_agreement():
