@@ -26,6 +26,7 @@ import html as htmllib
 import re
 import signal
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator, Literal
 
@@ -543,8 +544,6 @@ class Extraction:
 
 def word_overlap_f1(a: str, b: str) -> float:
     """F1 of the two texts' lower-case \\w+ word multisets (1.0 when both are empty)."""
-    from collections import Counter
-
     ca, cb = Counter(_WORD.findall(a.lower())), Counter(_WORD.findall(b.lower()))
     na, nb = sum(ca.values()), sum(cb.values())
     if not na or not nb:

@@ -140,7 +140,7 @@ def is_data_table(t: TableStats) -> bool:
         return False
     if t.block_chars > BLOCK_TEXT_SHARE * t.chars:  # 4
         return False
-    header = t.header or t.caption_text or t.summary or t.role in ("table", "grid", "treegrid")
+    header = _has_header(t)
     if t.long_chars > LONG_TEXT_SHARE * t.chars and (t.max_cols <= 2 or not header):  # 5
         return False
     if header:
@@ -155,8 +155,12 @@ def _is_grid(t: TableStats) -> bool:
     a control or a detail table per row (checkboxes, rating widgets, expandable rows: a ranking, a
     book list, a citation list). WCXB-dev's listings lost up to 0.74 page-F1 when such grids were
     unwrapped and the extractor then dropped their rows as link lists."""
-    header = t.header or t.caption_text or t.summary or t.role in ("table", "grid", "treegrid")
-    return t.rows >= DATA_MIN_ROWS and (header or t.max_cols >= 3)
+    return t.rows >= DATA_MIN_ROWS and (_has_header(t) or t.max_cols >= 3)
+
+
+def _has_header(t: TableStats) -> bool:
+    """Header markup, a caption, a summary or a table/grid role: the author marked a data table."""
+    return t.header or t.caption_text or t.summary or t.role in ("table", "grid", "treegrid")
 
 
 def _colspan(value: str | None) -> int:
