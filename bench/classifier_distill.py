@@ -78,7 +78,7 @@ def _teacher_cached(model, texts: dict[str, list[str]]) -> dict[str, np.ndarray]
         if cfg.text_stats:
             X = np.hstack([X, text_stats.matrix(t)])
         lo, hi = (model.meta.get("head") or {}).get("score_range", (0.0, 5.0))
-        out[name] = np.clip(tm._linear(X, model.coef, model.intercept, model.mean, model.scale), lo, hi)
+        out[name] = np.clip(tm.predict_head(X, model.head), lo, hi)
     return out
 
 

@@ -128,6 +128,9 @@ LLM_VARIANTS: dict[str, dict] = {
 }
 #: Chosen by 5-fold CV Spearman on train (0.644, the best ridge head) before val was looked at.
 LLM_CHOSEN = "all_layers0-6_mean+stats"
+#: The same features with the head the shipped model uses: ridge or RBF kernel ridge, whichever
+#: 5-fold CV on train prefers (kernel ridge, 0.653; see transformer_model.fit_head).
+LLM_CHOSEN_HEAD = LLM_CHOSEN + ", CV-chosen head"
 LLM_BASELINES = ("words", "words_per_line", "zlib_compression_ratio")
 
 
@@ -226,22 +229,24 @@ def llm_labels_section(data: Path, args) -> dict:
     variants: dict = {}
     for name, v in LLM_VARIANTS.items():
         X = {k: _llm_features(cache[k], sets[k][0], v) for k in sets}
-        head = tm.fit_ridge(X["train"], y_tr, 3.0)
-        pred = {k: tm._linear(X[k], head["coef"], head["intercept"], head["mean"], head["scale"]).clip(0, 5)
-                for k in ("val", "dev")}
-        variants[name] = {"alpha": head["alpha"], "dim": int(X["train"].shape[1]),
-                          "train_cv_spearman": round(head["cv_metrics"]["spearman"], 4),
-                          **_llm_eval(pred["val"], y_va, pred["dev"], y_dev, head["cut"])}
-        print(f"llm variant {name:28s} {json.dumps(variants[name])}", file=sys.stderr, flush=True)
-        if name == LLM_CHOSEN:
-            chosen_head, chosen_pred = head, pred["val"]
+        # the feature variants are compared with the ridge head; the chosen features then get the
+        # head search the shipped model uses (ridge vs RBF kernel ridge by train CV)
+        for head_name, kernel in ((name, False),) + (((LLM_CHOSEN_HEAD, True),) if name == LLM_CHOSEN else ()):
+            head = tm.fit_head(X["train"], y_tr, 3.0, kernel=kernel)
+            pred = {k: tm.predict_head(X[k], head).clip(0, 5) for k in ("val", "dev")}
+            variants[head_name] = {"head": head["type"], "alpha": head["alpha"], "dim": int(X["train"].shape[1]),
+                                   "train_cv_spearman": round(head["cv_metrics"]["spearman"], 4),
+                                   **_llm_eval(pred["val"], y_va, pred["dev"], y_dev, head["cut"])}
+            print(f"llm variant {head_name:28s} {json.dumps(variants[head_name])}", file=sys.stderr, flush=True)
+            if head_name == LLM_CHOSEN_HEAD:
+                chosen_head, chosen_pred = head, pred["val"]
     out["variants"] = variants
     out["variants_compared_on_val"] = len(variants)
     out["best_by_train_cv"] = max(variants, key=lambda k: variants[k]["train_cv_spearman"])
-    out["chosen"] = {"name": LLM_CHOSEN, **variants[LLM_CHOSEN],
+    out["chosen"] = {"name": LLM_CHOSEN_HEAD, **variants[LLM_CHOSEN_HEAD],
                      "goal": {"val_spearman": 0.65, "val_roc_auc_at_3": 0.92},
-                     "meets_goal": bool(variants[LLM_CHOSEN]["val_spearman"] >= 0.65
-                                        and variants[LLM_CHOSEN]["val_roc_auc_at_3"] >= 0.92)}
+                     "meets_goal": bool(variants[LLM_CHOSEN_HEAD]["val_spearman"] >= 0.65
+                                        and variants[LLM_CHOSEN_HEAD]["val_roc_auc_at_3"] >= 0.92)}
     if args.llm_score_docs:
         from classifiers.transformer_model import regression_metrics
 

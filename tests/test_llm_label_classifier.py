@@ -1,4 +1,4 @@
-"""`curate train-classifier --recipe llm-labels`: graded LLM labels -> a ridge head on MiniLM.
+"""`curate train-classifier --recipe llm-labels`: graded LLM labels -> a regression head on MiniLM.
 
 Trains on a real slice of FineWeb-Edu LLM labels (../shared/data/labels/fineweb-edu-llm) and checks
 the model against documents it never saw; bad label files are one-line errors naming file:line.
@@ -74,7 +74,12 @@ def test_meta_records_data_recipe_metrics_and_files(trained):
     assert meta["training_data"]["n_train"] == N_TRAIN and len(meta["training_data"]["sha256"]) == 64
     assert meta["training_data"]["valid"]["n"] == N_HELD and meta["training_data"]["valid"]["texts_also_in_train"] == 0
     assert set(meta["files"]) == {"head.npz"} and len(meta["files"]["head.npz"]["sha256"]) == 64
-    assert meta["head"]["type"] == "ridge" and meta["head"]["alpha"] in meta["head"]["alphas_tried"]
+    head = meta["head"]
+    assert head["type"] in ("ridge", "kernel_ridge") and head["arrays"]
+    # the head kept is the one with the best train CV among everything tried, and all are recorded
+    assert len(head["tried"]) == 1 + 9 and "train" in head["chosen_by"]
+    best = max(head["tried"], key=lambda t: t["cv_spearman"])
+    assert best["type"] == head["type"] and best["alpha"] == head["alpha"]
     assert meta["threshold"]["score_cut"] is not None and "train" in meta["threshold"]["chosen_by"]
     m = meta["valid_metrics"]
     assert m["n"] == N_HELD and m["spearman"] > MIN_SPEARMAN, m

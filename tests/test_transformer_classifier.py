@@ -171,3 +171,34 @@ def test_load_encoder_path_recorded_in_meta(trained, tmp_path):
         tm.load(d)
     # an explicit local encoder path overrides the recorded one
     assert tm.load(d, encoder_path=tm.default_encoder_path(), device="cpu").score(["hello"]).shape == (1,)
+
+
+def test_fit_head_picks_kernel_ridge_for_a_curved_target_and_ridge_for_a_straight_one():
+    # synthetic features, no encoder: the head search itself. A target that bends (a bump in one
+    # feature) is out of reach of any linear head; a linear target with noise is ridge's home.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 8))
+    bump = np.exp(-X[:, 0] ** 2) * 4 + rng.normal(scale=0.2, size=300)
+    head = tm.fit_head(X, bump, threshold=2.0)
+    assert head["type"] == "kernel_ridge", head["tried"]
+    assert head["cv_metrics"]["spearman"] > 0.6
+    ridge_cv = next(t["cv_spearman"] for t in head["tried"] if t["type"] == "ridge")
+    assert ridge_cv < 0.3  # the bump is symmetric: no line follows it
+    line = X @ rng.normal(size=8) + rng.normal(scale=0.5, size=300)
+    assert tm.fit_head(X, line, threshold=0.0)["type"] == "ridge"
+    assert tm.fit_head(X, line, threshold=0.0, kernel=False)["tried"][0]["type"] == "ridge"
+
+
+def test_kernel_head_predicts_held_out_rows_and_survives_float16_support():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 6))
+    y = np.tanh(X[:, 0] * X[:, 1]) * 2 + 2
+    head = tm.fit_head(X[:300], y[:300], threshold=2.5)
+    assert head["support"].dtype == np.float16 and head["support"].shape == (300, 6)
+    pred = tm.predict_head(X[300:], head)
+    assert np.corrcoef(pred, y[300:])[0, 1] > 0.5  # learned the interaction, on rows it never saw
+    # the same head fitted on float64 support vectors predicts the same grades (to 0.01)
+    z = (X - head["mean"]) / head["scale"]
+    g = float(head["gamma"])
+    exact = tm._kernel_predict(z[300:], z[:300], tm._kernel_fit(z[:300], y[:300], g, head["alpha"]), g)
+    assert np.max(np.abs(exact - pred)) < 0.01
