@@ -149,7 +149,7 @@ class TreeMemoryMonitor:
             self._sample()
             self._stop.wait(self.interval)
 
-    def start(self) -> "TreeMemoryMonitor":
+    def start(self) -> TreeMemoryMonitor:
         self._thread.start()
         return self
 
@@ -317,8 +317,8 @@ def build_warc_corpus(data_dir: Path, *, copies: int = 2, files: int = 4, payloa
     charsets: dict[str, int] = {}
     n = 0
     try:
-        for copy in range(copies):
-            for name, body in bodies:
+        for _copy in range(copies):
+            for _name, body in bodies:
                 url = f"https://bench.example/{n}"
                 cs = sniff_charset(body)
                 charsets[cs or "-"] = charsets.get(cs or "-", 0) + 1

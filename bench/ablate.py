@@ -46,8 +46,14 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     from curation import config as configlib
-    from curation.ablations.runner import (AblationConfig, AblationSource, ModelSection, TargetConfig, TrainSection,
-                                           run_ablation)
+    from curation.ablations.runner import (
+        AblationConfig,
+        AblationSource,
+        ModelSection,
+        TargetConfig,
+        TrainSection,
+        run_ablation,
+    )
 
     corpora = SHARED / "corpora"
     if not corpora.is_dir():

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO_ROOT, WORK_DIR, bench_env, emit, venv_bin  # noqa: E402
+from _common import REPO_ROOT, WORK_DIR, bench_env, emit, venv_bin
 
 sys.path.insert(0, str(REPO_ROOT))
 DEFAULT_WARC = (REPO_ROOT / ".." / "shared" / "data" / "warc" / "archiveit-2008" / "archiveit.warc.gz").resolve()

@@ -44,7 +44,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO_ROOT, bench_env, emit, venv_bin  # noqa: E402
+from _common import REPO_ROOT, bench_env, emit, venv_bin
 
 DEFAULT_LABELS = REPO_ROOT / "tests" / "data" / "chrome_pages" / "labels.jsonl"
 DEFAULT_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()

@@ -53,7 +53,6 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from _common import emit  # noqa: E402
-
 from curation import decontam as dc  # noqa: E402
 
 WORK = REPO / "bench" / "_work" / "decontam"
@@ -265,7 +264,7 @@ def compare(name: str, yaml_path: Path, docs: list[str], labels: list[str | None
     if probe:
         cases = probe_documents(data, benchmarks, probe, probe_words, seed)
         ours_ok = dt_ok = ours_any = 0
-        for text, bname in cases:
+        for text, _bname in cases:
             v = dc.check(text, index)
             ours_ok += v.status == dc.CONTAMINATED
             ours_any += v.status != dc.CLEAN
@@ -276,7 +275,7 @@ def compare(name: str, yaml_path: Path, docs: list[str], labels: list[str | None
             "ours_recall_contaminated_or_partial": round(ours_any / len(cases), 4),
             "datatrove_recall": round(dt_ok / len(cases), 4)}
     dt.filter = None
-    del index
+    index = None  # frees it (the "ours" lambda above reads this variable, so it is rebound, not deleted)
     gc.collect()
     return result
 

@@ -36,16 +36,12 @@ One JSON result with three parts:
 
 from __future__ import annotations
 
-import os
-
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_v, "1")
-
 import argparse
 import difflib
 import hashlib
 import itertools
 import json
+import os
 import random
 import re
 import statistics
@@ -54,14 +50,16 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402 - after the thread caps above, which BLAS reads when numpy loads
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from _common import emit  # noqa: E402
-
 from curation import dedup as core  # noqa: E402
 from curation.dedup import MinHasher, MinHashParams, exact_key, jaccard, perturb  # noqa: E402
 
@@ -447,7 +445,7 @@ def spark_docs(data: Path, n: int, seed: int, dup_share: float = 0.1) -> list[di
 
 
 def spark_scaling(data: Path, scales: list[int], repeats: int, seed: int, timeout: float) -> dict:
-    from _common import bench_env, venv_python, run_measured
+    from _common import bench_env, run_measured, venv_python
 
     WORK.mkdir(parents=True, exist_ok=True)
     inputs = {}

@@ -369,6 +369,7 @@ FAST = "curate fast (resiliparse)"
 def build_extractors() -> dict[str, ExtractFn]:
     """The three compared extractors, keyed by row name (raises ImportError if one is unavailable)."""
     import trafilatura
+
     from curation.extract import ExtractConfig, html_to_text
 
     def plain_trafilatura(html: str, url: str | None) -> str:
@@ -418,7 +419,7 @@ class ExtractorRun:
         start = time.perf_counter()
         try:
             text = self.fn(html, url)
-        except Exception as exc:  # noqa: BLE001 -- one bad page must not stop the benchmark
+        except Exception as exc:  # one bad page must not stop the benchmark
             text = ""
             self.errors += 1
             stats.errors += 1

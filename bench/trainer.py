@@ -139,7 +139,9 @@ def main(argv=None) -> int:
             acc.append(fn())
             print(f"[trainer] round {r + 1}: {fn.__name__}: {acc[-1][0]:,.0f} tokens/s steady", file=sys.stderr)
 
-    med = lambda runs, i: statistics.median(x[i] for x in runs)  # noqa: E731
+    def med(runs, i):
+        return statistics.median(x[i] for x in runs)
+
     ref_tps, our_tps = med(ref, 0), med(ours, 0)
     fpt = model_cfg.flops_per_token()
     peak = peak_flops(device)

@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from classifiers.training_data import HQ, LABEL_TARGETS, RECIPES, build_default_training_set, build_labelled_training_set
+from classifiers.training_data import (
+    HQ,
+    LABEL_TARGETS,
+    RECIPES,
+    build_default_training_set,
+    build_labelled_training_set,
+)
 
 #: Rows the transformer head is trained on at most (embedding is the slow part on CPU:
 #: ~20 windows/s/core of 256 tokens); the training file is already in hash-shuffled order.

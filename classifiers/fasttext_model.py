@@ -23,9 +23,10 @@ import json
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -205,7 +206,7 @@ def train(train_path: str | Path, valid_path: str | Path, out_dir: str | Path,
         "model_bytes": (out / MODEL_FILE).stat().st_size,
         "files": record_files(out, (MODEL_FILE,)),
         "vocab_size": len(model.words),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return meta
@@ -253,7 +254,7 @@ def load(model_dir: str | Path) -> QualityModel:
     model_path = d / MODEL_FILE
     try:
         ft = _ft().load_model(str(model_path))
-    except Exception as exc:  # noqa: BLE001 - fastText raises ValueError/RuntimeError on bad files
+    except Exception as exc:  # fastText raises ValueError/RuntimeError on bad files
         raise ValueError(f"{model_path}: cannot load fastText model ({exc})") from exc
     return QualityModel(ft, meta, d)
 

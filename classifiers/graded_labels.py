@@ -19,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 SCORE_MIN, SCORE_MAX = 0.0, 5.0
 
@@ -69,7 +70,7 @@ def iter_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
         try:
             table = pq.read_table(path)
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        except Exception as exc:  # pyarrow raises several types for a bad file
             raise LabelFileError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from exc
         for i, row in enumerate(table.to_pylist(), 1):
             yield f"{path}:row {i}", row

@@ -34,10 +34,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ class LabelCache:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "LabelCache":
+    def __enter__(self) -> LabelCache:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -312,11 +313,11 @@ class LLMClient:
         except urllib.error.HTTPError as e:
             try:
                 detail = e.read(300).decode("utf-8", "replace")
-            except Exception:  # noqa: BLE001 - body is only informative
+            except Exception:  # body is only informative
                 detail = ""
             msg = self._scrub(f"HTTP {e.code}: {detail}".strip())
             if e.code == 429 or 500 <= e.code < 600:
-                raise _Retryable(msg, _parse_retry_after(e.headers.get("Retry-After") if e.headers else None))
+                raise _Retryable(msg, _parse_retry_after(e.headers.get("Retry-After") if e.headers else None)) from None
             raise RequestFailed(msg) from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
             reason = getattr(e, "reason", e)
@@ -432,7 +433,7 @@ def label_documents(
             return None, str(e), False
         except RequestFailed as e:
             return None, f"request failed: {e}", True
-        except Exception as e:  # noqa: BLE001 - record, never raise
+        except Exception as e:  # record, never raise
             return None, client._scrub(f"request failed: {type(e).__name__}: {e}"), True
         try:
             result = parse_reply(content)
@@ -527,6 +528,7 @@ def write_rows(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> None
     if _is_parquet(path):
         import pyarrow as pa
         import pyarrow.parquet as pq
+
         from curation.schema import PARQUET_WRITE_OPTIONS
 
         schema = pa.schema([

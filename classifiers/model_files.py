@@ -30,8 +30,8 @@ import os
 import struct
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 #: fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32 and the newest format version (fastText 0.9.x).
 FASTTEXT_MAGIC = 793712314

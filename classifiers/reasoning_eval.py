@@ -39,14 +39,14 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
-from classifiers.training_data import (HQ, LQ, MIN_CHARS, RECIPES, Recipe, collect_raw, normalize,
-                                       select_training_set)
+from classifiers.training_data import HQ, LQ, MIN_CHARS, RECIPES, Recipe, collect_raw, normalize, select_training_set
 
 #: Held-out documents scored per source (hash order), so one big corpus does not dominate the time.
 EVAL_CAP = 1000
@@ -86,7 +86,7 @@ def _train_hashes(train_file: Path) -> set[str]:
 
 def train_and_score(train_rows: list[tuple[str, str, str]], caps: dict[str, int], work: Path,
                     texts_to_score: Iterable[str], positive: str, params: dict | None = None, *,
-                    variant: "Variant | None" = None, cache: "EmbeddingCache | None" = None
+                    variant: Variant | None = None, cache: EmbeddingCache | None = None
                     ) -> tuple[np.ndarray, dict, Path]:
     """Select + write the training set of ``train_rows`` in ``work``, train on its train split
     (fastText, or for a transformer ``variant`` a logistic head on cached frozen-encoder
@@ -109,7 +109,7 @@ def train_and_score(train_rows: list[tuple[str, str, str]], caps: dict[str, int]
     return fm.score(model, texts_to_score), info, train
 
 
-def _capped(r: Recipe, sources: Iterable[str], variant: "Variant | None") -> dict[str, int]:
+def _capped(r: Recipe, sources: Iterable[str], variant: Variant | None) -> dict[str, int]:
     caps = dict(r.caps)
     if variant is not None and variant.source_cap:
         for src in sources:
@@ -121,7 +121,7 @@ def loso(recipe: str | Recipe = "reasoning", shared_dir: str | Path = "../shared
          rows: list[tuple[str, str, str]] | None = None, params: dict | None = None,
          work_dir: str | Path | None = None, eval_cap: int = EVAL_CAP,
          max_per_source: int | None = None, pairs: Iterable[tuple[str, str]] | None = None,
-         keep_files: bool = False, variant: "Variant | None" = None, cache: "EmbeddingCache | None" = None,
+         keep_files: bool = False, variant: Variant | None = None, cache: EmbeddingCache | None = None,
          extra_rows: list[tuple[str, str, str]] | None = None) -> dict[str, Any]:
     """Leave-one-(positive, negative)-source-pair-out evaluation of ``recipe`` (see the module
     docstring). ``rows`` (``collect_raw`` output) skips reading the sources again; ``pairs``
@@ -204,8 +204,8 @@ def read_val(shared_dir: str | Path) -> tuple[list[str], np.ndarray]:
 
 def fineweb_spearman(recipe: str | Recipe = "reasoning", shared_dir: str | Path = "../shared/data", *,
                      rows: list[tuple[str, str, str]] | None = None, params: dict | None = None,
-                     work_dir: str | Path | None = None, variant: "Variant | None" = None,
-                     cache: "EmbeddingCache | None" = None,
+                     work_dir: str | Path | None = None, variant: Variant | None = None,
+                     cache: EmbeddingCache | None = None,
                      extra_rows: list[tuple[str, str, str]] | None = None) -> dict[str, Any]:
     """Train ``recipe`` on all its sources and correlate P(positive) with the FineWeb-Edu LLM
     educational score on val (evaluation only)."""

@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import glob
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 #: Rows scored per call (a transformer tier embeds them in its own batches).
 BATCH_ROWS = 512

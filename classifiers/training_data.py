@@ -17,9 +17,9 @@ import hashlib
 import json
 import re
 import zipfile
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from pathlib import Path
 
 HQ, LQ = "__label__hq", "__label__lq"
 CHUNK_CHARS = 4000
@@ -239,7 +239,7 @@ def html_file_texts(pages: Iterable[Path], cfg) -> Iterator[str]:
             payload = gzip.decompress(payload)
         try:
             text = html_to_text(decode_html(payload)[0], cfg)
-        except Exception:  # noqa: BLE001 - one hostile page must not stop the build
+        except Exception:  # one hostile page must not stop the build
             continue
         if text:
             yield text

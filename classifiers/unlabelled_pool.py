@@ -23,11 +23,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from classifiers.training_data import TRAINING_TIME_LIMIT_S, html_file_texts, MIN_CHARS, _ccnet, _web_pages_whole, normalize
+from classifiers.training_data import (
+    MIN_CHARS,
+    TRAINING_TIME_LIMIT_S,
+    _ccnet,
+    _web_pages_whole,
+    html_file_texts,
+    normalize,
+)
 
 #: Evaluation sets (relative to the shared data folder) that must never be in the pool.
 EXCLUDED = ("labels/fineweb-edu-llm/val.jsonl", "labels/dclm-human-quality-dev.jsonl")

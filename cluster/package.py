@@ -145,7 +145,7 @@ def build_env(info: dict, wheel: Path, dest: Path, excludes: tuple[str, ...]) ->
 
         walk(path, arcname, "")
 
-    raw = open(dest, "wb")  # noqa: SIM115 - closed below
+    raw = open(dest, "wb")  # closed below
     gz = subprocess.Popen(["gzip", "-1", "-c"], stdin=subprocess.PIPE, stdout=raw)
     try:
         with tarfile.open(fileobj=gz.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:

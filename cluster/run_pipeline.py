@@ -40,7 +40,7 @@ def _probe(_):
         import spark_jobs.extract  # noqa: F401 - the first stage's task code
 
         where = curation.__file__
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
+    except Exception as exc:  # reported, not raised
         where = f"ERROR {type(exc).__name__}: {exc}"
     yield {"host": socket.gethostname(), "cwd": os.getcwd(), "python": sys.executable, "prefix": sys.prefix,
            "curation": where}
@@ -66,7 +66,7 @@ def _absolute_output(args) -> None:
     if not out:
         try:
             out = load_pipeline(args.pipeline, args.overrides).output
-        except Exception:  # noqa: BLE001 - the pipeline reports config errors itself
+        except Exception:  # the pipeline reports config errors itself
             return
     if out and not fsutil.is_uri(out):
         args.output = fsutil.local_path(out)

@@ -59,13 +59,13 @@ class Cluster:
         Path(self.dir, STATE).write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
-    def load(cls, directory: str) -> "Cluster | None":
+    def load(cls, directory: str) -> Cluster | None:
         path = Path(directory, STATE)
         return cls(**json.loads(path.read_text())) if path.exists() else None
 
     def state(self, timeout: float = 5.0) -> dict:
         """The master web UI's JSON: workers, active and completed applications."""
-        with urllib.request.urlopen(f"{self.webui}/json/", timeout=timeout) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(f"{self.webui}/json/", timeout=timeout) as resp:  # loopback only
             return json.load(resp)
 
     def alive_workers(self) -> list[dict]:

@@ -11,11 +11,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from spark_jobs.annotate import AnnotateJob
-    from spark_jobs.extract import ExtractJob
-    from spark_jobs.job import configure_logging
-
     from spark_jobs.decontaminate import DecontaminateJob
     from spark_jobs.dedup import DedupJob
+    from spark_jobs.extract import ExtractJob
+    from spark_jobs.job import configure_logging
     from spark_jobs.mix import MixJob
 
     jobs = {"extract": ExtractJob(), "annotate": AnnotateJob(), "dedup": DedupJob(), "decontaminate": DecontaminateJob(), "mix": MixJob()}
@@ -24,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, job in jobs.items():
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
-    from classifiers import commands as classifier_commands, llm_label, score_command
+    from classifiers import commands as classifier_commands
+    from classifiers import llm_label, score_command
     from curation import commoncrawl, demo, funnel, pipeline, run_sql, seeds, sources
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))

@@ -53,9 +53,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 __all__ = [
     "CRAWL_ID_RE",

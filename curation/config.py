@@ -18,8 +18,9 @@ import math
 import re
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -115,7 +116,7 @@ def check_range(f: dataclasses.Field, value: Any, key: str) -> None:
 
 def safe_load(text: str) -> Any:
     """``yaml.safe_load`` with duplicate keys refused (see :class:`_StrictLoader`)."""
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import yaml
 
@@ -87,7 +88,7 @@ class Confinement:
     def open(self, path: str | os.PathLike, mode: str = "rb"):
         if any(c in mode for c in "wax+"):
             raise ValueError("a Confinement opens files for reading only")
-        return open(self.resolve(path), mode)  # noqa: SIM115 - the caller closes it
+        return open(self.resolve(path), mode)  # the caller closes it
 
     def read_text(self, path: str | os.PathLike, encoding: str = "utf-8") -> str:
         return self.resolve(path).read_text(encoding=encoding, errors="replace")

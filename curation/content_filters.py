@@ -33,8 +33,9 @@ import threading
 import unicodedata
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, Iterable
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from curation.schema import Document

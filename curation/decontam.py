@@ -37,9 +37,10 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -236,7 +237,7 @@ def _open_text(path: str) -> io.TextIOBase:
         return gzip.open(path, "rt", encoding="utf-8", newline="")
     if path.endswith(".bz2"):
         return bz2.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")  # noqa: SIM115 - caller closes
+    return open(path, encoding="utf-8", newline="")  # caller closes
 
 
 def _as_text(value: Any) -> str | None:
@@ -275,7 +276,7 @@ def _read_file(path: str, spec: BenchmarkSpec) -> list[tuple[str, str]]:
         with _open_text(path) as f:
             if spec.format == "jsonl":
                 lineno = 0
-                for lineno, line in enumerate(f, 1):  # noqa: B007 - lineno is used in errors below
+                for lineno, line in enumerate(f, 1):  # lineno is used in errors below
                     if not line.strip():
                         continue
                     where = f"{path}:{lineno}"
@@ -661,7 +662,7 @@ def decontaminate_batches(batches: Iterator[Any], index: Any, cfg: DecontamConfi
                 try:
                     v = check(text, index, cfg)
                     row = (v.status, v.benchmark, v.item, v.ratio, v.ngram)
-                except Exception as exc:  # noqa: BLE001 - one bad row must not fail the job
+                except Exception as exc:  # one bad row must not fail the job
                     row = ("error", None, f"{type(exc).__name__}: {exc}"[:200], None, None)
             for c, value in zip(cols, row):
                 c.append(value)

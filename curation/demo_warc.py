@@ -30,7 +30,7 @@ import uuid
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from os import PathLike
 from pathlib import Path
@@ -108,7 +108,7 @@ class DemoSummary:
 # --------------------------------------------------------------------------------------------
 # Determinism helpers
 
-_START = datetime(2024, 3, 4, 10, 15, 0, tzinfo=timezone.utc)
+_START = datetime(2024, 3, 4, 10, 15, 0, tzinfo=UTC)
 _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://curate.example.org/demo-warc")
 _USER_AGENT = "CurateDemoBot/1.0 (+https://curate.example.org/bot)"
 

@@ -27,11 +27,11 @@ import re
 import signal
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
 from curation.config import bounded
-
 
 Extractor = Literal["trafilatura", "resiliparse"]
 
@@ -284,7 +284,7 @@ def time_limit(seconds: float) -> Iterator[None]:
         yield
         return
 
-    def on_alarm(signum, frame):  # noqa: ARG001
+    def on_alarm(signum, frame):
         raise ExtractTimeout(f"extraction exceeded {seconds:g}s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
@@ -486,7 +486,7 @@ def _rp_trim_tail(text: str) -> str:
     return "\n".join(lines[:end]) if end else text
 
 
-def _resiliparse(html: str, cfg: ExtractConfig, url: str | None = None, page_type: str = "other") -> str:  # noqa: ARG001
+def _resiliparse(html: str, cfg: ExtractConfig, url: str | None = None, page_type: str = "other") -> str:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 

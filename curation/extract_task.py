@@ -22,15 +22,24 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation import fsutil
-from curation.extract import (ExtractConfig, ExtractTimeout, PageRefused, decode_html, extract_page, is_html,
-                              may_have_math, parse_content_type, time_limit)
+from curation.extract import (
+    ExtractConfig,
+    ExtractTimeout,
+    PageRefused,
+    decode_html,
+    extract_page,
+    is_html,
+    may_have_math,
+    parse_content_type,
+    time_limit,
+)
 from curation.schema import DOC_SCHEMA, ERROR_PREFIX, PARQUET_WRITE_OPTIONS, Document, to_batch
 from curation.warc import DOCUMENT_TYPES, RawRecord, read_records, record_key
 
@@ -110,7 +119,7 @@ def record_to_document(raw: RawRecord, source_file: str, cfg: ExtractConfig) -> 
     except PageRefused as exc:  # too deep, a parser limit: the real cause, not "empty"
         doc.drop_reason, doc.error = f"{step}.{exc.reason}", str(exc)
         return doc
-    except Exception as exc:  # noqa: BLE001 - one hostile page must not stop the file
+    except Exception as exc:  # one hostile page must not stop the file
         doc.drop_reason, doc.error = f"{ERROR_PREFIX}extract", f"{type(exc).__name__}: {exc}"[:500]
         return doc
     if len(doc.text) < cfg.min_text_chars:
@@ -122,7 +131,7 @@ def documents_from_file(source_file: str, cfg: ExtractConfig) -> Iterator[Docume
     """Every record of one file as a Document (dropped and failed ones included)."""
     try:
         stream = fsutil.open_input(source_file)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         yield Document(id=record_key(source_file, -1), source_file=source_file, source_offset=-1,
                        drop_reason=ERROR_PREFIX + "open", error=f"{type(exc).__name__}: {exc}"[:500])
         return

@@ -41,7 +41,7 @@ def join(base: str, *parts: str) -> str:
 
 def open_input(path: str) -> BinaryIO:
     if not is_uri(path):
-        return open(local_path(path), "rb")  # noqa: SIM115 - caller closes
+        return open(local_path(path), "rb")  # caller closes
     fs, p = resolve(path)
     return fs.open_input_stream(p)  # type: ignore[return-value]
 

@@ -123,12 +123,19 @@ _ALPHA = _LOWER + _UPPER
 _Q = "".join(re.escape(q) for q in _QUOTES)
 _P = "".join(re.escape(p) for p in _PUNCT) + re.escape("|(?:)")  # spaCy pastes an alternation into a class
 _alt = "|".join
-_esc = lambda items: [re.escape(i) for i in items]  # noqa: E731
+
+
+def _esc(items):
+    return [re.escape(i) for i in items]
+
 
 # spaCy joins its affix rules into one alternation (``^p1|^p2|...``, ``s1$|s2$|...``). Here the
 # one-character rules are one character class: the same matches (a prefix's first character picks
 # the only rule that can match; every suffix match ends at the end), without trying ~100 branches.
-_ONE = lambda items: "".join(re.escape(i) for i in items if len(i) == 1)  # noqa: E731
+def _ONE(items):
+    return "".join(re.escape(i) for i in items if len(i) == 1)
+
+
 _PREFIX = re.compile(
     rf"^(?:[§%=—–{_ONE(_PUNCT + _QUOTES + _CURRENCY)}{_ICONS}]|\+(?![0-9])|\.\.+|"
     + _alt(_esc(c for c in _PUNCT + _CURRENCY if len(c) > 1)) + ")"

@@ -14,8 +14,8 @@ order; so the budget is met to within one document's tokens.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 

@@ -22,7 +22,7 @@ import datetime as dt
 import fnmatch
 import json
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import pyarrow.fs as pafs
 
@@ -103,7 +103,7 @@ def _write_marker(out: str, stage: str) -> None:
     except importlib.metadata.PackageNotFoundError:  # run from a checkout that was not installed
         version = "unknown"
     body = {"format": FORMAT, "version": VERSION, "stage": stage, "curate_version": version,
-            "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     fsutil.write_atomic(fsutil.join(out, MARKER), (json.dumps(body, indent=1) + "\n").encode())
 
 
@@ -129,7 +129,7 @@ def parquet_written_by(path: str, command: str) -> bool:
         import pyarrow.parquet as pq
 
         return (pq.read_schema(path).metadata or {}).get(PARQUET_MARK) == command.encode()
-    except Exception:  # noqa: BLE001 - unreadable, not Parquet: not provably ours
+    except Exception:  # unreadable, not Parquet: not provably ours
         return False
 
 

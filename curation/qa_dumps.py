@@ -20,8 +20,8 @@ import os
 import sqlite3
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from curation.schema import Document
 
@@ -96,7 +96,7 @@ def _site_documents(f: Path, min_answer_score: int) -> Iterator[Document]:
 
 
 def _threads(db: sqlite3.Connection, site: str, f: Path, min_answer_score: int) -> Iterator[Document]:
-    for qid, title, body, accepted, created, tags in db.execute("SELECT * FROM q ORDER BY CAST(id AS INTEGER)"):
+    for qid, title, body, accepted, created, _tags in db.execute("SELECT * FROM q ORDER BY CAST(id AS INTEGER)"):
         answers = db.execute("SELECT id, body, score FROM a WHERE parent = ? ORDER BY (id = ?) DESC, score DESC, "
                              "CAST(id AS INTEGER)", (qid, accepted)).fetchall()
         kept = [b for aid, b, score in answers if score >= min_answer_score or aid == accepted]

@@ -37,10 +37,10 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pyarrow as pa
@@ -267,7 +267,7 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         kinds = [st.type for st in con.extract_statements(sql)]
     except duckdb.ParserException:
         raise
-    except Exception as exc:  # noqa: BLE001 - e.g. a statement type the Python enum does not know
+    except Exception as exc:  # e.g. a statement type the Python enum does not know
         raise ReadOnlyError(f"refused: cannot classify this statement ({exc})") from exc
     if len(kinds) != 1:
         raise ReadOnlyError(f"refused: expected exactly one statement, got {len(kinds)}")
@@ -423,7 +423,7 @@ def write_catalog(run_dir: str | Path, path: str | Path | None = None) -> Path:
     for every client not started in the run directory. Rebuild the catalog if the run moves.
     Written to a temporary file and renamed, so a reader never sees half a catalog.
     """
-    from curation.output_dir import claim_file  # noqa: PLC0415 - beside its one use
+    from curation.output_dir import claim_file  # beside its one use
 
     root = Path(run_dir).resolve()
     tables = discover_tables(root)
@@ -495,7 +495,10 @@ def render_table(table: pa.Table) -> str:
     rows = [[_cell(v) for v in row.values()] for row in table.to_pylist()]
     header = table.column_names
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+
+    def line(cells):
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
     out = [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in rows]
     return "\n".join(out)

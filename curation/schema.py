@@ -8,8 +8,8 @@ set, so the funnel is a ``GROUP BY drop_reason`` over the output.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from typing import Iterable
 
 import pyarrow as pa
 

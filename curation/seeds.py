@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -100,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
     import duckdb
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from curation.schema import PARQUET_WRITE_OPTIONS
 
     from classifiers import loading
+    from curation.schema import PARQUET_WRITE_OPTIONS
 
     try:
         src = Path(args.input)

@@ -21,9 +21,9 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from curation.schema import PARQUET_WRITE_OPTIONS, Document
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable, Iterable, Iterator, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol, runtime_checkable
 
 from curation.schema import ERROR_PREFIX, Document
 
@@ -99,7 +100,7 @@ def apply_batch(docs: list[Document], steps: list[Step]) -> list[Document]:
             continue
         try:
             reasons = batch(alive)
-        except Exception:  # noqa: BLE001 - isolate the failing document
+        except Exception:  # isolate the failing document
             log.debug("batch of %s failed; retrying documents one by one", step.name, exc_info=True)
             for doc in alive:
                 _run_one(step, doc)
@@ -114,7 +115,7 @@ def _run_one(step: Step, doc: Document) -> bool:
     """Apply one step to one document; True when the document is now dropped."""
     try:
         reason = step(doc)
-    except Exception as exc:  # noqa: BLE001 - a bad document must not kill the job
+    except Exception as exc:  # a bad document must not kill the job
         doc.drop_reason = f"{ERROR_PREFIX}{step.name}"
         doc.error = f"{type(exc).__name__}: {exc}"[:500]
         log.debug("step %s failed on %s", step.name, doc.id, exc_info=True)

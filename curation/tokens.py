@@ -15,13 +15,14 @@ Counting uses each library's batch encoder (Rust) on whole Arrow batches.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-_CACHE: dict[str, "Tokenizer"] = {}
+_CACHE: dict[str, Tokenizer] = {}
 _LOCK = threading.Lock()
 
 
@@ -103,7 +104,7 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
 
         try:
             impl = HFTokenizer.from_file(str(p))
-        except Exception as exc:  # noqa: BLE001 - the Rust side raises plain Exception
+        except Exception as exc:  # the Rust side raises plain Exception
             raise TokenizerError(f"{p}: not a Hugging Face tokenizers JSON file ({str(exc).splitlines()[0]})") from exc
         # A tokenizer.json saved for a model may carry truncation/padding (MiniLM's: 128 tokens);
         # counting needs every token of the text.

@@ -21,9 +21,10 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import BinaryIO, Iterator
+from datetime import UTC, datetime
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
@@ -69,7 +70,7 @@ def normalise_date(value: str | None) -> str | None:
     except ValueError:
         return v  # malformed dates (ClueWeb) are kept verbatim rather than lost
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -127,7 +128,7 @@ def _records(it: ArchiveIterator, max_payload_bytes: int) -> Iterator[RawRecord]
                                 error_detail=f"{unread} bytes after the last complete record could not be "
                                              "read (corrupt compression, or the file ends inside a record header)")
             return
-        except Exception as exc:  # noqa: BLE001 - corrupt compression or framing
+        except Exception as exc:  # corrupt compression or framing
             yield RawRecord(record_type="unknown", offset=_offset(it), error="read",
                             error_detail=f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500])
             return
@@ -136,7 +137,7 @@ def _records(it: ArchiveIterator, max_payload_bytes: int) -> Iterator[RawRecord]
             is_arc = rec.rec_type == "warcinfo" and bool(re.search(r"\.arc(\.gz)?$", filename, re.I))
         try:
             raw = _to_raw(rec, _offset(it), max_payload_bytes, is_arc)
-        except Exception as exc:  # noqa: BLE001 - the stream broke inside this record
+        except Exception as exc:  # the stream broke inside this record
             raw = RawRecord(record_type=rec.rec_type or "unknown", offset=_offset(it), error="read",
                             url=rec.rec_headers.get_header("WARC-Target-URI"),
                             error_detail=f"{type(exc).__name__}: {exc}"[:500])
@@ -186,7 +187,7 @@ def _sniff(stream: BinaryIO) -> tuple[_Replay, RawRecord | None]:
     """
     try:
         start = stream.tell()
-    except Exception:  # noqa: BLE001 - unseekable and untellable: offsets count from here
+    except Exception:  # unseekable and untellable: offsets count from here
         start = 0
     raw = stream.read(_SNIFF_BYTES)
     replay = _Replay(raw, stream, start)
@@ -274,7 +275,7 @@ class _HeaderGuard:
         """A line read before the guard existed (warcio reads a record's first line early)."""
         return None if line is None else self._budget(self._cut(line))
 
-    def readline(self, size=None) -> bytes:  # noqa: ARG002 - warcio's parsers pass no size
+    def readline(self, size=None) -> bytes:  # warcio's parsers pass no size
         while True:
             line = self._budget(self._cut(self.stream.readline(self.max_line + 1)))
             if line is not None:
@@ -376,7 +377,7 @@ def _unread_bytes(it: ArchiveIterator) -> int:
         pos = it.fh.tell()
         while chunk := it.fh.read(1 << 20):
             pos += len(chunk)
-    except Exception:  # noqa: BLE001 - cannot tell: do not invent an error
+    except Exception:  # cannot tell: do not invent an error
         return 0
     return max(pos - end, 0)
 

@@ -23,9 +23,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation import confine
+from curation import confine, fsutil
 from curation import decontam as dc
-from curation import fsutil
 
 #: os.pathsep-separated extra folders the dashboard may read files from (``--warc-root``).
 WARC_ROOTS_ENV = "CURATE_WARC_ROOTS"

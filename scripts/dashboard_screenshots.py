@@ -94,7 +94,7 @@ class DashboardServer:
     def command(self) -> list[str]:
         return [sys.executable, "-m", "curation.cli", "dashboard", str(self.run_dir), "--port", str(self.port)]
 
-    def start(self, timeout: float = 90) -> "DashboardServer":
+    def start(self, timeout: float = 90) -> DashboardServer:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.command(), cwd=self.cwd, env=self.env, stdout=self._log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
@@ -132,7 +132,7 @@ class DashboardServer:
         if getattr(self, "_log", None):
             self._log.close()
 
-    def __enter__(self) -> "DashboardServer":
+    def __enter__(self) -> DashboardServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -24,10 +24,9 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import config as configlib
-from curation import fsutil
+from curation import fsutil, output_dir
 from curation.annotate_task import StepSpec, annotate_batches, build_steps, output_schema
 from curation.schema import DOC_SCHEMA
-from curation import output_dir
 from spark_jobs.job import JobError, SparkJob, StageProgress, log
 
 CONFIG_FILE = "_config.yaml"
@@ -101,7 +100,7 @@ class AnnotateJob(SparkJob):
         src, out = args.input, args.output
         try:
             docs = spark.read.parquet(src)
-        except Exception as exc:  # noqa: BLE001 - AnalysisException: path missing or no Parquet
+        except Exception as exc:  # AnalysisException: path missing or no Parquet
             raise JobError(f"cannot read Parquet documents from {src!r}: {exc}".splitlines()[0]) from exc
         output_dir.claim(out, self.name, inputs=[src])
         schema = output_schema(cfg.promote)

@@ -34,8 +34,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 
 from curation import config as configlib
 from curation import decontam as dc
-from curation import fsutil
-from curation import output_dir
+from curation import fsutil, output_dir
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
 
 CONFIG_FILE = "_config.yaml"

@@ -22,8 +22,8 @@ import functools
 import json
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
     import os
@@ -33,9 +33,8 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 import pyarrow as pa
 
 from curation import config as configlib
-from curation import fsutil
+from curation import fsutil, output_dir
 from curation.dedup import MinHasher, MinHashParams, exact_key, normalize_url
-from curation import output_dir
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
 
 CONFIG_FILE = "_config.yaml"

@@ -25,8 +25,15 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 from curation import config as configlib
 from curation import fsutil, output_dir
 from curation.extract import ExtractConfig
-from curation.extract_task import (ACCOUNTING_FILE, PARTS_DIR, RESULT_SCHEMA, FileResult, completed_parts,
-                                   extract_partition, summarise)
+from curation.extract_task import (
+    ACCOUNTING_FILE,
+    PARTS_DIR,
+    RESULT_SCHEMA,
+    FileResult,
+    completed_parts,
+    extract_partition,
+    summarise,
+)
 from spark_jobs.job import SparkJob, StageProgress, expand_inputs, log
 
 CONFIG_FILE = "_config.yaml"

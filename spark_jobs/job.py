@@ -17,7 +17,6 @@ import re
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, ClassVar
 
 from curation import config as configlib
@@ -295,7 +294,7 @@ def read_documents(spark, src: str, fmt: str = "auto"):
                                  for c, t in docs.dtypes])
         else:
             docs = spark.read.parquet(src)
-    except Exception as exc:  # noqa: BLE001 - AnalysisException: path missing or not this format
+    except Exception as exc:  # AnalysisException: path missing or not this format
         raise JobError(f"cannot read {fmt} documents from {src!r}: {exc}".splitlines()[0]) from exc
     missing = [c for c in ("id", "text") if c not in docs.columns]
     if missing:
@@ -324,7 +323,7 @@ class StageProgress:
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._start = time.monotonic()
 
-    def __enter__(self) -> "StageProgress":
+    def __enter__(self) -> StageProgress:
         self._thread.start()
         return self
 
@@ -342,7 +341,7 @@ class StageProgress:
                     if info:
                         done += info.numCompletedTasks
                         running += info.numActiveTasks
-            except Exception:  # noqa: BLE001 - progress must never break the job
+            except Exception:  # progress must never break the job
                 continue
             if done != last:
                 elapsed = time.monotonic() - self._start
@@ -369,7 +368,7 @@ class SparkJob:
 
     def build_parser(self, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
         parser = parser or argparse.ArgumentParser(prog=f"{self.name}", description=self.description)
-        parser.add_argument("--config", help="YAML config file (defaults: spark_jobs/configs/%s.yaml)" % self.name)
+        parser.add_argument("--config", help=f"YAML config file (defaults: spark_jobs/configs/{self.name}.yaml)")
         parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                             help="override a config value, e.g. --set extract.time_limit_s=5 (repeatable)")
         parser.add_argument("--master", help="Spark master (default local[*]; ignored under spark-submit)")

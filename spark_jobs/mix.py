@@ -22,8 +22,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Iterator
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,12 +32,11 @@ import numpy as np
 import pyarrow as pa
 
 from curation import config as configlib
-from curation import fsutil
+from curation import fsutil, output_dir
 from curation.mixture_plan import PlanError, SourceBudget, plan
 from curation.mixture_sample import BINS, doc_key, find_cut
 from curation.schema import PARQUET_WRITE_OPTIONS
 from curation.tokens import valid_text
-from curation import output_dir
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
 
 MANIFEST_FILE = "mixture_manifest.json"

@@ -12,8 +12,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from classifiers import commands, fasttext_model, loading, score_command
-from classifiers.training_data import (HQ, LQ, NON_STEM, RECIPES, STEM, build_default_training_set,
-                                       build_labelled_training_set, normalize)
+from classifiers.training_data import (
+    HQ,
+    LQ,
+    NON_STEM,
+    RECIPES,
+    STEM,
+    build_default_training_set,
+    build_labelled_training_set,
+    normalize,
+)
 from tests.test_fasttext_classifier import TINY
 
 

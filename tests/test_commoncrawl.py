@@ -43,7 +43,7 @@ class FakeCCHandler(SimpleHTTPRequestHandler):
     ``"ignore_range"`` (reply 200 with the whole file even if a Range was asked for).
     """
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         srv = self.server
         rng = self.headers.get("Range")
         with srv.lock:
@@ -88,7 +88,7 @@ class FakeCCHandler(SimpleHTTPRequestHandler):
             return
         self.wfile.write(body)
 
-    def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
+    def log_message(self, format, *args):  # keep test output quiet
         pass
 
 
@@ -163,7 +163,7 @@ def fake_cc(tmp_path, monkeypatch):
     rel_paths = []
     seed = 0
     for seg in SEGMENTS:
-        for j in range(2):
+        for _j in range(2):
             seed += 1
             rel = f"crawl-data/{CRAWL}/segments/{seg}/warc/CC-MAIN-20990101000000-20990101010000-{seed:05d}.warc.gz"
             dest = root / rel

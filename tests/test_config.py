@@ -66,8 +66,8 @@ def test_nested_lists_and_optional():
 
 
 def test_mapping_values_are_type_checked():
-    from curation import steps
     import curation.langid  # noqa: F401 - registers the step
+    from curation import steps
 
     with pytest.raises(config.ConfigError):
         steps.create("fasttext_lid_v1", min_score_by_language={"en": "high"})

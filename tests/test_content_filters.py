@@ -117,7 +117,7 @@ def test_random_ngrams_on_garbled_cjk(corruption):
 
 def test_mojibake_needs_several_sequences_and_no_false_positives(corruption):
     # One stray "â€™" in a short page is a blemish, not a corrupted document.
-    assert run(corruption, PROSE + " It’s".encode("utf-8").decode("cp1252") + " nice.")[0] is None
+    assert run(corruption, PROSE + " It’s".encode().decode("cp1252") + " nice.")[0] is None
     # Typography that looks like mojibake: French NBSP before », German soft hyphen, Sami "ášš".
     text = ("café\u00a0» Stra\u00df\u00ade ášši " * 30) + PROSE
     reason, doc = run(corruption, text)

@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from curation import funnel as funnel_mod  # noqa: E402
-from curation import run_sql  # noqa: E402
-from dashboards import ablation_outputs, data, docview, jobs, launch, queries, sample_run  # noqa: E402
+from curation import funnel as funnel_mod
+from curation import run_sql
+from dashboards import ablation_outputs, data, docview, jobs, launch, queries, sample_run
 
 APP = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
 TOKENS = queries.WHITESPACE_TOKENS

@@ -22,10 +22,10 @@ import pytest
 import yaml
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from curation import confine, output_dir, run_sql  # noqa: E402
-from dashboards import ablation_outputs, data, docview, jobs, sample_run  # noqa: E402
+from curation import confine, output_dir, run_sql
+from dashboards import ablation_outputs, data, docview, jobs, sample_run
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "dashboards" / "app.py"

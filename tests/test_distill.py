@@ -4,7 +4,6 @@ model, the CLI's errors. Real data from ../shared/data (skipped with a reason wh
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers import distill, fasttext_model as fm, loading, unlabelled_pool
+from classifiers import distill, loading, unlabelled_pool
+from classifiers import fasttext_model as fm
 from classifiers.model_files import check_fasttext
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -233,7 +233,7 @@ def test_time_limit_cannot_be_swallowed_by_except_exception():
         with extract.time_limit(0.2):
             try:
                 time.sleep(2)
-            except Exception:  # noqa: BLE001 - what trafilatura does
+            except Exception:  # what trafilatura does
                 pass
             time.sleep(2)
     assert time.perf_counter() - start < 1

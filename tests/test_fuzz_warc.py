@@ -25,8 +25,9 @@ import os
 import signal
 import tempfile
 import zlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 import pyarrow.parquet as pq
 import pytest
@@ -38,7 +39,6 @@ from hypothesis import strategies as st  # noqa: E402
 from curation.extract import ExtractConfig  # noqa: E402
 from curation.extract_task import process_file, summarise  # noqa: E402
 from curation.warc import read_records  # noqa: E402
-
 from tests.conftest import ROOT, SHARED  # noqa: E402
 
 EXAMPLES = int(os.environ.get("CURATE_FUZZ_EXAMPLES", "200"))
@@ -260,7 +260,7 @@ class DidNotFinish(AssertionError):
 def deadline(cpu_seconds: float = DEADLINE_S) -> Iterator[None]:
     """Fail after ``cpu_seconds`` of CPU time. ITIMER_PROF, so the extractor's own per-page
     SIGALRM time limit (ITIMER_REAL) can neither cancel this one nor be cancelled by it."""
-    def expired(signum, frame):  # noqa: ARG001
+    def expired(signum, frame):
         raise DidNotFinish(f"no result after {cpu_seconds:g} CPU seconds")
 
     previous = signal.signal(signal.SIGPROF, expired)

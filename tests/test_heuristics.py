@@ -436,7 +436,7 @@ def _junk_texts() -> list[str]:
 @pytest.fixture(scope="module")
 def parity_sample(shared_data, wikitext) -> list[str]:
     texts = []
-    for title, article in sorted(wikitext.items())[:50]:
+    for _title, article in sorted(wikitext.items())[:50]:
         texts.append(article[:2500])  # plain Wikipedia text
     raw = (shared_data / "corpora" / "wikitext2" / "valid.txt").read_text(encoding="utf-8")
     texts += [raw[i : i + 2000] for i in range(0, 20 * 50_000, 50_000)]  # tokenised WikiText as it is
@@ -449,8 +449,12 @@ def parity_sample(shared_data, wikitext) -> list[str]:
 
 def test_decisions_agree_with_datatrove(parity_sample):
     from datatrove.data import Document as DTDoc
-    from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                            GopherRepetitionFilter)
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
     from datatrove.utils.text import split_into_words
 
     filters = [GopherRepetitionFilter(), GopherQualityFilter(), C4QualityFilter(filter_no_terminal_punct=False),

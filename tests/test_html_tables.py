@@ -299,7 +299,7 @@ def test_deep_nesting_has_no_recursion_error():
         cfg = ExtractConfig(extractor=extractor)
         try:
             text = html_to_text(html, cfg)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             assert getattr(exc, "reason", None) == "too_deep", exc
         else:
             assert "|" not in text

@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("fasttext", reason="fasttext (fasttext-numpy2-wheel) is not installed")
 
-from curation import langid, steps  # noqa: E402  (importing curation.langid registers fasttext_lid_v1)
-from curation.config import ConfigError  # noqa: E402
-from curation.schema import Document  # noqa: E402
+from curation import langid, steps  # importing curation.langid registers fasttext_lid_v1
+from curation.config import ConfigError
+from curation.schema import Document
 
 try:
     langid.default_model_path()

@@ -14,12 +14,10 @@ variant clears the bar.
 from __future__ import annotations
 
 import hashlib
-
-import pytest
-
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from classifiers import loading
 from classifiers.reasoning_eval import CHOSEN, VARIANTS, EmbeddingCache, Variant, held_out_docs, loso

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curation.ablations.regmix import (InfeasibleMixtureError, Simplex, check_weights, features, fit, propose,
-                                       spearman)
+from curation.ablations.regmix import InfeasibleMixtureError, Simplex, check_weights, features, fit, propose, spearman
 
 
 def _loss(w: np.ndarray) -> np.ndarray:

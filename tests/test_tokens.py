@@ -55,7 +55,7 @@ def _bytes_to_unicode() -> dict[str, int]:
     return {chr(c): b for b, c in zip(bs, cs)}
 
 
-def _train_bpe_as_tiktoken(texts: list[str], path) -> "object":
+def _train_bpe_as_tiktoken(texts: list[str], path) -> object:
     """A byte-level BPE trained with HF tokenizers, and the same merges written as a .tiktoken file
     (rank = merge order, as OpenAI converted GPT-2's files)."""
     import base64

@@ -15,7 +15,6 @@ import pytest
 from curation.extract import ExtractConfig
 from curation.extract_task import documents_from_file, process_file
 from curation.warc import read_records
-
 from tests.conftest import SHARED
 
 SHARED_WARC = SHARED / "warc"

@@ -26,7 +26,6 @@ from warcio.archiveiterator import ArchiveIterator
 from curation.extract import ExtractConfig
 from curation.extract_task import documents_from_file, process_file, summarise
 from curation.warc import read_records
-
 from tests.conftest import ROOT
 
 PAGE = b"<html><body><p>" + b"A perfectly ordinary paragraph of text, long enough to keep. " * 20 + b"</p></body></html>"

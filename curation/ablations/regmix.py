@@ -14,8 +14,8 @@ Everything here is pure numpy so it is unit-tested without training anything.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 

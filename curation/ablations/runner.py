@@ -29,9 +29,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -363,7 +363,8 @@ def _train_one(out: str, k: int, names: list[str], weights: list[float], model: 
                seed: int) -> dict:
     """One proxy, in a worker process (spawned: torch does not survive fork with threads)."""
     from curation.ablations.proxy_model import ProxyConfig
-    from curation.ablations.trainer import TrainConfig, train as train_proxy
+    from curation.ablations.trainer import TrainConfig
+    from curation.ablations.trainer import train as train_proxy
 
     outp = Path(out)
     srcs = load_sources(outp, names, model["seq_len"])
