@@ -37,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from curation import config as configlib
     from curation import pipeline
     from curation.demo_warc import write_demo_warc
+    from curation.errors import JobError
     from curation.output_dir import OutputRefused
-    from spark_jobs.job import JobError
 
     if not DEMO_PIPELINE.exists():
         log.error("%s not found: the demo runs from a checkout of the repository", DEMO_PIPELINE)

@@ -54,6 +54,8 @@ import yaml
 
 from curation import config as configlib
 from curation import fsutil, output_dir
+from curation.errors import JobError, damaged_parquet_error
+from curation.inputs import expand_inputs
 from curation.output_dir import OutputRefused
 
 log = logging.getLogger("curate.pipeline")
@@ -246,8 +248,6 @@ def raw_input_fingerprint(item: str) -> str:
     """Fingerprint of one ``input`` entry (file, folder, glob or manifest): the expanded files'
     absolute paths, sizes and modification times. Remote URIs are expanded by Spark inside the
     job, so only their spelling is fingerprinted (a changed remote file is not noticed)."""
-    from spark_jobs.job import expand_inputs
-
     if fsutil.is_uri(item):
         return "uri:" + hashlib.sha256(item.encode()).hexdigest()
     h = hashlib.sha256()
@@ -458,7 +458,7 @@ def run_pipeline(cfg: PipelineConfig, plans: list[StagePlan], *, from_stage: str
                  master: str | None = None, spark_conf: dict[str, str] | None = None,
                  pipeline_file: str | None = None) -> list[StageOutcome]:
     """Run (or skip) every planned stage in order; see the module docstring for the rules."""
-    from spark_jobs.job import JobError, session
+    from spark_jobs.job import session
 
     if from_stage is not None and from_stage not in {p.name for p in plans}:
         raise PipelineError(f"--from {from_stage}: not an enabled stage (enabled: {', '.join(p.name for p in plans)})")
@@ -506,9 +506,7 @@ def run_pipeline(cfg: PipelineConfig, plans: list[StagePlan], *, from_stage: str
 
 
 def damaged_parquet_message(plan: StagePlan, exc: BaseException) -> str | None:
-    """spark_jobs.job.damaged_parquet_error, plus the stage to rerun from: the one that wrote the file."""
-    from spark_jobs.job import damaged_parquet_error
-
+    """curation.errors.damaged_parquet_error, plus the stage to rerun from: the one that wrote the file."""
     damaged = damaged_parquet_error(exc)
     if damaged is None:
         return None
@@ -581,8 +579,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def prepare(pipeline: str, output: str | None = None, inputs: list[str] | None = None,
             overrides: list[str] | None = None) -> tuple[PipelineConfig, list[StagePlan]]:
     """Load and check everything that can be checked without Spark; raises ConfigError/JobError."""
-    from spark_jobs.job import expand_inputs
-
     cfg = load_pipeline(pipeline, overrides)
     if output:
         cfg = dataclasses.replace(cfg, output=output)
@@ -606,8 +602,6 @@ def prepare(pipeline: str, output: str | None = None, inputs: list[str] | None =
 
 
 def run(args: argparse.Namespace) -> int:
-    from spark_jobs.job import JobError
-
     try:
         cfg, plans = prepare(args.pipeline, args.output, args.input, args.overrides)
     except (configlib.ConfigError, JobError) as exc:
