@@ -5,7 +5,7 @@ files; anything missing or from another version is a clear error naming the file
 
 ``meta.json`` also records each model file's size and sha256 (``files``, written at training
 time by :func:`record_files`); :func:`verify_files` checks them, and each file's structure, before
-a loader reads a byte (see :mod:`classifiers.model_files` for why a damaged file must never reach
+a loader reads a byte (see :mod:`curation.model_files` for why a damaged file must never reach
 fastText). Directories written before checksums have no ``files``: they get the size and structure
 checks only, and one warning per process saying so.
 """
@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from classifiers.model_files import ModelFileError, describe, verify
+from curation.model_files import ModelFileError, describe, verify
 
 META_FILE = "meta.json"
 #: meta.json key: ``{file name: {"bytes": int, "sha256": hex}}``.

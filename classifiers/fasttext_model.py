@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from classifiers.artifacts import META_FILE, read_meta, record_files, verify_files
-from classifiers.model_files import check_fasttext
 from classifiers.training_data import HQ, PUNCT_CHARS
+from curation.model_files import check_fasttext
 
 META_VERSION = 1
 MODEL_FILE = "model.bin"

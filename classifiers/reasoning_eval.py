@@ -328,7 +328,7 @@ class EmbeddingCache:
         import torch
 
         from classifiers import transformer_model as tm
-        from classifiers.model_files import describe, encoder_weight_files
+        from curation.model_files import describe, encoder_weight_files
 
         self.enc = encoder if encoder is not None else tm.load_encoder(None, "cpu")
         if threads:  # load_encoder sets its own default; the bench shares 2 cores with other jobs

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from curation.model_files import check_fasttext, verify
 from curation.schema import Document
 from curation.steps import register
 
@@ -52,9 +53,7 @@ def load_model(path: str | None = None):
 
 def check_model(path: str | None = None) -> None:
     """Walk the fastText file before fastText reads it: its loader loops for ever on a file cut
-    inside the dictionary (classifiers.model_files). Once per process and file; ~13 ms for lid.176."""
-    from classifiers.model_files import check_fasttext, verify
-
+    inside the dictionary (curation.model_files). Once per process and file; ~13 ms for lid.176."""
     verify(path or default_model_path(), None, check_fasttext)
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from curation.model_files import bundled_encoder_path
+
 _CACHE: dict[str, Tokenizer] = {}
 _LOCK = threading.Lock()
 
@@ -81,9 +83,9 @@ BUNDLED = "bundled"
 
 
 def bundled_tokenizer_path() -> Path:
-    from classifiers.transformer_model import default_encoder_path
-
-    return default_encoder_path() / "tokenizer.json"
+    # The core's model_files, not classifiers.transformer_model.default_encoder_path (same folder): the core
+    # imports nothing from classifiers, and importing that module sets HF_*_OFFLINE in os.environ.
+    return bundled_encoder_path() / "tokenizer.json"
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
