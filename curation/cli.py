@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
 
     from classifiers import commands as classifier_commands
-    from classifiers import llm_label, score_command
-    from curation import commoncrawl, demo, funnel, pipeline, run_sql, seeds, sources
+    from classifiers import llm_label, score_command, seeds
+    from curation import commoncrawl, demo, funnel, pipeline, run_sql, sources
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
     classifier_commands.add_train_arguments(sub.add_parser("train-classifier", help="train a quality, reasoning or topic classifier"))

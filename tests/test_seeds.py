@@ -7,9 +7,9 @@ import json
 import pyarrow.parquet as pq
 
 from classifiers import fasttext_model
+from classifiers.seeds import passages
 from classifiers.training_data import build_default_training_set
 from curation import cli
-from curation.seeds import passages
 from tests.test_fasttext_classifier import TINY
 
 
