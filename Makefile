@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE        := 1
 export TRANSFORMERS_OFFLINE  := 1
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 
-.PHONY: setup demo test test-fast bench models clean
+.PHONY: setup demo lint test test-fast bench models clean
 
 setup: $(STAMP)
 
@@ -26,7 +26,12 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(VENV)/bin/curate demo --output runs/demo
 
-test: setup
+# Style (ruff, config in pyproject.toml) and the import contracts between the layers ([tool.importlinter]).
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: setup lint
 	$(PY) -m pytest -q
 
 test-fast: setup
