@@ -172,7 +172,8 @@ def _window_cache(name: str, texts: list[str], enc, batch_size: int) -> tuple[ob
 
 
 def _llm_features(w, texts: list[str], v: dict) -> np.ndarray:
-    from classifiers import text_stats, transformer_model as tm
+    from classifiers import text_stats
+    from classifiers import transformer_model as tm
 
     X = tm.pool_windows(w, v["pools"], v["max_chunks"], [LLM_LAYERS.index(L) for L in v["layers"]]).astype(np.float64)
     return np.hstack([X, text_stats.matrix(texts)]) if v["text_stats"] else X
@@ -217,8 +218,9 @@ def llm_labels_section(data: Path, args) -> dict:
 
     base: dict = {}
     feats = {k: _llm_baseline_features(t) for k, (t, _) in sets.items()}
-    from classifiers.transformer_model import choose_threshold
     from scipy.stats import spearmanr
+
+    from classifiers.transformer_model import choose_threshold
 
     for name in LLM_BASELINES:
         sign = 1.0 if spearmanr(feats["train"][name], y_tr)[0] >= 0 else -1.0  # sign chosen on train

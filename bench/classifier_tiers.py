@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -63,7 +63,7 @@ def _sets(data: Path) -> dict[str, tuple[list[str], np.ndarray]]:
 
 def _cached_scores(name: str, set_name: str, texts: list[str]) -> np.ndarray:
     from classifiers import loading
-    from classifiers.model_files import sha256_file
+    from curation.model_files import sha256_file
 
     d = loading.resolve(name)
     h = hashlib.sha256(sha256_file(d / "meta.json").encode() + json.dumps(texts).encode("utf-8", "replace")).hexdigest()[:16]
@@ -113,9 +113,9 @@ def _evaluate(s: dict[str, np.ndarray], y: dict[str, np.ndarray], cut: float | N
 
 
 def _docs_per_s(name: str, texts: list[str]) -> float:
-    from classifiers import loading
-
     import torch
+
+    from classifiers import loading
 
     m = loading.load(name, device="cpu")
     loading.score(m, texts[:4])  # warm-up (first call loads lazily)

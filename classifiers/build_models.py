@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from classifiers.loading import SHIPPED_DIR
 
@@ -31,10 +31,18 @@ QUALITY_COMPONENTS = (("quality-minilm", 1.0), ("quality-reference", 1.0))
 
 
 def _cli(*argv: str) -> None:
-    from curation.cli import main
+    """Run ``curate <argv>`` (only ``train-classifier`` here) in process, as a user would type it;
+    parsed by the CLI's own argument definitions, without importing the CLI (the composition root)."""
+    import argparse
+
+    from classifiers import commands
 
     print("+ curate " + " ".join(argv), flush=True)
-    rc = main(list(argv))
+    if argv[0] != "train-classifier":
+        raise ValueError(f"build_models drives only train-classifier, not {argv[0]!r}")
+    parser = argparse.ArgumentParser(prog="curate train-classifier")
+    commands.add_train_arguments(parser)
+    rc = commands.run_train(parser.parse_args(list(argv[1:])))
     if rc != 0:
         raise SystemExit(f"curate {argv[0]} failed (exit {rc})")
 
@@ -83,7 +91,6 @@ def build_reasoning_fasttext(data: Path, out: Path) -> None:
 def build_quality(data: Path, out: Path) -> None:
     from classifiers import combined_model
     from classifiers.graded_labels import iter_rows
-
     from curation.output_dir import claim
 
     cal = data / CALIBRATION

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from classifiers.artifacts import META_FILE, read_meta
-from classifiers.model_files import sha256_file
+from curation.model_files import sha256_file
 
 META_VERSION = 1
 KIND = "combined"
@@ -166,7 +167,7 @@ def calibrate(out_dir: str | Path, components: Sequence[str | Path], texts: Sequ
         "components": comps,
         "calibration": {**(calibration_info or {}), "n": len(texts)},
         "evaluation": evaluation or {},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (d / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta

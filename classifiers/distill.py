@@ -24,13 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -393,12 +393,12 @@ def distill(teacher_dir: str | Path, pool, out_dir: str | Path, work_dir: str | 
         model = fm.load(out)
         meta["eval_metrics"] = evaluate(model, shared_dir)
     meta["total_seconds"] = round(time.perf_counter() - t_start, 1)
-    meta["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta["created"] = datetime.now(UTC).isoformat(timespec="seconds")
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return meta
 
 
 def fm_sha256(path: Path) -> str:
-    from classifiers.model_files import sha256_file
+    from curation.model_files import sha256_file
 
     return sha256_file(path)

@@ -58,7 +58,7 @@ def model_kind(model_dir: str | Path) -> str:
 def check(model_dir: str | Path, kind: str | None = None) -> str:
     """Validate a model directory without loading the model, so a job fails before any work with
     one error naming the file; returns its kind. Reads ``meta.json`` and verifies every model file
-    (size, structure, sha256: :mod:`classifiers.model_files`) — the annotate job calls this on the
+    (size, structure, sha256: :mod:`curation.model_files`) — the annotate job calls this on the
     driver before Spark starts, and each worker process again (once) before it loads the model."""
     model_dir = resolve(model_dir)
     found = model_kind(model_dir)

