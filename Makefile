@@ -34,8 +34,9 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -q
 
+# The unit tier: no JVM (CURATE_NO_JVM=1 makes a test that starts one fail, naming the `spark` marker), < 90 s.
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow and not spark"
+	CURATE_NO_JVM=1 $(PY) -m pytest -q -m "not slow and not spark"
 
 # Every bench in bench/ (per-bench timeout, failures recorded), then one summary table, printed and
 # written into README.md between the bench-table markers. Partial: .venv/bin/python bench/run_all.py --only a,b

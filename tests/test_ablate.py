@@ -86,6 +86,7 @@ def test_target_text_is_an_evaluation_set_never_trained_on(shared_data, tmp_path
     assert set(shares) == {"wiki", "books", "code"} and max(shares, key=shares.get) == "code"
 
 
+@pytest.mark.slow  # ~2 s: loads a dozen ablation configs over ../shared/data
 def test_bad_ablation_configs_are_clear_errors(shared_data, tmp_path, capsys):
     from curation.config import ConfigError
 

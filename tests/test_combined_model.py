@@ -14,6 +14,7 @@ import pytest
 
 from classifiers import combined_model, fasttext_model, loading
 from classifiers.artifacts import META_FILE
+from tests.conftest import slow_fixture
 
 GOOD = [f"Step {i}: we divide both sides by {i + 2}, so x equals {i * 3} and the proof is complete because "
         f"each term is positive." for i in range(40)]
@@ -29,6 +30,7 @@ def _train(tmp: Path, name: str, pos: list[str], neg: list[str]) -> Path:
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("trains and calibrates two fastText models: ~2.5 s")
 def models(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("combined")
     a, _ = _train(tmp, "a", GOOD, BAD)

@@ -221,6 +221,7 @@ def test_hostile_input_never_raises(small_lists, name):
             assert out.drop_reason is None or out.drop_reason.startswith(step.name + ".")
 
 
+@pytest.mark.slow  # ~3 s: a 10 MB line through every content filter
 def test_ten_megabyte_line(small_lists, huge_line):
     # One paragraph repeated to 10 MB: only the corruption filter objects (rightly: it is 99.9%
     # repetition); the point is that nothing raises or hangs.

@@ -90,6 +90,7 @@ def test_sample_run_has_the_real_layout(run, con):
     assert sum(r.docs for r in rows) == 3000
 
 
+@pytest.mark.slow  # ~12 s: generates a 100k-document sample run
 def test_sample_run_at_100k_takes_seconds(tmp_path):
     started = time.perf_counter()
     sample_run.make_run(tmp_path / "big", 100_000)
@@ -100,6 +101,7 @@ def test_sample_run_at_100k_takes_seconds(tmp_path):
 # ------------------------------------------------------------------------------------- pages
 
 
+@pytest.mark.slow  # ~2 s: Streamlit AppTest renders
 def test_funnel_page_matches_sql_and_curate_funnel(app, run, con):
     total, tokens = one(con, f"SELECT count(*), sum({TOKENS}) FROM decontaminate")
     kept, kept_tokens = one(con, f"SELECT count(*), sum({TOKENS}) FROM decontaminate WHERE drop_reason IS NULL")
@@ -117,6 +119,7 @@ def test_funnel_page_matches_sql_and_curate_funnel(app, run, con):
     assert num(metric(app, "Documents")) == de > 0
 
 
+@pytest.mark.slow  # ~1 s: Streamlit AppTest renders
 def test_scores_slider_changes_what_is_kept(app, con):
     at = page(app, "scores")
     at.selectbox(key="scores_key").set_value("quality").run()
@@ -211,6 +214,7 @@ def test_scores_page_shows_where_classifiers_dropped(app, con, run):
     assert any(c.value.startswith(f"{total_docs:,} documents ({total_tokens:,} tokens) dropped") for c in at.caption)
 
 
+@pytest.mark.slow  # ~1 s: Streamlit AppTest renders
 def test_scores_page_marks_the_configured_cut(app, con):
     at = page(app, "scores")
     at.selectbox(key="scores_key").set_value("quality_reference").run()
@@ -239,6 +243,7 @@ def test_scores_page_marks_the_configured_cut(app, con):
     assert not any("annotate config" in c.value for c in at.caption)
 
 
+@pytest.mark.slow  # ~1 s: builds a second sample run and renders it (Streamlit AppTest)
 def test_scores_page_without_classifier_drops(tmp_path, monkeypatch):
     run = sample_run.make_run(tmp_path / "run", 300, seed=2, classifier_selection=False)
     at = app_on(run.run_dir, monkeypatch, "scores")
@@ -257,6 +262,7 @@ def test_scores_page_without_classifier_drops(tmp_path, monkeypatch):
         "The classifier selection dropped nothing: `score_threshold_v1` keeps quality_reference ≥ 0."]
 
 
+@pytest.mark.slow  # ~1 s: builds a second sample run and renders it (Streamlit AppTest)
 def test_scores_page_counts_classifier_drops_not_kept_as_rows(tmp_path, monkeypatch):
     """annotate without keep_dropped: its dropped rows are in no stage's data, only in its accounting."""
     import pyarrow.dataset as pads
@@ -354,6 +360,7 @@ def test_samples_page_raw_html_cluster_and_contamination(app, con, run):
     assert any("remote file" in i.value for i in at.info)
 
 
+@pytest.mark.slow  # ~1 s: Streamlit AppTest renders
 def test_decontamination_page(app, con, run):
     at = page(app, "decontamination")
     report = json.loads((run.run_dir / "decontaminate" / "_report.json").read_text())
@@ -366,6 +373,7 @@ def test_decontamination_page(app, con, run):
     assert len(frame(at, "id", "status", "item")) == sum(sql.values())
 
 
+@pytest.mark.slow  # ~1 s: Streamlit AppTest renders
 def test_mixture_page(app, run):
     at = page(app, "mixture")
     m = json.loads((run.mix_dir / "mixture_manifest.json").read_text())
@@ -376,6 +384,7 @@ def test_mixture_page(app, run):
         n: (s["planned_tokens"], s["achieved_tokens"]) for n, s in m["sources"].items()}
 
 
+@pytest.mark.slow  # ~1.5 s: Streamlit AppTest renders
 def test_ablations_page_shows_a_finished_ablation(app, run):
     at = page(app, "ablations")
     at.selectbox(key="abl_pick").set_value("ablations/demo").run()
@@ -393,6 +402,7 @@ def test_ablations_page_shows_a_finished_ablation(app, run):
     assert ablation_outputs.check_config(at.text_area(key="abl_new_config").value, run.run_dir / "ablations" / "chk") is None
 
 
+@pytest.mark.slow  # ~1.5 s: Streamlit AppTest renders
 def test_sql_page_runs_selects_and_refuses_writes(app, con):
     at = page(app, "sql")
     assert {t.value for t in at.error} == set()
@@ -409,6 +419,7 @@ def test_sql_page_runs_selects_and_refuses_writes(app, con):
     assert at.text_area(key="sql_text").value == "SHOW TABLES"
 
 
+@pytest.mark.slow  # ~3 s: renders every page twice (Streamlit AppTest)
 def test_every_page_loads_fast_once_cached(app):
     for name in ("scores", "samples", "decontamination", "mixture", "ablations", "sql", "funnel"):
         page(app, name)

@@ -116,6 +116,7 @@ def test_confinement_resolves_links_and_dots_before_checking(tmp_path):
         c.open(root / "sub" / "in.txt", "w")
 
 
+@pytest.mark.slow  # ~1 s: Streamlit AppTest renders
 def test_roots_are_the_run_and_the_input_folders_its_config_names(crafted, tmp_path):
     run = crafted.run_dir
     assert confine.for_run(run).roots == (run.resolve(),)  # the sample run keeps its benchmarks inside
@@ -152,6 +153,7 @@ def test_benchmark_item_from_a_report_naming_etc_passwd_is_refused(crafted):
     assert "root:" not in why
 
 
+@pytest.mark.slow  # ~3 s in all: Streamlit AppTest renders
 @pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
 def test_benchmark_item_outside_the_run_is_refused_on_the_samples_page(crafted, monkeypatch, how):
     run = crafted.run_dir
@@ -173,6 +175,7 @@ def test_benchmark_item_outside_the_run_is_refused_on_the_samples_page(crafted, 
     assert SECRET not in _shown(at)
 
 
+@pytest.mark.slow  # ~2 s: Streamlit AppTest renders
 def test_benchmark_item_in_a_config_named_folder_outside_the_run_is_shown(crafted, tmp_path, monkeypatch):
     run = crafted.run_dir
     bench = tmp_path / "benchdir"
@@ -206,6 +209,7 @@ def test_raw_record_through_a_link_or_dots_out_of_the_run_is_refused(crafted, mo
     assert docview.read_raw_html(f"{run}/warc/../warc/sample.warc.gz", 0, run).html
 
 
+@pytest.mark.slow  # ~3 s in all: Streamlit AppTest renders
 @pytest.mark.parametrize("page,target", [("decontamination", "decontaminate/_report.json"),
                                          ("mixture", "mix/mixture_manifest.json")])
 def test_side_files_linked_out_of_the_run_are_refused_on_their_page(crafted, monkeypatch, page, target):
@@ -241,6 +245,7 @@ def test_ablation_files_linked_out_of_the_run_are_not_read(crafted):
 # ------------------------------------------------------------------------------ SQL page limits
 
 
+@pytest.mark.slow  # ~3.5 s in all: runs queries to their time and memory limits
 @pytest.mark.parametrize("env,sql,message", [
     ({"CURATE_SQL_TIMEOUT_S": "1"}, "SELECT count(*) FROM range(1000000) a, range(1000000) b",
      "query stopped after 1 s (--sql-timeout-s)"),

@@ -155,6 +155,7 @@ def test_embedded_benchmark_items_are_flagged(index, shared_data, paragraphs):
     assert flagged / len(cases) >= 0.99, flagged
 
 
+@pytest.mark.slow  # ~3 s: real wikitext paragraphs against the benchmark index
 def test_clean_real_text_is_rarely_contaminated(index, shared_data):
     """5,000 real ~300-word documents (WikiText-2 articles, then the Brown corpus): <= 0.1% contaminated."""
     docs = d.real_documents(shared_data, 5000, 300)
@@ -202,6 +203,7 @@ def test_allowlisted_13grams_do_not_trigger(shared_data, paragraphs, tmp_path):
 # ------------------------------------------------------------------ benchmark files
 
 
+@pytest.mark.slow  # ~1.5 s: reads every benchmark preset's real files
 def test_presets_read_real_layouts(shared_data, benchmarks, tmp_path):
     by_name = {b.name: b for b in benchmarks}
     assert len(by_name["gsm8k"].items) == 1319 and len(by_name["humaneval"].items) == 164

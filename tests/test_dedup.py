@@ -141,6 +141,7 @@ def test_near_duplicates_recall_and_keep_rule(dedup_run):
     assert all(got[o] is None and clusters[o] is None for o in originals)
 
 
+@pytest.mark.spark  # the dedup job starts a local session before it finds the missing id
 def test_dedup_via_cli_and_bad_input(tmp_path, capsys, caplog):
     from curation import cli
 

@@ -13,7 +13,7 @@ import pytest
 
 from classifiers import distill, loading, unlabelled_pool
 from classifiers import fasttext_model as fm
-from curation.model_files import check_fasttext
+from classifiers.model_files import check_fasttext
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "classifiers" / "models" / "quality-fasttext"
@@ -194,6 +194,7 @@ def test_shipped_reasoning_fasttext_loads_and_ranks():
     assert np.isnan(s[2:]).all()
 
 
+@pytest.mark.slow  # ~5 s: distils a teacher into fastText
 def test_reasoning_fasttext_agrees_with_its_teacher(shared_data):
     """30 FineWeb-Edu val texts (never in the pool): the student's P follows the teacher's."""
     from scipy.stats import spearmanr

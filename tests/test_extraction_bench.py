@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_shared
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,7 @@ def test_page_type_scores_means(eq):
 
 def test_wcxb_loader_and_metric_on_real_pages(eq, shared_data: Path):
     root = shared_data / "html" / "wcxb-dev"
-    if not (root / "ground-truth.jsonl.gz").is_file():
-        pytest.skip(f"{root}/ground-truth.jsonl.gz not found")
+    require_shared(root / "ground-truth.jsonl.gz", "WCXB dev ground truth")
     entries, missing = eq.wcxb_entries(root, limit=5)
     assert len(entries) == 5 and missing == 0
     assert [e.file_id for e in entries] == sorted(e.file_id for e in entries)

@@ -15,11 +15,13 @@ import pytest
 from classifiers import commands, score_command
 from classifiers import fasttext_model as fm
 from classifiers.training_data import HQ, LQ, build_default_training_set, normalize
+from tests.conftest import slow_fixture
 
 TINY = {"dim": 32, "epoch": 8, "bucket": 50_000, "lr": 0.4, "thread": 1}  # one thread: deterministic
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("builds the default training set and trains fastText: ~5 s")
 def tiny(shared_data: Path, tmp_path_factory) -> tuple[Path, dict, dict]:
     work = tmp_path_factory.mktemp("clf")
     train, valid, info = build_default_training_set(shared_data, work / "data", max_per_source=120)

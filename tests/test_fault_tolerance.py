@@ -304,6 +304,7 @@ def _check_file(fname: str, rows: list[dict], records_read: int, by_outcome: dic
         assert errors, f"{fname}: {by_outcome}"
 
 
+@pytest.mark.slow  # ~2 s: extracts the fuzzed WARC files
 def test_fuzzed_files_plain_python(fuzz_case, tmp_path):
     """The pure-Python path (one file, no JVM): the per-file contract for every damaged copy."""
     by_label = {}

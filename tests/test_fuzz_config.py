@@ -154,6 +154,7 @@ yaml_texts = st.one_of(st.text(max_size=80), st.text(yaml_chars, max_size=120),
                        st.lists(yaml_line, max_size=10).map("\n".join))
 
 
+@pytest.mark.slow  # ~1 s: hypothesis fuzz
 @FUZZ
 @given(cls=st.sampled_from(CONFIGS), text=yaml_texts)
 def test_random_yaml_text(tmp_path_factory, cls, text):
@@ -173,6 +174,7 @@ def test_random_bytes(tmp_path_factory, cls, raw):
 # ------------------------------------------------------------------------------ nested structures
 
 
+@pytest.mark.slow  # ~1.5 s: hypothesis fuzz
 @FUZZ
 @given(data=st.data(), cls=st.sampled_from(CONFIGS))
 def test_random_structures_as_yaml_files(tmp_path_factory, data, cls):
@@ -186,6 +188,7 @@ def test_random_structures_as_yaml_files(tmp_path_factory, data, cls):
     _outcome(lambda: _load(cls, path), cls)
 
 
+@pytest.mark.slow  # ~1.5 s: hypothesis fuzz
 @FUZZ
 @given(data=st.data(), cls=st.sampled_from(CONFIGS[:-1]))
 def test_random_structures_built_directly(data, cls):
@@ -205,6 +208,7 @@ def _override(paths: list[str]) -> st.SearchStrategy:
     return st.one_of(st.builds(lambda k, v: f"{k}={v}", key, value), st.text(max_size=20))
 
 
+@pytest.mark.slow  # ~1.5 s: hypothesis fuzz
 @FUZZ
 @given(data=st.data(), cls=st.sampled_from(CONFIGS))
 def test_random_overrides(data, cls):
@@ -212,6 +216,7 @@ def test_random_overrides(data, cls):
     _outcome(lambda: _load(cls, None, overrides), cls)
 
 
+@pytest.mark.slow  # ~2 s: hypothesis fuzz
 @FUZZ
 @given(data=st.data(), job=st.sampled_from(JOBS))
 def test_random_overrides_through_each_job(tmp_path_factory, data, job):

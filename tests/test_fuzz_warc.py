@@ -316,6 +316,7 @@ def test_random_bytes(data, compressed):
     check_reader(gzip.compress(data, compresslevel=1) if compressed else data)
 
 
+@pytest.mark.slow  # ~1 s: hypothesis fuzz
 @FUZZ
 @given(st.data())
 def test_mutated_demo_warc(data):
@@ -327,12 +328,14 @@ def real_seeds(shared_data) -> list[bytes]:
     return load_seeds(shared_data)
 
 
+@pytest.mark.slow  # ~1 s: hypothesis fuzz
 @FUZZ
 @given(data=st.data())
 def test_mutated_real_warcs(real_seeds, data):
     check_reader(mutate(real_seeds, HypothesisRng(data)))
 
 
+@pytest.mark.slow  # ~1.5 s: hypothesis fuzz through the extract task
 @settings(FUZZ, max_examples=max(EXAMPLES // 2, 1))
 @given(data=st.data())
 def test_extract_task_accounts_for_mutated_files(data):
@@ -340,6 +343,7 @@ def test_extract_task_accounts_for_mutated_files(data):
     check_extract_task(mutate(seeds, HypothesisRng(data)))
 
 
+@pytest.mark.slow  # ~1 s: many mutations of the seed files
 def test_mutations_reach_every_limit():
     """The fuzz is only as good as its mutations: check they produce each kind of damage."""
     import random

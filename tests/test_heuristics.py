@@ -447,6 +447,7 @@ def parity_sample(shared_data, wikitext) -> list[str]:
     return texts + _junk_texts()
 
 
+@pytest.mark.slow  # ~3 s: parity with datatrove on real text
 def test_decisions_agree_with_datatrove(parity_sample):
     from datatrove.data import Document as DTDoc
     from datatrove.pipeline.filters import (

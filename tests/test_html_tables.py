@@ -235,6 +235,7 @@ def test_keep_tables_false_still_keeps_layout_text(extractor):
 # ----------------------------------------------------------------------------- hostile input
 
 
+@pytest.mark.slow  # ~4 s: 20,000-cell tables, timed for linearity
 def test_twenty_thousand_cells_is_linear_and_bounded():
     rows = "".join(f"<tr><td>cell {i}</td><td>x</td></tr>" for i in range(10_000))
     html = page(f"<table>{rows}</table>")

@@ -17,6 +17,7 @@ pytest.importorskip("fasttext", reason="fasttext (fasttext-numpy2-wheel) is not 
 from curation import langid, steps  # importing curation.langid registers fasttext_lid_v1
 from curation.config import ConfigError
 from curation.schema import Document
+from tests.conftest import require_shared
 
 try:
     langid.default_model_path()
@@ -58,8 +59,7 @@ def run(text: str, **params) -> Document:
 @pytest.fixture(scope="module")
 def tatoeba(shared_data: Path) -> list[tuple[str, str]]:
     path = shared_data / "lid" / "tatoeba-84-languages.tsv"
-    if not path.is_file():
-        pytest.skip(f"Tatoeba LID sentences not found at {path}")
+    require_shared(path, "Tatoeba LID sentences")
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
         next(reader)  # CLD2-code, CLD2-iso-639-3, Tatoeba-iso-639-3, text
@@ -167,6 +167,7 @@ HOSTILE = {
 }
 
 
+@pytest.mark.slow  # ~2 s in all: 10 MB single-line inputs through fastText LID
 @pytest.mark.parametrize("per_paragraph", [False, True], ids=["doc", "per_paragraph"])
 @pytest.mark.parametrize("text", list(HOSTILE.values()), ids=list(HOSTILE))
 def test_hostile_input_never_raises(text, per_paragraph):
@@ -182,6 +183,7 @@ def test_hostile_input_never_raises(text, per_paragraph):
             assert 0.0 <= doc.scores["lang_mixed_share"] <= 1.0
 
 
+@pytest.mark.slow  # ~1 s: 10 MB inputs through the step
 def test_hostile_input_through_apply_always_has_an_outcome():
     """Through steps.apply nothing escapes: each doc is kept with a score or carries a drop reason."""
     texts = [p.values[0] if hasattr(p, "values") else p for p in HOSTILE.values()]

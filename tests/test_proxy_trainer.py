@@ -209,6 +209,7 @@ def test_weights_must_be_a_distribution(weights, tmp_path):
 # ------------------------------------------------------------------------------ training
 
 
+@pytest.mark.slow  # ~2-9 s: trains a proxy model (pays torch's first-use cost)
 def test_loss_decreases_on_a_learnable_stream(tmp_path):
     res = train(tiny(), cfg(steps=40, lr=1e-2), [periodic_source()], [1.0], tmp_path)
     log = metrics(tmp_path)
@@ -228,6 +229,7 @@ def test_too_short_validation_stream_is_rejected(tmp_path):
         train(tiny(), cfg(), [short], [1.0], tmp_path)
 
 
+@pytest.mark.slow  # ~9 s: trains the proxy model three times
 def test_resume_after_stop_equals_uninterrupted_run(tmp_path):
     sources = [periodic_source("a"), periodic_source("b", period=11)]
     straight = train(tiny(), cfg(), sources, [0.3, 0.7], tmp_path / "straight")
@@ -247,6 +249,7 @@ def test_resume_after_stop_equals_uninterrupted_run(tmp_path):
     assert all(torch.allclose(ck_s["model"][k], ck_r["model"][k], atol=1e-6, rtol=0) for k in ck_s["model"])
 
 
+@pytest.mark.slow  # ~3 s: trains a proxy model (the first in the process pays torch's warm-up)
 def test_finished_run_is_returned_without_retraining(tmp_path):
     first = train(tiny(), cfg(steps=12), [periodic_source()], [1.0], tmp_path)
     before = (tmp_path / "metrics.jsonl").read_text()
@@ -255,6 +258,7 @@ def test_finished_run_is_returned_without_retraining(tmp_path):
     assert (tmp_path / "metrics.jsonl").read_text() == before
 
 
+@pytest.mark.slow  # ~1 s: trains a proxy model (or pays torch's warm-up)
 def test_corrupt_checkpoint_falls_back_to_previous(tmp_path, caplog):
     sources = [periodic_source()]
     straight = train(tiny(), cfg(), sources, [1.0], tmp_path / "straight")
@@ -269,6 +273,7 @@ def test_corrupt_checkpoint_falls_back_to_previous(tmp_path, caplog):
     assert abs(resumed["val_loss"]["p"] - straight["val_loss"]["p"]) <= 1e-6
 
 
+@pytest.mark.slow  # ~1 s: trains a proxy model (or pays torch's warm-up)
 def test_both_checkpoints_corrupt_is_an_error_not_a_restart(tmp_path):
     train(tiny(), cfg(), [periodic_source()], [1.0], tmp_path, stop_at_step=13)
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
@@ -284,6 +289,7 @@ def test_both_checkpoints_corrupt_is_an_error_not_a_restart(tmp_path):
     assert res["status"] == "complete" and [r["step"] for r in metrics(tmp_path)] == list(range(1, 31))
 
 
+@pytest.mark.slow  # ~1 s: trains a proxy model (or pays torch's warm-up)
 def test_resume_with_other_config_or_weights_is_a_clear_error(tmp_path):
     sources = [periodic_source("a"), periodic_source("b", period=11)]
     train(tiny(), cfg(), sources, [0.5, 0.5], tmp_path, stop_at_step=10)
@@ -302,6 +308,7 @@ def test_resume_with_other_config_or_weights_is_a_clear_error(tmp_path):
     assert res["status"] == "complete"
 
 
+@pytest.mark.slow  # ~1 s: trains a proxy model (or pays torch's warm-up)
 def test_model_trained_on_a_only_is_better_on_a_than_b(corpora, tmp_path):
     a = split_tokens("english", corpora["ids"]["en"], seq_len=SEQ)
     b = split_tokens("noise", corpora["ids"]["noise"], seq_len=SEQ)

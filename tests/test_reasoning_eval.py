@@ -22,6 +22,7 @@ import pytest
 from classifiers import loading
 from classifiers.reasoning_eval import CHOSEN, VARIANTS, EmbeddingCache, Variant, held_out_docs, loso
 from classifiers.training_data import RECIPES, collect_raw
+from tests.conftest import slow_fixture
 
 MODEL_DIR = Path(__file__).resolve().parent.parent / "classifiers" / "models" / "reasoning"
 GOAL = 0.90
@@ -31,6 +32,7 @@ AUC_BAR = 0.75
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("two leave-one-source-out folds of the reasoning recipe on ../shared/data: ~13 s")
 def result(shared_data, tmp_path_factory):
     r = RECIPES["reasoning"]
     rows = collect_raw(shared_data, positives=r.positives,
@@ -87,6 +89,7 @@ def test_unknown_pair_refused(shared_data):
         loso("reasoning", shared_data, rows=[], pairs=[("wikitext2", "arxiv")])
 
 
+@pytest.mark.slow  # ~1.5 s: trains fastText in every fold
 def test_harness_sees_a_cue_shared_across_sources(tmp_path):
     """Positive control without ../shared: each source has its own vocabulary, but every positive
     source also uses reasoning connectives, so a held-out pair is ranked almost perfectly."""
@@ -111,6 +114,7 @@ def test_harness_sees_a_cue_shared_across_sources(tmp_path):
     assert res["min"] >= 0.95, res["folds"]
 
 
+@pytest.mark.slow  # ~10 s: MiniLM-embedding folds of the harness
 def test_transformer_variant_folds(tmp_path):
     """The transformer kind on the same fold logic (the leakage check on the written training file
     runs inside loso) and the same positive control: a cue shared by every positive source is
@@ -162,6 +166,7 @@ NARRATIVE = ("The rain had stopped by the time Margaret reached the old house on
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("loads the shipped MiniLM reasoning model: ~3 s in all")
 def shipped():
     if not MODEL_DIR.is_dir():
         pytest.fail(f"{MODEL_DIR} is missing: python -m classifiers.reasoning_eval build --output {MODEL_DIR}")

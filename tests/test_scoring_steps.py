@@ -8,9 +8,11 @@ from classifiers import fasttext_model, scoring_steps  # noqa: F401 - importing 
 from curation import config, steps
 from curation.annotate_task import StepSpec, annotate_batches
 from curation.schema import Document, to_batch
+from tests.conftest import slow_fixture
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("builds the default training set and trains fastText: ~7 s")
 def model_dir(shared_data, tmp_path_factory):
     """A tiny default-recipe model (real reference text vs real web pages), plus texts to score."""
     from classifiers.training_data import build_default_training_set

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
+import pytest
 
 from classifiers import fasttext_model
 from classifiers.seeds import passages
@@ -20,6 +21,7 @@ def test_passages_are_paragraph_aligned():
     assert passages("d", "too short", 60) == [] and passages("d", None) == []
 
 
+@pytest.mark.slow  # ~6 s: builds two training sets and trains two fastText models
 def test_seeds_keep_every_topic(shared_data, tmp_path):
     models = {}
     for recipe in ("reasoning", "topic"):

@@ -50,6 +50,7 @@ def test_each_shipped_model_verifies_and_records_its_provenance(name):
     assert loading.load(name, device="cpu") is not None
 
 
+@pytest.mark.slow  # ~2 s per MiniLM model: scores 10 MB of hostile text
 @pytest.mark.parametrize("name", ["quality", "quality-fasttext", "reasoning", "reasoning-fasttext"])
 def test_score_command_by_name_on_hostile_input(name, tmp_path):
     rows = [{"id": "maths", "text": MATHS}, {"id": "chrome", "text": CHROME}, {"id": "empty", "text": ""},

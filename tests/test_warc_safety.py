@@ -239,6 +239,7 @@ def test_block_over_the_limit_without_content_length_ends_the_file():
     assert "no Content-Length" in records[1].error_detail
 
 
+@pytest.mark.slow  # ~1 s: reads into a gigabyte of blank lines
 def test_a_gigabyte_of_blank_lines_is_an_error_not_an_hour():
     """warcio skips blank lines after a record one readline at a time: a 1 MB gzip member of them
     (1e9 lines) would take an hour. Past the header block budget they are an error instead."""
@@ -267,6 +268,7 @@ def test_large_chunk_is_too_large_and_the_file_goes_on():
         ("http://before.test/", None, False), ("http://bomb.test/", None, True), ("http://after.test/", None, False)]
 
 
+@pytest.mark.slow  # ~2.5 s in all: decompression bombs under a memory limit
 @pytest.mark.parametrize("encoding", ["gzip", "br"])
 def test_content_encoding_bomb_stays_under_the_memory_limit(tmp_path, encoding):
     """A few KB that inflate to 1 GiB: warcio inflated a whole chunk (2.1 GB peak); br ended the file."""
