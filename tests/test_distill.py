@@ -13,7 +13,7 @@ import pytest
 
 from classifiers import distill, loading, unlabelled_pool
 from classifiers import fasttext_model as fm
-from classifiers.model_files import check_fasttext
+from curation.model_files import check_fasttext
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "classifiers" / "models" / "quality-fasttext"

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from classifiers import fasttext_model as fm
-from classifiers import model_files
-from classifiers.model_files import ModelFileError, check_fasttext, check_safetensors
+from curation import model_files
+from curation.model_files import ModelFileError, check_fasttext, check_safetensors
 from tests.conftest import slow_fixture
 
 REPO = Path(__file__).resolve().parent.parent
