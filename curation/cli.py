@@ -10,18 +10,14 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spark_jobs.annotate import AnnotateJob
-    from spark_jobs.decontaminate import DecontaminateJob
-    from spark_jobs.dedup import DedupJob
-    from spark_jobs.extract import ExtractJob
+    from curation import stages
     from spark_jobs.job import configure_logging
-    from spark_jobs.mix import MixJob
 
-    jobs = {"extract": ExtractJob(), "annotate": AnnotateJob(), "dedup": DedupJob(), "decontaminate": DecontaminateJob(), "mix": MixJob()}
+    jobs = {st.name: st.load_adapter() for st in stages.ordered()}  # one sub-command per registered stage
     parser = argparse.ArgumentParser(prog="curate", description="Curate: LLM pretraining data curation on Spark")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, job in jobs.items():
-        job.build_parser(sub.add_parser(name, help=job.description, description=job.description))
+    for st in stages.ordered():
+        jobs[st.name].build_parser(sub.add_parser(st.name, help=st.help, description=st.help))
 
     from classifiers import commands as classifier_commands
     from classifiers import llm_label, score_command, seeds
@@ -34,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
     seeds.add_arguments(sub.add_parser("seeds", help="web-rewrite seeds: top reasoning passages per topic"))
     sources.add_arguments(sub.add_parser("ingest", help="code repositories or acquired text into the document schema"))
-    pipeline.add_arguments(sub.add_parser("run", help="run PIPELINE.yaml: extract → annotate → dedup → decontaminate → mix (resumable)"))
+    pipeline.add_arguments(sub.add_parser("run", help=f"run PIPELINE.yaml: {' → '.join(stages.names())} (resumable)"))
     run_sql.add_sql_arguments(sub.add_parser("sql", help="one read-only SQL query over a run directory (DuckDB, sandboxed)"))
     run_sql.add_catalog_arguments(sub.add_parser("catalog", help="write RUN/catalog.duckdb with one view per table of a run"))
     from curation.ablations import runner as ablate

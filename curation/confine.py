@@ -26,17 +26,15 @@ from typing import Any
 
 import yaml
 
+from curation import rundir, stages
+
 #: Folders a run's config may name an input in but that never become a root: a crafted
 #: ``benchmarks: /etc/x.yaml`` must not make ``/etc/passwd`` readable. The home folder itself (its
 #: dotfiles hold keys and tokens), every folder above it and the shared temp folder itself are
 #: refused for the same reason (see :func:`too_broad`); ``--warc-root`` still allows any of them.
 SYSTEM_FOLDERS = tuple(Path(p) for p in ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/run", "/var"))
 #: Config keys, per stage, that name an input file or folder (dotted for nested keys).
-INPUT_KEYS = {
-    "decontaminate": ("benchmarks", "decontam.allowlist"),
-    "mix": ("input", "sources[].input"),
-    "extract": ("input",),
-}
+INPUT_KEYS = {st.name: st.input_keys for st in stages.ordered() if st.input_keys}
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -166,7 +164,7 @@ def recorded_inputs(run_dir: str | os.PathLike) -> list[str]:
         except (OSError, ValueError, OutsideRunError, yaml.YAMLError):
             return None  # missing, malformed or a symlink out of the run: records nothing
 
-    pipeline = load("_pipeline.json", json.loads) or {}
+    pipeline = load(rundir.PIPELINE_STATE, json.loads) or {}
     stages = pipeline.get("stages") if isinstance(pipeline, dict) else None
     for name, rec in (stages or {}).items():
         if isinstance(rec, dict):
@@ -174,10 +172,10 @@ def recorded_inputs(run_dir: str | os.PathLike) -> list[str]:
             for key in INPUT_KEYS.get(name, ()):
                 found += _values(rec.get("config"), key)
     for stage in ("", *sorted(INPUT_KEYS)):  # RUN_DIR itself may be one stage's output
-        cfg = load(f"{stage}/_config.yaml".lstrip("/"), yaml.safe_load)
+        cfg = load(f"{stage}/{rundir.CONFIG}".lstrip("/"), yaml.safe_load)
         for key in (INPUT_KEYS.get(stage) or [k for keys in INPUT_KEYS.values() for k in keys]):
             found += _values(cfg, key)
-    for rel in ("extract/_accounting.json", "_accounting.json"):
+    for rel in (f"{stages.first_reads_files().folder}/{rundir.ACCOUNTING}", rundir.ACCOUNTING):
         acc = load(rel, json.loads)
         if isinstance(acc, dict) and isinstance(acc.get("per_file"), dict):
             found += [k for k in acc["per_file"] if isinstance(k, str)]

@@ -68,17 +68,17 @@ def run(args: argparse.Namespace) -> int:
 def render_funnel(run_dir: Path) -> str:
     """The funnel of the last document stage (every record, with dedup's drops), in pipeline order,
     then what decontamination flagged and what the mixture took."""
-    from curation import funnel
+    from curation import funnel, rundir
 
     rows, meta = funnel.compute(run_dir)  # in pipeline order (funnel.step_order)
     stage_dir = Path(meta["stage_dir"])
     lines = [funnel.render(rows, meta)]
-    acc = run_dir / "decontaminate" / "_accounting.json"
+    acc = run_dir / "decontaminate" / rundir.ACCOUNTING
     if acc.exists():
         by_status = json.loads(acc.read_text())["by_status"]
         lines.append("\ndecontamination (kept rows checked; rows dropped upstream are unchecked): "
                      + ", ".join(f"{k} {v}" for k, v in by_status.items()))
-    manifest = run_dir / "mix" / "mixture_manifest.json"
+    manifest = run_dir / "mix" / rundir.MANIFEST
     if manifest.exists():
         m = json.loads(manifest.read_text())
         lines.append(f"mixture: {m['achieved_total_tokens']:,} of {m['total_tokens']:,} tokens — " + ", ".join(

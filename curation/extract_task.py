@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation import fsutil
+from curation import fsutil, rundir
 from curation.extract import (
     ExtractConfig,
     ExtractTimeout,
@@ -45,8 +45,8 @@ from curation.warc import DOCUMENT_TYPES, RawRecord, read_records, record_key
 
 log = logging.getLogger(__name__)
 
-PARTS_DIR = "_parts"
-ACCOUNTING_FILE = "_accounting.json"
+PARTS_DIR = rundir.PARTS_DIR
+ACCOUNTING_FILE = rundir.ACCOUNTING
 BATCH_ROWS = 500
 
 

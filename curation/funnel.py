@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import yaml
 
-#: Stage output folders of a run directory, latest stage first.
-STAGES = ("decontaminate", "dedup", "annotate", "extract")
-#: Extraction-stage reason prefixes, in the order they are decided.
-EXTRACT_ORDER = ("error", "warc", "http", "trafilatura_v1", "resiliparse_v1")
+from curation import rundir, stages
+
+#: Extraction-stage reason prefixes, in the order they are decided (the extract Stage's drops_before).
+EXTRACT_ORDER = stages.EXTRACT_REASONS
+KEPT = "kept"
+#: Whitespace words of ``text`` (a regex split; the slow part of a query): the token count until
+#: the tokenizer stage exists. A table with an ``n_tokens`` column (a mixture) counts those instead.
+WHITESPACE_TOKENS = "(CASE WHEN trim(text) = '' THEN 0 ELSE len(regexp_split_to_array(trim(text), '\\s+')) END)"
 
 
 @dataclass
@@ -32,56 +37,84 @@ class FunnelRow:
 
 
 def stage_dir(run_dir: Path) -> Path:
-    """A stage output folder itself, or the latest stage folder inside a run directory."""
-    for name in STAGES:
-        if (run_dir / name / "_config.yaml").exists():
-            return run_dir / name
-    if (run_dir / "_config.yaml").exists():
+    """A stage output folder itself, or the latest document stage folder inside a run directory."""
+    for st in reversed(stages.document_stages()):
+        if (run_dir / st.folder / rundir.CONFIG).exists():
+            return run_dir / st.folder
+    if (run_dir / rundir.CONFIG).exists():
         return run_dir
     raise FileNotFoundError(f"{run_dir} is neither a curate stage output nor a run directory with one")
 
 
-def step_order(out: Path) -> list[str]:
-    """Stages in pipeline order: extraction first, then the annotate steps as configured, then
-    dedup. Dedup and decontaminate outputs carry no step list of their own, so the annotate
-    stage's (their sibling folder in a run directory) gives the order rows were dropped in."""
-    order = list(EXTRACT_ORDER)
-    for cfg_path in (out / "_config.yaml", out.parent / "annotate" / "_config.yaml"):
-        cfg = (yaml.safe_load(cfg_path.read_text()) or {}) if cfg_path.exists() else {}
-        steps = [s["name"] for s in cfg.get("steps", []) if isinstance(s, dict) and "name" in s]
-        if steps:
-            order += steps
-            break
-    return order + ["dedup"]
+def _steps(cfg: dict | None) -> list[str]:
+    steps = (cfg or {}).get("steps") if isinstance(cfg, dict) else None
+    return [s["name"] for s in steps if isinstance(s, dict) and isinstance(s.get("name"), str)] \
+        if isinstance(steps, list) else []
+
+
+def _read_config(folder: Path) -> dict | None:
+    cfg_path = folder / rundir.CONFIG
+    return (yaml.safe_load(cfg_path.read_text()) or {}) if cfg_path.exists() else None
+
+
+def step_order(out: Path, read_config=_read_config) -> list[str]:
+    """Drop-reason prefixes in pipeline order: every document stage's (curation.stages), a stage with
+    configured ``steps`` (annotate) contributing them as configured. Later stages carry no step list
+    of their own, so the configured stage's folder beside ``out`` in the run directory gives the
+    order rows were dropped in; ``out``'s own config does when it has none (a stage folder on its
+    own). ``read_config(folder)``: the folder's ``_config.yaml`` as a dict, or None."""
+    own = _steps(read_config(out))
+    order: list[str] = []
+    for st in stages.document_stages():
+        order += st.drops_before
+        if st.configured_steps:
+            sibling = out.parent / st.folder
+            order += (_steps(read_config(sibling)) if sibling != out else []) or own
+        order += st.drops_after
+    return list(dict.fromkeys(order))
+
+
+def stage_of(outcome: str) -> str:
+    """The step that decided an outcome: the part of the drop reason before the first dot."""
+    return KEPT if outcome == KEPT else outcome.split(".", 1)[0]
+
+
+def sort_key(order: Sequence[str]):
+    """Rows (stage, outcome, …) in pipeline order: by ``order``, unknown steps after the known ones,
+    kept last; ties by outcome then the remaining fields."""
+    index = {name: i for i, name in enumerate(order)}
+    return lambda stage, outcome, *rest: (stage == KEPT, index.get(stage, len(index)), outcome, *map(str, rest))
+
+
+def token_expr(cols: Sequence[str]) -> str:
+    return "n_tokens" if "n_tokens" in cols else WHITESPACE_TOKENS
+
+
+def outcomes(con: duckdb.DuckDBPyConnection, relation: str, by: str | None = None,
+             params: Sequence[object] = ()) -> list[tuple]:
+    """(outcome[, by], docs, tokens) of ``relation`` (a view name or a ``read_parquet(…)`` call),
+    grouped in DuckDB. ``by`` becomes NULL where the relation lacks that column."""
+    cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}", list(params)).fetchall()]
+    group = (f", {by}" if by in cols else f", NULL::VARCHAR AS {by}") if by else ""
+    return con.execute(f"""
+        SELECT coalesce(drop_reason, '{KEPT}') AS outcome{group},
+               count(*) AS docs, coalesce(sum({token_expr(cols)}), 0)::BIGINT AS tokens
+        FROM {relation} GROUP BY ALL""", list(params)).fetchall()
 
 
 def compute(run_dir: str | Path, by: str | None = None) -> tuple[list[FunnelRow], dict]:
     out = stage_dir(Path(run_dir))
     con = duckdb.connect()
-    group = f", {by}" if by else ""
-    rows = con.execute(
-        f"""
-        SELECT coalesce(drop_reason, 'kept') AS outcome{group},
-               count(*) AS docs,
-               coalesce(sum(CASE WHEN trim(text) = '' THEN 0
-                                 ELSE len(regexp_split_to_array(trim(text), '\\s+')) END), 0) AS tokens
-        FROM read_parquet(?, union_by_name = true)
-        GROUP BY ALL
-        """,
-        [str(out / "**" / "*.parquet")],
-    ).fetchall()
-    order = {name: i for i, name in enumerate(step_order(out))}
+    rows = outcomes(con, "read_parquet(?, union_by_name = true)", by, [str(out / "**" / "*.parquet")])
+    key = sort_key(step_order(out))
     result = []
     for row in rows:
-        outcome = row[0]
-        stage = "kept" if outcome == "kept" else outcome.split(".", 1)[0]
-        label = f"{outcome} [{row[1]}]" if by else outcome
-        result.append(FunnelRow(stage, label, int(row[-2]), int(row[-1])))
-    result.sort(key=lambda r: (r.stage == "kept", order.get(r.stage, len(order)), r.outcome))
+        label = f"{row[0]} [{row[1]}]" if by else row[0]
+        result.append(FunnelRow(stage_of(row[0]), label, int(row[-2]), int(row[-1])))
+    result.sort(key=lambda r: key(r.stage, r.outcome))
     meta = {"stage_dir": str(out)}
-    acc = out / "_accounting.json"
-    if acc.exists():
-        meta["records_read"] = json.loads(acc.read_text()).get("records_read")
+    if (out / rundir.ACCOUNTING).exists():
+        meta["records_read"] = rundir.read_accounting(out).get("records_read")
     return result, meta
 
 

@@ -26,9 +26,9 @@ from collections.abc import Iterable
 
 import pyarrow.fs as pafs
 
-from curation import fsutil
+from curation import fsutil, rundir
 
-MARKER = "_curate_output.json"
+MARKER = rundir.OUTPUT_MARKER
 FORMAT = "curate-output"
 VERSION = 1
 
@@ -37,8 +37,7 @@ VERSION = 1
 #: side files, _SUCCESS, _temporary (a killed write); extract: _parts; mix: _tokens and the
 #: manifest; decontaminate: _report.json; every job: _config.yaml, _accounting.json; atomic writes
 #: in progress: *.inprogress.
-WRITTEN = ("part-*", ".part-*.crc", "_SUCCESS", "._SUCCESS.crc", "_temporary", "_parts", "_tokens",
-           "_config.yaml", "_accounting.json", "_report.json", "mixture_manifest.json", "*.inprogress")
+WRITTEN = ("part-*", ".part-*.crc", *rundir.SIDE_FILES, "*" + rundir.IN_PROGRESS)
 
 
 class OutputRefused(Exception):

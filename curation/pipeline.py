@@ -38,6 +38,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -53,25 +54,20 @@ from typing import Any
 import yaml
 
 from curation import config as configlib
-from curation import fsutil, output_dir
+from curation import fsutil, output_dir, rundir, stages
 from curation.errors import JobError, damaged_parquet_error
 from curation.inputs import expand_inputs
 from curation.output_dir import OutputRefused
 
 log = logging.getLogger("curate.pipeline")
 
-#: Stage order; each stage reads the output of the last enabled stage before it.
-STAGES = ("extract", "annotate", "dedup", "decontaminate", "mix")
-STATE_FILE = "_pipeline.json"
-#: Files every stage writes after its data, per stage; all present = the stage finished. The last
-#: one written is the true marker (extract: _accounting.json; the others write _config.yaml last).
-COMPLETION_FILES = {
-    "extract": ("_config.yaml", "_accounting.json"),
-    "annotate": ("_accounting.json", "_config.yaml"),
-    "dedup": ("_accounting.json", "_config.yaml"),
-    "decontaminate": ("_report.json", "_accounting.json", "_config.yaml"),
-    "mix": ("mixture_manifest.json", "_config.yaml"),
-}
+#: Stage order (curation.stages, the one registry); each stage reads the output of the last enabled
+#: stage before it. The functions below iterate the registry itself, so a stage registered later
+#: (a test's, a plugin's) takes part; these two are its view at import time.
+STAGES = stages.names()
+STATE_FILE = rundir.PIPELINE_STATE
+#: Files every stage writes after its data (Stage.completion); all present = the stage finished.
+COMPLETION_FILES = {s.name: s.completion for s in stages.ordered()}
 #: Keys of a stage section that belong to the pipeline, not to the job.
 SECTION_KEYS = ("enabled", "config")
 
@@ -89,18 +85,26 @@ class StageSection:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    #: WARC/ARC/WET files, folders, globs or manifests (extract's INPUT); with extract disabled,
-    #: the documents the first enabled stage reads.
-    input: tuple[str, ...] = ()
-    #: The run directory: RUN_DIR/<stage>/ per stage, RUN_DIR/<stage>.yaml, RUN_DIR/_pipeline.json.
-    output: str = ""
-    extract: StageSection = field(default_factory=StageSection)
-    annotate: StageSection = field(default_factory=StageSection)
-    dedup: StageSection = field(default_factory=StageSection)
-    decontaminate: StageSection = field(default_factory=StageSection)
-    mix: StageSection = field(default_factory=StageSection)
+@functools.cache
+def _config_class(names: tuple[str, ...]) -> type:
+    cls = dataclasses.make_dataclass("PipelineConfig", [
+        ("input", tuple[str, ...], field(default=())),
+        ("output", str, field(default="")),
+        *[(name, StageSection, field(default_factory=StageSection)) for name in names],
+    ], frozen=True)
+    cls.__module__ = __name__
+    return cls
+
+
+def pipeline_config_class() -> type:
+    """PIPELINE.yaml as a frozen dataclass: ``input`` (WARC/ARC/WET files, folders, globs or manifests,
+    extract's INPUT; with extract disabled, the documents the first enabled stage reads), ``output``
+    (the run directory: RUN_DIR/<stage>/ per stage, RUN_DIR/<stage>.yaml, RUN_DIR/_pipeline.json) and
+    one :class:`StageSection` per registered stage (curation.stages), named after it."""
+    return _config_class(stages.names())
+
+
+PipelineConfig = pipeline_config_class()
 
 
 def load_pipeline(path: str | os.PathLike, overrides: list[str] | None = None) -> PipelineConfig:
@@ -108,7 +112,7 @@ def load_pipeline(path: str | os.PathLike, overrides: list[str] | None = None) -
     (a misspelt stage) are errors here, a section's unknown keys are the job's errors later."""
     raw = configlib.read_yaml(path, "pipeline")  # one line for bad YAML, bytes, keys or top level
     data = configlib.merge(dict(raw), configlib.parse_overrides(overrides))
-    for stage in STAGES:
+    for stage in stages.names():
         if stage not in data:
             continue
         section = data[stage]
@@ -120,8 +124,8 @@ def load_pipeline(path: str | os.PathLike, overrides: list[str] | None = None) -
             raise configlib.ConfigError(f"{stage} must be a mapping of the {stage} job's config keys, got {section!r}")
         section = dict(section)
         data[stage] = {**{k: section.pop(k) for k in SECTION_KEYS if k in section}, "settings": section}
-    cfg = configlib.build(PipelineConfig, data)
-    if not any(getattr(cfg, s).enabled for s in STAGES):
+    cfg = configlib.build(pipeline_config_class(), data)
+    if not any(getattr(cfg, s).enabled for s in stages.names()):
         raise configlib.ConfigError("every stage is disabled: nothing to run")
     return cfg
 
@@ -150,27 +154,17 @@ class StagePlan:
         return hashlib.sha256(self.resolved_config.encode()).hexdigest()
 
 
-def _job(stage: str):
-    from spark_jobs.annotate import AnnotateJob
-    from spark_jobs.decontaminate import DecontaminateJob
-    from spark_jobs.dedup import DedupJob
-    from spark_jobs.extract import ExtractJob
-    from spark_jobs.mix import MixJob
-
-    return {"extract": ExtractJob, "annotate": AnnotateJob, "dedup": DedupJob,
-            "decontaminate": DecontaminateJob, "mix": MixJob}[stage]()
-
-
 def plan_stages(cfg: PipelineConfig) -> list[StagePlan]:
     """Resolve every enabled stage: write RUN_DIR/<stage>.yaml and load it with the job's own
     ``load_config`` (its checks run here, before Spark). Raises ConfigError naming the stage."""
     plans: list[StagePlan] = []
     upstream: str | None = None
-    for stage in STAGES:
+    for st in stages.ordered():
+        stage = st.name
         section: StageSection = getattr(cfg, stage)
         if not section.enabled:
             continue
-        out = fsutil.join(cfg.output, stage)
+        out = rundir.stage_folder(cfg.output, st.folder)
         settings = dict(section.settings)
         if section.config:
             try:
@@ -183,24 +177,17 @@ def plan_stages(cfg: PipelineConfig) -> list[StagePlan]:
             if not cfg.input:
                 raise configlib.ConfigError("input is required: set it in the YAML or pass --input")
             reads = cfg.input
-            if stage != "extract" and len(reads) != 1:
+            if st.input != "files" and len(reads) != 1:
                 raise configlib.ConfigError(f"{stage} is the first enabled stage and reads one documents path; input has {len(reads)}")
         else:
             reads = (upstream,)
-        if stage == "mix":
+        if st.input == "config" and "input" not in section.settings:
             # The chain wins over a mixture file's own input; an input set in the section itself wins over both.
-            if "input" not in section.settings:
-                settings["input"] = reads[0]
-            argv = ["--output", out]
-        elif stage == "extract":
-            argv = [*reads, "--output", out]
-        elif stage == "decontaminate":
-            argv = ["--input", reads[0], "--output", out]
-        else:
-            argv = [reads[0], "--output", out]
-        config_file = fsutil.join(cfg.output, f"{stage}.yaml")
+            settings["input"] = reads[0]
+        argv = st.argv(reads, out)
+        config_file = rundir.stage_section_file(cfg.output, stage)
         fsutil.write_atomic(config_file, yaml.safe_dump(settings, sort_keys=False, allow_unicode=True).encode())
-        job = _job(stage)
+        job = st.load_adapter()
         args = job.build_parser().parse_args([*argv, "--config", config_file])
         try:
             job_cfg = job.load_config(args)
@@ -275,13 +262,9 @@ def _side_inputs(plan: StagePlan) -> list[str]:
                 found.append(value)
 
     walk(configlib.to_dict(plan.cfg))
-    if plan.name == "decontaminate" and plan.cfg.benchmarks:
-        import glob
-
-        from curation import decontam
-
-        for spec in decontam.load_benchmark_specs(plan.cfg.benchmarks):
-            found.extend(sorted(glob.glob(spec.path, recursive=True)))
+    side_inputs = stages.get(plan.name).side_inputs
+    if side_inputs is not None:
+        found.extend(side_inputs(plan.cfg))
     reads = set(plan.reads)
     return sorted(set(found) - reads)
 
@@ -289,8 +272,9 @@ def _side_inputs(plan: StagePlan) -> list[str]:
 def input_fingerprints(plan: StagePlan) -> dict[str, str]:
     """{path: fingerprint} of everything the stage reads: its data input and its side inputs."""
     out = {}
+    raw = plan.upstream is None and stages.get(plan.name).input == "files"
     for item in plan.reads:
-        out[item] = tree_fingerprint(item) if plan.upstream is not None or plan.name != "extract" else raw_input_fingerprint(item)
+        out[item] = raw_input_fingerprint(item) if raw else tree_fingerprint(item)
     for item in _side_inputs(plan):
         out[item] = tree_fingerprint(item, mtimes=True)
     return out
@@ -343,51 +327,23 @@ def _read_json(path: str) -> dict:
     return json.loads(fsutil.read_text(path))
 
 
+def _mismatch(what: str, got: Any, want: Any) -> list[str]:
+    return [f"{what}: {got} != {want}"] if got != want else []
+
+
 def check_accounting(plan: StagePlan, rows_in: int | None) -> dict:
     """Records in and out of a finished stage, checked three ways: the job's outcome counts sum to
     what it read, it read every row its input holds, and its output holds the rows it says it
-    wrote. Raises PipelineError on any mismatch (a silent loss must never go downstream)."""
-    out = plan.output
-    rows_out = parquet_rows(out)
-    problems: list[str] = []
-
-    def expect(what: str, got: Any, want: Any) -> None:
-        if got != want:
-            problems.append(f"{what}: {got} != {want}")
-
-    if plan.name == "mix":
-        manifest = _read_json(fsutil.join(out, "mixture_manifest.json"))
-        sources = manifest["sources"]
-        acc = {"records_in": sum(s["rows"] for s in sources.values()),
-               "records_out": sum(s["output_rows"] for s in sources.values()),
-               "tokens_planned": manifest["total_tokens"], "tokens_achieved": manifest["achieved_total_tokens"],
-               "by_source": {n: {"rows": s["rows"], "output_rows": s["output_rows"],
-                                 "planned_tokens": s["planned_tokens"], "achieved_tokens": s["achieved_tokens"]}
-                             for n, s in sources.items()}}
-        expect("rows in the mixture's Parquet vs its manifest", rows_out, acc["records_out"])
-    else:
-        raw = _read_json(fsutil.join(out, "_accounting.json"))
-        n = raw["records_read"]
-        if plan.name == "decontaminate":
-            acc = {"records_in": n, "records_out": raw["records_written"], "by_status": raw["by_status"]}
-            expect("statuses summed vs records read", sum(raw["by_status"].values()), n)
-            expect("records written vs read", raw["records_written"], n)
-            expect("rows in the output Parquet vs records written", rows_out, n)
-        else:
-            acc = {"records_in": n, "records_out": rows_out, "kept": raw["kept"], "dropped": raw["dropped"],
-                   "errored": raw["errored"], "by_outcome": raw["by_outcome"]}
-            expect("kept + dropped + errored vs records read", raw["kept"] + raw["dropped"] + raw["errored"], n)
-            expect("outcomes summed vs records read", sum(raw["by_outcome"].values()), n)
-            # dedup writes every row back; extract and annotate only kept ones unless keep_dropped.
-            every_row = plan.name == "dedup" or plan.cfg.keep_dropped
-            expect("rows in the output Parquet", rows_out, n if every_row else raw["kept"])
-            if plan.name == "extract":
-                expect("rows written per the parts", raw["rows_written"], rows_out)
-    if rows_in is not None and plan.name != "mix":  # a mixture selects and repeats rows by design
-        expect(f"records read vs rows in {plan.reads[0]}", acc["records_in"], rows_in)
+    wrote. The stage's own reader (Stage.accounting) reads its files and names its checks. Raises
+    PipelineError on any mismatch (a silent loss must never go downstream)."""
+    stage = stages.get(plan.name)
+    acc = stage.accounting(plan.output, plan.cfg, parquet_rows(plan.output))
+    problems = acc.problems()
+    if rows_in is not None and stage.reads_every_row:  # a mixture selects and repeats rows by design
+        problems += _mismatch(f"records read vs rows in {plan.reads[0]}", acc.records_in, rows_in)
     if problems:
-        raise PipelineError(f"{plan.name}: accounting does not add up ({'; '.join(problems)}); see {out}")
-    return acc
+        raise PipelineError(f"{plan.name}: accounting does not add up ({'; '.join(problems)}); see {plan.output}")
+    return acc.to_dict()
 
 
 # ---------------------------------------------------------------------------------- state
@@ -395,7 +351,7 @@ class State:
     """``RUN_DIR/_pipeline.json``, rewritten atomically after every change of a stage's status."""
 
     def __init__(self, run_dir: str):
-        self.path = fsutil.join(run_dir, STATE_FILE)
+        self.path = rundir.path(run_dir, rundir.PIPELINE_STATE)
         self.data: dict = {}
         if fsutil.exists(self.path):
             try:
@@ -417,10 +373,7 @@ class State:
 
 def _complete(stage: str, out: str) -> str | None:
     """None when every completion file is there, else the first missing one."""
-    for name in COMPLETION_FILES[stage]:
-        if not fsutil.exists(fsutil.join(out, name)):
-            return name
-    return None
+    return rundir.missing(out, stages.get(stage).completion)
 
 
 def skip_reason(record: Mapping, plan: StagePlan, inputs: Mapping[str, str]) -> str | None:
@@ -464,7 +417,7 @@ def run_pipeline(cfg: PipelineConfig, plans: list[StagePlan], *, from_stage: str
         raise PipelineError(f"--from {from_stage}: not an enabled stage (enabled: {', '.join(p.name for p in plans)})")
     state = State(cfg.output)
     version = code_version()
-    raw_fp = {item: raw_input_fingerprint(item) for item in cfg.input} if plans[0].name == "extract" else {}
+    raw_fp = {item: raw_input_fingerprint(item) for item in cfg.input} if stages.get(plans[0].name).input == "files" else {}
     state.data.update({"pipeline": pipeline_file, "config": configlib.to_dict(cfg), "code_version": version,
                        "input": list(cfg.input), "input_fingerprint": combined(raw_fp) if raw_fp else None,
                        "stages_enabled": [p.name for p in plans], "status": "running", "started": _now(),
@@ -559,7 +512,7 @@ def render(outcomes: list[StageOutcome], run_dir: str) -> str:
         a = o.accounting
         lines.append(f"  {o.name:<14} {o.action:<8} {o.seconds:>8.1f} {a.get('records_in', ''):>11} "
                      f"{a.get('records_out', ''):>12}  {o.reason}")
-    lines.append(f"  provenance: {fsutil.join(run_dir, STATE_FILE)}")
+    lines.append(f"  provenance: {rundir.path(run_dir, rundir.PIPELINE_STATE)}")
     return "\n".join(lines)
 
 
@@ -568,7 +521,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pipeline", metavar="PIPELINE.yaml", help="pipeline config: input, output and one section per stage")
     parser.add_argument("--output", "-o", help="run directory (overrides output: in the YAML)")
     parser.add_argument("--input", "-i", action="append", help="input (overrides input: in the YAML; repeatable)")
-    parser.add_argument("--from", dest="from_stage", choices=STAGES, help="rerun this stage and every later one")
+    parser.add_argument("--from", dest="from_stage", choices=stages.names(), help="rerun this stage and every later one")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a pipeline value, e.g. --set dedup.enabled=false or --set mix.total_tokens=5000")
     parser.add_argument("--master", help="Spark master, e.g. local[2] or spark://127.0.0.1:7077 (default local[*])")
@@ -590,7 +543,8 @@ def prepare(pipeline: str, output: str | None = None, inputs: list[str] | None =
         # Absolute, so executors on a cluster (whose working folders differ) write into the run directory.
         cfg = dataclasses.replace(cfg, output=os.path.abspath(fsutil.local_path(cfg.output)))
     local = [i for i in cfg.input if not fsutil.is_uri(i)]
-    if cfg.extract.enabled:
+    first = next(s for s in stages.ordered() if getattr(cfg, s.name).enabled)
+    if first.input == "files":  # extract reads WARC files
         files = expand_inputs(local) if local else []  # an input that matches nothing fails here, not after Spark started
         local = [*files, *(i for i in local if os.path.isdir(i))]
     elif local and not os.path.exists(local[0]):

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from curation import fsutil, rundir
 from curation.schema import PARQUET_WRITE_OPTIONS, Document
 
 #: Extension → language (the common ones; others are skipped as ``code.unknown_language``).
@@ -271,7 +272,7 @@ def write_documents(docs: Iterator[Document], out_dir: str | Path, kind: str) ->
     total = sum(counts.values())
     acc = {"records_read": total, "kept": counts.get("kept", 0),
            "by_outcome": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))}
-    (out / "_accounting.json").write_text(json.dumps(acc, indent=2) + "\n")
+    fsutil.write_atomic(rundir.path(out, rundir.ACCOUNTING), (json.dumps(acc, indent=2) + "\n").encode())
     return acc
 
 

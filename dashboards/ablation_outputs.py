@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from curation import confine
+from curation import confine, rundir
 from dashboards import jobs
 
 #: Files whose presence marks a folder as an ablation output (or one being started).
@@ -129,7 +129,7 @@ def default_config(run_dir: Path) -> str:
         text = ("vocab_size: 512\nproxies: 8\nheld_out: 3\nmodel: {n_layer: 1, d_model: 32, n_head: 2, seq_len: 32}\n"
                 "train: {steps: 40, batch_size: 8, lr: 0.01, checkpoint_every: 20, eval_batches: 4}\n")
     mix = run_dir / "mix"
-    manifest = _json(mix / "mixture_manifest.json", run_dir)
+    manifest = _json(mix / rundir.MANIFEST, run_dir)
     if manifest is None:
         return text
     line = f"mixture: {mix.resolve()}"

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from curation import confine, run_sql
+from curation import confine, run_sql, rundir
 from dashboards import docview, queries
 
 RUN_DIR_ENV = "CURATE_RUN_DIR"
@@ -146,7 +146,7 @@ def annotate_config(run: str) -> dict | None:
 
 def annotate_accounting(run: str) -> dict | None:
     """The annotate stage's ``_accounting.json`` (None when missing or outside the run)."""
-    return read_json(Path(run), Path(run) / "annotate" / "_accounting.json")[0]
+    return read_json(Path(run), Path(run) / "annotate" / rundir.ACCOUNTING)[0]
 
 
 def classifier_drops(run: str, view: str) -> tuple[pd.DataFrame, bool]:

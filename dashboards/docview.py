@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation import confine, fsutil
+from curation import confine, fsutil, rundir, stages
 from curation import decontam as dc
 
 #: os.pathsep-separated extra folders the dashboard may read files from (``--warc-root``).
@@ -114,14 +114,14 @@ def _item_file(report: dict | None, benchmark: str, file_name: str) -> str | Non
 def read_report(run_dir: Path, allowed: confine.Confinement | None = None) -> tuple[dict | None, str | None]:
     """(the decontaminate stage's ``_report.json``, None) or (None, why it is not shown)."""
     allowed = allowed or confinement(run_dir)
-    for stage in ("decontaminate", "decontam"):
+    for stage in stages.get("decontaminate").folders:
         try:
-            report = allowed.read_json(run_dir / stage / "_report.json")
+            report = allowed.read_json(run_dir / stage / rundir.REPORT)
         except confine.OutsideRunError as exc:
             return None, str(exc)
         if isinstance(report, dict):
             return report, None
-    return None, "the run has no readable decontaminate/_report.json"
+    return None, f"the run has no readable decontaminate/{rundir.REPORT}"
 
 
 def benchmark_item(report: dict | None, benchmark: str | None, item: str | None,

@@ -6,7 +6,8 @@ far more documents than a browser page, or pandas, should. Tests call these dire
 them with the pages.
 
 Tokens are the ``n_tokens`` column when a table has one (a ``curate mix`` output), else whitespace
-words, the same definition as ``curate funnel`` until the tokenizer stage exists.
+words: :mod:`curation.funnel`'s definition, and its query and row order make the funnel table, so
+the page and ``curate funnel`` agree by construction.
 """
 
 from __future__ import annotations
@@ -20,16 +21,21 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from curation import confine
+from curation import confine, rundir, stages
 from curation import funnel as funnel_mod
 from curation.schema import ERROR_PREFIX
 from curation.score_filters import CLASSIFIER_DROP_PREFIXES
 
-#: Document-stage views, latest first: the latest holds the whole funnel (rows dropped upstream
-#: pass through every later stage).
-DOC_STAGES = ("decontaminate", "decontam", "dedup", "annotate", "extract")
-#: Same expression as ``curate funnel``: whitespace words (a regex split; the slow part of a query).
-WHITESPACE_TOKENS = "(CASE WHEN trim(text) = '' THEN 0 ELSE len(regexp_split_to_array(trim(text), '\\s+')) END)"
+
+def doc_stages() -> tuple[str, ...]:
+    """Document-stage views (curation.stages, with older folder names), latest first: the latest
+    holds the whole funnel (rows dropped upstream pass through every later stage)."""
+    return tuple(f for st in reversed(stages.document_stages()) for f in st.folders)
+
+
+DOC_STAGES = doc_stages()
+#: ``curate funnel``'s expression: whitespace words (a regex split; the slow part of a query).
+WHITESPACE_TOKENS = funnel_mod.WHITESPACE_TOKENS
 #: Fine bins of a score's range: slider thresholds sit on their edges, so the counts a threshold
 #: keeps are exact sums of bins, computed once, and moving the slider runs no query.
 FINE_BINS = 200
@@ -38,7 +44,7 @@ KEPT = "kept"
 
 def doc_view(tables: dict[str, str]) -> str | None:
     """The latest document stage among the run's views (None when the run has none)."""
-    return next((t for t in DOC_STAGES if t in tables), None)
+    return next((t for t in doc_stages() if t in tables), None)
 
 
 def columns(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
@@ -47,7 +53,7 @@ def columns(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
 
 
 def token_expr(cols: dict[str, str] | list[str]) -> str:
-    return "n_tokens" if "n_tokens" in cols else WHITESPACE_TOKENS
+    return funnel_mod.token_expr(list(cols))
 
 
 def quote(name: str) -> str:
@@ -61,7 +67,7 @@ def stage_config(run_dir: Path, stage: str) -> dict | None:
     """A stage folder's ``_config.yaml`` (what the job ran with), or None when missing, malformed
     or linked out of the run (a _config.yaml that resolves outside the run is not read)."""
     try:
-        cfg = yaml.safe_load(confine.Confinement.under(run_dir).read_text(run_dir / stage / "_config.yaml"))
+        cfg = yaml.safe_load(confine.Confinement.under(run_dir).read_text(run_dir / stage / rundir.CONFIG))
     except (OSError, confine.OutsideRunError, yaml.YAMLError):
         return None
     return cfg if isinstance(cfg, dict) else None
@@ -74,12 +80,10 @@ def config_steps(cfg: dict | None) -> list[dict]:
 
 
 def step_order(run_dir: Path) -> list[str]:
-    """Stage names in pipeline order: extraction, the annotate steps as configured, then the
-    cross-document stages (so the table reads top to bottom like the pipeline ran)."""
-    order = list(funnel_mod.EXTRACT_ORDER)
-    for stage in ("annotate", "extract"):
-        order += [s["name"] for s in config_steps(stage_config(run_dir, stage))]
-    return order + ["top_fraction", "dedup"]
+    """Drop-reason prefixes in pipeline order (:func:`curation.funnel.step_order`, so the table reads
+    top to bottom like the pipeline ran), with the configs read through the run's confinement."""
+    return funnel_mod.step_order(Path(run_dir) / stages.document_stages()[-1].folder,
+                                 lambda folder: stage_config(Path(run_dir), folder.name))
 
 
 def funnel(con: duckdb.DuckDBPyConnection, view: str, run_dir: Path) -> pd.DataFrame:
@@ -88,17 +92,11 @@ def funnel(con: duckdb.DuckDBPyConnection, view: str, run_dir: Path) -> pd.DataF
     Grouped by language once, so the page's language filter is a pandas filter over a few dozen
     rows instead of a new scan of every document.
     """
-    cols = columns(con, view)
-    lang = "lang" if "lang" in cols else "NULL::VARCHAR"
-    df = con.execute(f"""
-        SELECT coalesce(drop_reason, '{KEPT}') AS outcome, {lang} AS lang,
-               count(*) AS docs, coalesce(sum({token_expr(cols)}), 0)::BIGINT AS tokens
-        FROM {quote(view)} GROUP BY ALL""").df()
-    df["stage"] = [KEPT if o == KEPT else o.split(".", 1)[0] for o in df["outcome"]]
-    order = {name: i for i, name in enumerate(step_order(run_dir))}
-    keys = [(s == KEPT, order.get(s, len(order)), o, str(lang)) for s, o, lang in zip(df["stage"], df["outcome"], df["lang"])]
-    df = df.iloc[sorted(range(len(df)), key=keys.__getitem__)].reset_index(drop=True)
-    return df[["stage", "outcome", "lang", "docs", "tokens"]]
+    rows = funnel_mod.outcomes(con, quote(view), by="lang")  # the query `curate funnel` runs
+    key = funnel_mod.sort_key(step_order(run_dir))
+    rows = sorted(((funnel_mod.stage_of(o), o, lang, docs, tokens) for o, lang, docs, tokens in rows),
+                  key=lambda r: key(r[0], r[1], r[2]))
+    return pd.DataFrame(rows, columns=["stage", "outcome", "lang", "docs", "tokens"])
 
 
 def funnel_view(raw: pd.DataFrame, langs: list[str] | None = None) -> pd.DataFrame:

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from curation import rundir, stages
 from curation.page_type import PAGE_TYPES
 from curation.schema import DOC_SCHEMA
 from curation.score_filters import CLASSIFIER_DROP_PREFIXES
@@ -64,7 +65,8 @@ OUTCOMES: dict[str, float] = {
 EXTRACT_PREFIXES = ("warc", "http", "trafilatura_v1", "error")
 ANNOTATE_STEPS = ("fasttext_lid_v1", "gopher_repetition_v1", "gopher_quality_v1", "c4_quality_v1",
                   "fineweb_quality_v1", "corruption_v1")
-STAGES = ("extract", "annotate", "dedup", "decontaminate")
+#: The document stages (curation.stages), in pipeline order: one folder of documents each.
+STAGES = tuple(st.name for st in stages.document_stages())
 LANGS = {"en": 0.72, "de": 0.08, "es": 0.07, "fr": 0.07, "ja": 0.06}
 SCORE_KEYS = ("lang_score", "gopher_n_words", "fineweb_line_punct_ratio", "zlib_ratio", "quality", "reasoning")
 #: Recorded by the classifier steps, after the heuristic ones: only documents these kept have them.
@@ -402,7 +404,7 @@ def _write_stage_files(run: Path, accounting: dict, contam: dict, n: int, annota
         "decontaminate": {"benchmarks": str(run / "benchmarks" / "bench.yaml")},
     }
     for st in STAGES:
-        (run / st / "_config.yaml").write_text(yaml.safe_dump(configs[st], sort_keys=False))
+        rundir.write_config(run / st, yaml.safe_dump(configs[st], sort_keys=False))
         acc = accounting[st]
         if st == "decontaminate":
             statuses: dict[str, int] = {"unchecked": sum(v for k, v in acc["by_outcome"].items() if k != "kept")}
@@ -411,7 +413,7 @@ def _write_stage_files(run: Path, accounting: dict, contam: dict, n: int, annota
                 statuses[s] = statuses.get(s, 0) + 1
             statuses["clean"] = kept - len(contam)
             acc = {"records_read": n, "records_written": n, "by_status": statuses, "seconds": 1.0}
-        (run / st / "_accounting.json").write_text(json.dumps(acc, indent=2))
+        rundir.write_accounting(run / st, acc)
 
 
 def _write_benchmarks(run: Path) -> Path:
@@ -425,7 +427,7 @@ def _write_benchmarks(run: Path) -> Path:
 
 def _write_report(run: Path, bench_file: Path, contam: dict, accounting: dict) -> None:
     statuses = [s for s, _ in contam.values()]
-    by_status = json.loads((run / "decontaminate" / "_accounting.json").read_text())["by_status"]
+    by_status = rundir.read_accounting(run / "decontaminate")["by_status"]
     report = {
         "benchmarks_file": str(run / "benchmarks" / "bench.yaml"), "long_n": 13, "short_n": 7,
         "info_threshold": 0.1, "contaminated_threshold": 0.35, "allowlist": None, "docs_by_status": by_status,
@@ -434,7 +436,7 @@ def _write_report(run: Path, bench_file: Path, contam: dict, accounting: dict) -
                                  "docs_contaminated": statuses.count("contaminated"),
                                  "docs_partial": statuses.count("partial")}},
     }
-    (run / "decontaminate" / "_report.json").write_text(json.dumps(report, indent=2))
+    rundir.write_json(run / "decontaminate", rundir.REPORT, report)
 
 
 def _write_mix(run: Path, rng: np.random.Generator, ids: list[str], texts: list[str], stage: np.ndarray,
@@ -485,8 +487,8 @@ def _write_mix(run: Path, rng: np.random.Generator, ids: list[str], texts: list[
                 "max_total_tokens": int(total / 0.9), "warnings": [], "seed": 0, "tokenizer": "bundled", "preset": None,
                 "sources": report, "inputs": {str(run / "decontaminate"): "sample"},
                 "config": yaml.safe_dump(config, sort_keys=False), "seconds": 1.0}
-    (mix / "mixture_manifest.json").write_text(json.dumps(manifest, indent=2))
-    (mix / "_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    rundir.write_json(mix, rundir.MANIFEST, manifest)
+    rundir.write_config(mix, yaml.safe_dump(config, sort_keys=False))
     return mix
 
 

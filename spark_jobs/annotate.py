@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,13 +23,10 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import config as configlib
-from curation import fsutil, output_dir
+from curation import output_dir, rundir, stages
 from curation.annotate_task import StepSpec, annotate_batches, build_steps, output_schema
 from curation.schema import DOC_SCHEMA
 from spark_jobs.job import JobError, SparkJob, StageProgress, log
-
-CONFIG_FILE = "_config.yaml"
-ACCOUNTING_FILE = "_accounting.json"
 
 DEFAULT_STEPS = (
     StepSpec("fasttext_lid_v1"),
@@ -66,7 +62,7 @@ class AnnotateJobConfig:
 
 class AnnotateJob(SparkJob):
     name = "annotate"
-    description = "Annotate extracted documents with language, heuristic and quality scores."
+    description = stages.get(name).help
     config_cls = AnnotateJobConfig
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -127,8 +123,8 @@ class AnnotateJob(SparkJob):
                    "kept": kept, "dropped": total - kept - errored, "errored": errored,
                    **({"top_fraction": selection} if selection else {}),
                    "seconds": round(time.perf_counter() - started, 2)}
-        fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())
-        fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+        rundir.write_accounting(out, summary)
+        rundir.write_config(out, configlib.dump(cfg))
         print(f"\nannotate finished in {summary['seconds']}s: {total} documents, kept {kept}, "
               f"dropped {summary['dropped']}, errored {errored}\n  output: {out}   funnel: curate funnel {out}", flush=True)
         return 0

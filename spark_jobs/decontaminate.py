@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import os
 import sys
 import time
@@ -34,12 +33,9 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 
 from curation import config as configlib
 from curation import decontam as dc
-from curation import fsutil, output_dir
+from curation import fsutil, output_dir, rundir, stages
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
 
-CONFIG_FILE = "_config.yaml"
-ACCOUNTING_FILE = "_accounting.json"
-REPORT_FILE = "_report.json"
 #: Status recorded for rows dropped upstream (drop_reason not null) that were not checked.
 UNCHECKED = "unchecked"
 
@@ -61,7 +57,7 @@ class DecontaminateJobConfig:
 
 class DecontaminateJob(SparkJob):
     name = "decontaminate"
-    description = "Flag documents that overlap benchmark items (phi-4 13-gram / 7-gram decontamination)."
+    description = stages.get(name).help
     config_cls = DecontaminateJobConfig
 
     def __init__(self) -> None:
@@ -143,12 +139,12 @@ class DecontaminateJob(SparkJob):
                    "by_status": dict(sorted(by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
                    "seconds": seconds}
         report = build_report(index, benchmarks, cfg, per_bench, by_status)
-        fsutil.write_atomic(fsutil.join(out, REPORT_FILE), json.dumps(report, indent=2).encode())
-        fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())
-        fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+        rundir.write_json(out, rundir.REPORT, report)
+        rundir.write_accounting(out, summary)
+        rundir.write_config(out, configlib.dump(cfg))
         print(f"\ndecontaminate finished in {seconds}s: {records_read} documents, "
               + ", ".join(f"{k} {v}" for k, v in summary["by_status"].items())
-              + f"\n  output: {out}   report: {fsutil.join(out, REPORT_FILE)}", flush=True)
+              + f"\n  output: {out}   report: {fsutil.join(out, rundir.REPORT)}", flush=True)
         return 0
 
 

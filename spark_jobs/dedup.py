@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -33,12 +32,10 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 import pyarrow as pa
 
 from curation import config as configlib
-from curation import fsutil, output_dir
+from curation import output_dir, rundir, stages
 from curation.dedup import MinHasher, MinHashParams, exact_key, normalize_url
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
 
-CONFIG_FILE = "_config.yaml"
-ACCOUNTING_FILE = "_accounting.json"
 ROW = "_dedup_row"
 
 
@@ -110,7 +107,7 @@ def key_batches(batches: Iterator[pa.RecordBatch], params: MinHashParams, want_m
 
 class DedupJob(SparkJob):
     name = "dedup"
-    description = "Remove exact, same-URL and MinHash near-duplicate documents (every row kept with its reason)."
+    description = stages.get(name).help
     config_cls = DedupJobConfig
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -198,8 +195,8 @@ class DedupJob(SparkJob):
                    "by_outcome": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
                    "kept": kept, "dropped": total - kept - errored, "errored": errored, "clusters": clusters,
                    **stats, "seconds": round(time.perf_counter() - started, 2)}
-        fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())
-        fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+        rundir.write_accounting(out, summary)
+        rundir.write_config(out, configlib.dump(cfg))
         print(f"\ndedup finished in {summary['seconds']}s: {total} documents, kept {kept}, "
               f"exact {counts.get('dedup.exact', 0)}, url {counts.get('dedup.url', 0)}, "
               f"near-duplicate {counts.get('dedup.minhash', 0)}, {clusters} clusters\n  output: {out}", flush=True)

@@ -23,11 +23,9 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import config as configlib
-from curation import fsutil, output_dir
+from curation import fsutil, output_dir, rundir, stages
 from curation.extract import ExtractConfig
 from curation.extract_task import (
-    ACCOUNTING_FILE,
-    PARTS_DIR,
     RESULT_SCHEMA,
     FileResult,
     completed_parts,
@@ -36,7 +34,6 @@ from curation.extract_task import (
 )
 from spark_jobs.job import SparkJob, StageProgress, expand_inputs, log
 
-CONFIG_FILE = "_config.yaml"
 RESULT_DDL = ", ".join(f"{f.name} string" for f in RESULT_SCHEMA)
 
 
@@ -49,7 +46,7 @@ class ExtractJobConfig:
 
 class ExtractJob(SparkJob):
     name = "extract"
-    description = "Extract main text from WARC/ARC/WET files into Parquet."
+    description = stages.get(name).help
     config_cls = ExtractJobConfig
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -87,11 +84,11 @@ class ExtractJob(SparkJob):
             results += [FileResult(**json.loads(r["result"])) for r in rows]
         # A task attempt killed mid-write (then retried) leaves its temporary part behind: every
         # task has finished now, so whatever is still in progress is litter.
-        for tmp in fsutil.list_files(fsutil.join(out, PARTS_DIR), ".inprogress"):
+        for tmp in fsutil.list_files(fsutil.join(out, rundir.PARTS_DIR), ".inprogress"):
             fsutil.remove_tree(tmp)
         summary = summarise(results)
         summary["seconds"] = round(time.perf_counter() - started, 2)
-        fsutil.write_atomic(fsutil.join(out, ACCOUNTING_FILE), json.dumps(summary, indent=2).encode())
+        rundir.write_accounting(out, summary)
         print_summary(summary, out)
         return 0
 
@@ -100,7 +97,7 @@ def prepare_output(out: str, cfg: ExtractJobConfig, resume: bool, inputs: list[s
     """A re-run replaces the previous output; a folder that is not ours is never touched, with or
     without --resume (curation.output_dir)."""
     output_dir.claim(out, "extract", inputs=inputs, resume=resume)
-    fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+    rundir.write_config(out, configlib.dump(cfg))
 
 
 def local_folders(inputs: list[str]) -> list[str]:
@@ -115,7 +112,7 @@ def print_summary(summary: dict, out: str) -> None:
     ]
     for outcome, count in summary["by_outcome"].items():
         lines.append(f"    {outcome:<36} {count:>8}  {count / n:6.1%}")
-    lines.append(f"  documents: {out}/*.parquet   accounting: {out}/{ACCOUNTING_FILE}   config: {out}/{CONFIG_FILE}")
+    lines.append(f"  documents: {out}/*.parquet   accounting: {out}/{rundir.ACCOUNTING}   config: {out}/{rundir.CONFIG}")
     print("\n".join(lines), flush=True)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
-import json
 import os
 import sys
 import time
@@ -32,17 +31,12 @@ import numpy as np
 import pyarrow as pa
 
 from curation import config as configlib
-from curation import fsutil, output_dir
+from curation import fsutil, output_dir, rundir, stages
 from curation.mixture_plan import PlanError, SourceBudget, plan
 from curation.mixture_sample import BINS, doc_key, find_cut
 from curation.schema import PARQUET_WRITE_OPTIONS
 from curation.tokens import valid_text
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
-
-MANIFEST_FILE = "mixture_manifest.json"
-#: Tokenised shards go in a sub-folder: Spark would try to read any file beside the Parquet parts.
-TOKENS_DIR = "_tokens"
-CONFIG_FILE = "_config.yaml"
 
 #: phi-4 Table 5, organic part only (web 15 : code 20 : acquired 10). Multilingual web is ~8% of all
 #: phi-4 data; here it is 8% of the organic mixture, and the rest of the web share is split evenly
@@ -180,7 +174,7 @@ def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int, 
 
 class MixJob(SparkJob):
     name = "mix"
-    description = "Assemble a token-budgeted mixture of sources (planned vs achieved tokens in a manifest)."
+    description = stages.get(name).help
     config_cls = MixJobConfig
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -296,8 +290,8 @@ class MixJob(SparkJob):
             **({"token_shards": token_shards} if token_shards is not None else {}),
             "config": configlib.dump(cfg), "seconds": round(time.perf_counter() - started, 2),
         }
-        fsutil.write_atomic(fsutil.join(out, MANIFEST_FILE), json.dumps(manifest, indent=2).encode())
-        fsutil.write_atomic(fsutil.join(out, CONFIG_FILE), configlib.dump(cfg).encode())
+        rundir.write_json(out, rundir.MANIFEST, manifest)
+        rundir.write_config(out, configlib.dump(cfg))
         print(f"\nmix finished in {manifest['seconds']}s: {manifest['achieved_total_tokens']:,} of "
               f"{cfg.total_tokens:,} tokens\n" + "\n".join(
                   f"  {n}: planned {r['planned_tokens']:,} achieved {r['achieved_tokens']:,} epochs {r['epochs']:.3f}"
@@ -345,14 +339,14 @@ def write_token_shards(batches: Iterator[pa.RecordBatch], tokenizer: str, out: s
     offsets, n = [0], 0
     # Streamed batch by batch: a partition's tokens never sit in memory at once (memory stays flat
     # as the mixture grows); only the offsets (8 bytes per document) are kept for the index.
-    with fsutil.atomic_output(fsutil.join(out, TOKENS_DIR, name + ".bin")) as sink:
+    with fsutil.atomic_output(fsutil.join(out, rundir.TOKENS_DIR, name + ".bin")) as sink:
         for batch in batches:
             for ids in tok.encode_batch(batch.column("text").to_pylist()):
                 arr = np.asarray(ids + ([eos] if eos is not None else []), dtype=dtype)
                 sink.write(arr.tobytes())
                 n += len(arr)
                 offsets.append(n)
-    fsutil.write_atomic(fsutil.join(out, TOKENS_DIR, name + ".idx"), np.asarray(offsets, dtype=np.int64).tobytes())
+    fsutil.write_atomic(fsutil.join(out, rundir.TOKENS_DIR, name + ".idx"), np.asarray(offsets, dtype=np.int64).tobytes())
     yield pa.RecordBatch.from_pylist([{"file": name, "docs": len(offsets) - 1, "tokens": n, "dtype": np.dtype(dtype).name}])
 
 

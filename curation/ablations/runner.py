@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from curation import config as configlib
+from curation import rundir
 from curation.ablations import regmix
 from curation.config import bounded
 from curation.schema import PARQUET_WRITE_OPTIONS
@@ -172,7 +173,7 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> Ablatio
 def mixture_sources(mix_dir: str) -> tuple[AblationSource, ...]:
     """The sources of a ``curate mix`` output, each its unique documents (``copy = 0``), centred on
     the mixture's own shares and capped so the proposal stays within its epoch limits."""
-    manifest = Path(mix_dir) / "mixture_manifest.json"
+    manifest = Path(mix_dir) / rundir.MANIFEST
     if not manifest.is_file():
         raise configlib.ConfigError(f"mixture: {manifest} not found (the output of `curate mix`)")
     try:
@@ -470,7 +471,7 @@ def best_mixture_yaml(cfg: AblationConfig, weights: dict[str, float], report: di
     shares = np.round(np.array([weights[n] for n in names]), 6)
     shares[int(shares.argmax())] += round(1.0 - shares.sum(), 6)
     if cfg.mixture:
-        manifest = json.loads((Path(cfg.mixture) / "mixture_manifest.json").read_text())
+        manifest = json.loads((Path(cfg.mixture) / rundir.MANIFEST).read_text())
         mix = yaml.safe_load(manifest["config"])
         mix.pop("preset", None)
         by = {s["name"]: s for s in mix.get("sources", [])}

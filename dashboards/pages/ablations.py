@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from curation import confine
+from curation import confine, rundir
 from dashboards import ablation_outputs as ao
 from dashboards import data, jobs
 
@@ -34,7 +34,7 @@ def new_ablation() -> None:
     text = st.text_area("Config (YAML, as for `curate ablate --config`)", ao.default_config(run), height=320,
                         key="abl_new_config")
     st.caption("Prefilled from demo/ablate-demo.yaml" + (", `mixture:` set to this run's mix folder."
-                                                           if (run / "mix" / "mixture_manifest.json").is_file() else
+                                                           if (run / "mix" / rundir.MANIFEST).is_file() else
                                                            "; this run has no mix folder: set `mixture:` or `sources:`."))
     if st.button("Launch", type="primary", key="abl_launch"):
         out = (run / name).resolve()

@@ -5,20 +5,21 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from curation import rundir, stages
 from dashboards import data
 
 st.title("Decontamination")
 run = data.require_run_dir()
 view = data.doc_view(run)
-stage = next((run / s for s in ("decontaminate", "decontam") if (run / s).is_dir()), None)
+stage = next((run / s for s in stages.get("decontaminate").folders if (run / s).is_dir()), None)
 has_cols = view is not None and "decontam_status" in data.columns(str(run), view)
 if stage is None and not has_cols:
     st.info("This run has no decontamination stage yet (`curate decontaminate`).")
     st.stop()
 
-report, refused = data.read_json(run, stage / "_report.json") if stage else (None, None)
+report, refused = data.read_json(run, stage / rundir.REPORT) if stage else (None, None)
 if refused:
-    st.error(f"_report.json not shown: {refused}")
+    st.error(f"{rundir.REPORT} not shown: {refused}")
 if report:
     rows = [{"benchmark": name, **{k: v for k, v in b.items() if k != "files"}, "files": len(b.get("files", []))}
             for name, b in report.get("benchmarks", {}).items()]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from curation import rundir
 from dashboards import data
 
 st.title("Mixture")
 run = data.require_run_dir()
-manifests = sorted({*run.glob("mix/mixture_manifest.json"), *run.glob("*/mixture_manifest.json")})
+manifests = sorted({*run.glob(f"mix/{rundir.MANIFEST}"), *run.glob(f"*/{rundir.MANIFEST}")})
 if not manifests:
     st.info("This run has no mixture yet (`curate mix --output RUN_DIR/mix`).")
     st.stop()
