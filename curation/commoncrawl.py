@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
+from curation import fsutil
+
 __all__ = [
     "CRAWL_ID_RE",
     "DEFAULT_BASE_URL",
@@ -534,9 +536,7 @@ def download_file(
 def write_manifest(path: str | os.PathLike[str], files: Iterable[str | os.PathLike[str]]) -> Path:
     """Write one local path per line (atomically)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(f"{os.fspath(f)}\n" for f in files), encoding="utf-8")
-    os.replace(tmp, path)
+    fsutil.write_atomic(str(path), "".join(f"{os.fspath(f)}\n" for f in files).encode("utf-8"))
     return path
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import pyarrow.fs as pafs
@@ -103,3 +104,19 @@ def atomic_output(path: str):
         fs.delete_file(tmp)
         raise
     fs.move(tmp, p)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
+    """A hidden temporary sibling of local ``path`` for a library that writes a file by name
+    (DuckDB, a tokenizer's ``save``, ``torch.save``): renamed over ``path`` when the block ends
+    without an error, removed either way, so readers never see a partial file."""
+    target = local_path(os.fspath(path))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.{uuid.uuid4().hex}.inprogress")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)

@@ -45,7 +45,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from curation import confine
+from curation import confine, fsutil
 from curation.output_dir import OutputRefused
 
 #: Statement types a query may have. SHOW / DESCRIBE / SUMMARIZE / FROM-first / VALUES / WITH all
@@ -431,23 +431,20 @@ def write_catalog(run_dir: str | Path, path: str | Path | None = None) -> Path:
     # Replacing a file is allowed only when it is a catalog written here (never a user's database).
     claim_file(str(target), "catalog", ours=is_catalog)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    try:
-        con = duckdb.connect(str(tmp))
+    with fsutil.atomic_path(target) as tmp:
         try:
-            # Bind the views under the same sandbox as connect(); settings are not stored in the file.
-            con.execute(f"SET temp_directory = {_sql_string(str(target.parent.resolve() / '.tmp'))}")
-            _lock_down(con, root)
-            for name, glob in tables.items():
-                con.execute(_view_sql(name, glob))
-                con.execute(f'COMMENT ON VIEW "{name}" IS {_sql_string(CATALOG_MARK)}')
+            con = duckdb.connect(tmp)
+            try:
+                # Bind the views under the same sandbox as connect(); settings are not stored in the file.
+                con.execute(f"SET temp_directory = {_sql_string(str(target.parent.resolve() / '.tmp'))}")
+                _lock_down(con, root)
+                for name, glob in tables.items():
+                    con.execute(_view_sql(name, glob))
+                    con.execute(f'COMMENT ON VIEW "{name}" IS {_sql_string(CATALOG_MARK)}')
+            finally:
+                con.close()
         finally:
-            con.close()
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
+            Path(f"{tmp}.wal").unlink(missing_ok=True)
     return target
 
 

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation import confine, output_dir
+from curation import confine, fsutil, output_dir
 
 CONFIG_FILE = "job_config.yaml"
 JOB_FILE = "job.json"
@@ -212,9 +212,7 @@ def launch(out_dir: str | Path, config_text: str | None = None, cwd: str | Path 
     started = time.time()
     record = {"pid": proc.pid, "pgid": proc.pid, "command": cmd, "cwd": workdir, "started": started,
               "launches": int(job.get("launches", 0)) + 1}
-    tmp = out / f".{JOB_FILE}.tmp"
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, out / JOB_FILE)
+    fsutil.write_atomic(str(out / JOB_FILE), json.dumps(record, indent=2).encode())
     return JobStatus(RUNNING, proc.pid, None, started, tuple(cmd))
 
 
@@ -277,9 +275,7 @@ def log_tail(out_dir: str | Path, max_bytes: int = 8000) -> str:
 def supervise(out: Path, cmd: list[str]) -> int:
     """Run ``cmd`` and write its exit code to ``out/job.exit`` (atomically)."""
     code = subprocess.call(cmd)
-    tmp = out / f".{EXIT_FILE}.tmp"
-    tmp.write_text(f"{code}\n")
-    os.replace(tmp, out / EXIT_FILE)
+    fsutil.write_atomic(str(out / EXIT_FILE), f"{code}\n".encode())
     return code
 
 

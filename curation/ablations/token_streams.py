@@ -18,11 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from curation import fsutil, rundir
 from curation.ablations.regmix import check_weights
 
 EOS_TOKEN = "<|endoftext|>"
 #: the mixture step's shard layout (see ``spark_jobs/mix.py: write_token_shards``)
-TOKENS_DIR = "_tokens"
+TOKENS_DIR = rundir.TOKENS_DIR
 _SHARD = re.compile(r"tokens-\d+\.bin")
 
 
@@ -50,9 +51,8 @@ def train_bpe_tokenizer(texts: Iterable[str], vocab_size: int, path: str | os.Pa
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
     tok.train_from_iterator(texts, trainer=trainer)
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    tok.save(str(tmp))
-    os.replace(tmp, path)  # a reader never sees a half-written tokenizer
+    with fsutil.atomic_path(path) as tmp:  # a reader never sees a half-written tokenizer
+        tok.save(tmp)
     return path
 
 

@@ -32,7 +32,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from curation import fsutil
 from curation.ablations.proxy_model import ProxyConfig, ProxyLM
 from curation.ablations.token_streams import MixtureSampler, SourceTokens, check_weights
 
@@ -200,18 +200,13 @@ def save_checkpoint(out_dir: Path, state: dict) -> None:
     leaves either the old or the new file complete (and at worst only ``.prev`` present, which
     loading accepts).
     """
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=out_dir)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with fsutil.atomic_path(out_dir / CHECKPOINT) as tmp:
+        with open(tmp, "wb") as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
         if (out_dir / CHECKPOINT).exists():
             os.replace(out_dir / CHECKPOINT, out_dir / PREV_CHECKPOINT)
-        os.replace(tmp, out_dir / CHECKPOINT)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     _fsync_dir(out_dir)
 
 
@@ -268,9 +263,7 @@ def _truncate_metrics(path: Path, keep_through_step: int) -> None:
             continue  # a line torn by the kill
         if rec.get("step", 0) <= keep_through_step:
             kept.append(line + "\n")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(kept), encoding="utf-8")
-    os.replace(tmp, path)
+    fsutil.write_atomic(str(path), "".join(kept).encode("utf-8"))
 
 
 @torch.no_grad()
@@ -324,9 +317,7 @@ def _load_previous(out: Path, resume: bool, identity: dict, device: torch.device
 
 
 def _write_json_atomic(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    fsutil.write_atomic(str(path), json.dumps(obj, indent=2).encode("utf-8"))
 
 
 def train(model_cfg: ProxyConfig, train_cfg: TrainConfig, sources: Sequence[SourceTokens],
