@@ -165,8 +165,8 @@ def recorded_inputs(run_dir: str | os.PathLike) -> list[str]:
             return None  # missing, malformed or a symlink out of the run: records nothing
 
     pipeline = load(rundir.PIPELINE_STATE, json.loads) or {}
-    stages = pipeline.get("stages") if isinstance(pipeline, dict) else None
-    for name, rec in (stages or {}).items():
+    records = pipeline.get("stages") if isinstance(pipeline, dict) else None
+    for name, rec in (records or {}).items():
         if isinstance(rec, dict):
             found += [k for k in (rec.get("inputs") or {}) if isinstance(k, str)]
             for key in INPUT_KEYS.get(name, ()):
