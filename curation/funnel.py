@@ -4,7 +4,9 @@ Computed with DuckDB over the Parquet files (not from job counters, which can dr
 A drop reason names the versioned step that made it (``gopher_quality_v1.too_few_words``), so the
 stage of a row is the part before the first dot. Because annotate passes rows dropped upstream
 through, the last stage's output (run with ``--keep-dropped``) holds the whole funnel.
-Tokens are whitespace words until the tokenizer stage exists.
+Tokens are whitespace words until the tokenizer stage exists (``n_tokens`` where a table has it).
+The stages and the drop-reason prefixes each decides come from :mod:`curation.stages`; the
+dashboard's funnel page runs :func:`outcomes` and sorts with :func:`sort_key` too, so the two agree.
 """
 
 from __future__ import annotations
