@@ -3,7 +3,8 @@
 A stage that exists only in this file (``tag``: marks short documents) is registered with one
 :func:`curation.stages.register` call, and with no other edit ``curate run`` plans, runs, checks
 and resumes it, ``curate funnel`` orders its drop reasons and the dashboard reads its folder.
-Plain Python: the fake job needs no Spark, and the pipeline's session is replaced by a stub.
+Plain Python (the ``unit`` tier): the fake job needs no Spark, and the pipeline's session is
+replaced by a stub, so no JVM starts.
 """
 
 from __future__ import annotations
@@ -101,36 +102,40 @@ def _pipeline_file(tmp_path: Path, documents: Path, **tag) -> Path:
     return path
 
 
-def _run(monkeypatch, pipeline_file: Path) -> list[pipeline.StageOutcome]:
+def _run(monkeypatch, capsys, pipeline_file: Path) -> dict[str, tuple[str, str]]:
+    """``curate run PIPELINE.yaml`` (the command function); {stage: (action, why)} from its table."""
     import spark_jobs.job
 
     monkeypatch.setattr(spark_jobs.job, "session", lambda *a, **k: contextlib.nullcontext(None))  # no JVM
-    cfg, plans = pipeline.prepare(str(pipeline_file))
-    return pipeline.run_pipeline(cfg, plans)
+    parser = argparse.ArgumentParser()
+    pipeline.add_arguments(parser)
+    capsys.readouterr()
+    assert pipeline.run(parser.parse_args([str(pipeline_file)])) == 0
+    table = capsys.readouterr().out.split("why\n", 1)[1].split("  provenance:")[0]
+    rows = [line.split(None, 5) for line in table.splitlines() if line.strip()]
+    return {r[0]: (r[1], r[-1]) for r in rows}
 
 
 # ------------------------------------------------------------------------------------- the proof
-def test_a_registered_stage_runs_resumes_and_is_checked(tag_stage, documents, tmp_path, monkeypatch):
+def test_a_registered_stage_runs_resumes_and_is_checked(tag_stage, documents, tmp_path, monkeypatch, capsys):
     pipe = _pipeline_file(tmp_path, documents, min_words=3)
     assert pipeline.load_pipeline(pipe).tag.settings == {"min_words": 3}  # a section of its own
-    [out] = _run(monkeypatch, pipe)
+    assert _run(monkeypatch, capsys, pipe) == {"tag": ("ran", "no previous run")}
     run = tmp_path / "run"
-    assert (out.name, out.action) == ("tag", "ran")
-    assert out.accounting == {"records_in": 4, "records_out": 4, "kept": 2, "dropped": 2, "errored": 0,
-                              "by_outcome": {"kept": 2, "tag.too_short": 1, "dedup.exact": 1}}
-    assert json.loads((run / rundir.PIPELINE_STATE).read_text())["stages"]["tag"]["status"] == "done"
+    record = json.loads((run / rundir.PIPELINE_STATE).read_text())["stages"]["tag"]
+    assert record["status"] == "done" and record["accounting"] == {
+        "records_in": 4, "records_out": 4, "kept": 2, "dropped": 2, "errored": 0,
+        "by_outcome": {"kept": 2, "tag.too_short": 1, "dedup.exact": 1}}
     assert (run / "tag.yaml").is_file()  # the section, as given to the job
     # Resumed: up to date, skipped; its completion files are the registry's.
-    assert [o.action for o in _run(monkeypatch, pipe)] == ["skipped"]
+    assert _run(monkeypatch, capsys, pipe) == {"tag": ("skipped", "up to date")}
     (run / "tag" / rundir.CONFIG).unlink()
-    assert pipeline.skip_reason(json.loads((run / rundir.PIPELINE_STATE).read_text())["stages"]["tag"],
-                                pipeline.prepare(str(pipe))[1][0], {}) is not None
-    [again] = _run(monkeypatch, pipe)
-    assert again.action == "ran" and "output incomplete" in again.reason
+    assert _run(monkeypatch, capsys, pipe) == {"tag": ("ran", f"output incomplete ({rundir.CONFIG} missing)")}
 
 
-def test_a_registered_stage_accounting_that_does_not_add_up_stops_the_run(tag_stage, documents, tmp_path, monkeypatch):
-    _run(monkeypatch, _pipeline_file(tmp_path, documents))
+def test_a_registered_stage_accounting_that_does_not_add_up_stops_the_run(tag_stage, documents, tmp_path, monkeypatch,
+                                                                        capsys):
+    _run(monkeypatch, capsys, _pipeline_file(tmp_path, documents))
     cfg, [plan] = pipeline.prepare(str(_pipeline_file(tmp_path, documents)))
     acc = rundir.read_accounting(plan.output)
     rundir.write_accounting(plan.output, {**acc, "kept": acc["kept"] - 1})  # a record lost
@@ -142,8 +147,9 @@ def test_a_registered_stage_accounting_that_does_not_add_up_stops_the_run(tag_st
     assert pipeline.check_accounting(plan, rows_in=4)["records_in"] == 4
 
 
-def test_a_registered_stage_is_in_the_funnel_the_dashboard_and_the_cli(tag_stage, documents, tmp_path, monkeypatch):
-    _run(monkeypatch, _pipeline_file(tmp_path, documents))
+def test_a_registered_stage_is_in_the_funnel_the_dashboard_and_the_cli(tag_stage, documents, tmp_path, monkeypatch,
+                                                                      capsys):
+    _run(monkeypatch, capsys, _pipeline_file(tmp_path, documents))
     run = tmp_path / "run"
     rows, meta = funnel.compute(run)
     assert meta["stage_dir"] == str(run / "tag") and meta["records_read"] == 4
