@@ -82,4 +82,4 @@ def test_hand_written_atomic_writes_go_through_fsutil():
             n = py.read_text().count("os.replace(")
             if n:
                 found[str(py.relative_to(REPO))] = n
-    assert found == allowed
+    assert {f: n for f, n in found.items() if n > allowed.get(f, 0)} == {}  # fewer is fine: one more routed
