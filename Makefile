@@ -19,6 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q pip==26.3
 	$(PY) -m pip install -q -r requirements.lock
+	rm -rf curate.egg-info  # a package build's leftover here would shadow the installed entry points (curate.steps)
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -m pip check
 	touch $(STAMP)

@@ -4,23 +4,76 @@
 the same way whichever trainer wrote it. A *name* (``quality``, ``reasoning``, ...) means a model
 shipped inside the package (:data:`SHIPPED_DIR`, rebuilt by ``make models``); an existing path
 always wins over a name.
+
+Kinds are a small registry (:data:`KINDS` built in); another package adds one with no edit here: an
+entry point in the ``curate.model_kinds`` group (:mod:`curation.plugins`) whose name is the kind
+``meta.json`` records and whose value is a :class:`ModelKind` (``check`` and ``load``), loaded the
+first time a model's kind is looked up.
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from classifiers.artifacts import META_FILE, read_meta_file
+from curation import plugins
 
 #: The models that ship with the package (heads and quantised fastText files; the encoder comes
 #: from its own wheel), so scoring works on a fresh machine with no ../shared data.
 SHIPPED_DIR = Path(__file__).resolve().parent / "models"
 KINDS = ("fasttext", "transformer", "combined")
+
+
+class ModelKind(Protocol):
+    """How one kind of model directory is verified and loaded; the loaded model has ``score(texts)``
+    (a float64 array, higher = better, NaN for empty text)."""
+
+    def check(self, model_dir: Path) -> None:
+        """Verify the directory's files without loading the model; raise with one line naming the file."""
+        ...
+
+    def load(self, model_dir: Path, device: str | None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class _BuiltinKind:
+    module: str
+    takes_device: bool = True
+
+    def check(self, model_dir: Path) -> None:
+        importlib.import_module(self.module).check(model_dir)
+
+    def load(self, model_dir: Path, device: str | None) -> Any:
+        module = importlib.import_module(self.module)
+        return module.load(model_dir, device=device) if self.takes_device else module.load(model_dir)
+
+
+_KINDS: dict[str, ModelKind] = {"fasttext": _BuiltinKind("classifiers.fasttext_model", takes_device=False),
+                                "transformer": _BuiltinKind("classifiers.transformer_model"),
+                                "combined": _BuiltinKind("classifiers.combined_model")}
+
+
+def register_kind(name: str, kind: ModelKind) -> ModelKind:
+    """Make ``kind`` load the model directories whose ``meta.json`` says ``kind: name``."""
+    if not callable(getattr(kind, "check", None)) or not callable(getattr(kind, "load", None)):
+        raise TypeError(f"model kind {name!r} needs check(model_dir) and load(model_dir, device)")
+    if _KINDS.get(name, kind) is not kind:
+        raise ValueError(f"model kind {name!r} is already registered")
+    _KINDS[name] = kind
+    return kind
+
+
+def kinds() -> dict[str, ModelKind]:
+    """Every model kind: the built-in ones and those other packages declare (``curate.model_kinds``)."""
+    plugins.load_group(plugins.MODEL_KINDS, lambda ep, kind: register_kind(ep.name, kind))
+    return _KINDS
 
 _CACHE: dict[tuple[str, str], Any] = {}
 
@@ -46,13 +99,17 @@ _LOCK = threading.RLock()
 
 
 def model_kind(model_dir: str | Path) -> str:
-    """``fasttext``, ``transformer`` or ``combined`` (older fastText directories say ``fasttext-quality``)."""
+    """``fasttext``, ``transformer``, ``combined`` (older fastText directories say ``fasttext-quality``)
+    or a plugin's kind."""
     d, meta = read_meta_file(resolve(model_dir))
     kind = str(meta.get("kind", ""))
-    for known in KINDS:
-        if kind.startswith(known):
-            return known
-    raise ValueError(f"{d / META_FILE}: unknown model kind {kind!r} (expected {', '.join(KINDS)})")
+    known = kinds()
+    if kind in known:
+        return kind
+    for builtin in KINDS:
+        if kind.startswith(builtin):
+            return builtin
+    raise ValueError(f"{d / META_FILE}: unknown model kind {kind!r} (expected {', '.join(known)})")
 
 
 def check(model_dir: str | Path, kind: str | None = None) -> str:
@@ -64,15 +121,7 @@ def check(model_dir: str | Path, kind: str | None = None) -> str:
     found = model_kind(model_dir)
     if kind is not None and found != kind:
         raise ValueError(f"{Path(model_dir) / META_FILE}: a {found} model, but this step needs a {kind} model")
-    if found == "fasttext":
-        from classifiers import fasttext_model
-        fasttext_model.check(model_dir)
-    elif found == "combined":
-        from classifiers import combined_model
-        combined_model.check(model_dir)
-    else:
-        from classifiers import transformer_model
-        transformer_model.check(model_dir)
+    kinds()[found].check(model_dir)
     return found
 
 
@@ -84,19 +133,7 @@ def load(model_dir: str | Path, device: str | None = "auto"):
     with _LOCK:
         model = _CACHE.get(key)
         if model is None:
-            kind = model_kind(model_dir)
-            if kind == "combined":
-                from classifiers import combined_model
-
-                model = combined_model.load(model_dir, device=device)
-            elif kind == "fasttext":
-                from classifiers import fasttext_model
-
-                model = fasttext_model.load(model_dir)
-            else:
-                from classifiers import transformer_model
-
-                model = transformer_model.load(model_dir, device=device)
+            model = kinds()[model_kind(model_dir)].load(model_dir, device)
             _CACHE[key] = model
     return model
 

@@ -44,7 +44,7 @@ def _record(docs: list[Document], probs, score_name: str, min_score: float | Non
 class FastTextClassifier:
     """P(positive class) from a fastText `curate train-classifier` model directory."""
 
-    name: ClassVar[str] = "fasttext_classifier_v1"
+    changes_text: ClassVar[bool] = False
     model_dir: str = ""
     score_name: str = "quality"
     #: Documents scoring below this are dropped as ``below_threshold``; None only records the score.
@@ -81,7 +81,7 @@ class TransformerClassifier:
     CPU by default in Spark executors unless ``device`` says otherwise: ``auto`` picks CUDA when
     the executor sees a GPU."""
 
-    name: ClassVar[str] = "transformer_classifier_v1"
+    changes_text: ClassVar[bool] = False
     model_dir: str = ""
     score_name: str = "quality_transformer"
     min_score: float | None = None
@@ -116,7 +116,7 @@ class ClassifierScore:
     The score goes to ``scores[score_name]`` (default: the model's name); ``min_score`` is optional
     (None only records). Empty text gets no score (SQL NULL), never a made-up one."""
 
-    name: ClassVar[str] = "classifier_score_v1"
+    changes_text: ClassVar[bool] = False
     model: str = ""
     score_name: str = ""
     min_score: float | None = None

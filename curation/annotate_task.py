@@ -17,9 +17,10 @@ import pyarrow as pa
 from curation import steps as steplib
 from curation.schema import DOC_SCHEMA, from_batch, to_batch
 
-#: Modules whose import registers the built-in steps.
-STEP_MODULES = ("curation.langid", "curation.heuristics", "curation.content_filters", "classifiers.scoring_steps",
-                "curation.score_filters")
+#: The core modules whose import registers the built-in steps. Steps from other packages (Curate's own
+#: classifier steps among them: classifiers.scoring_steps) register through entry points in the
+#: ``curate.steps`` group (pyproject.toml; curation.plugins), so the core names no other package.
+STEP_MODULES = ("curation.langid", "curation.heuristics", "curation.content_filters", "curation.score_filters")
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,11 @@ class StepSpec:
 
 
 def load_builtin_steps() -> None:
+    """Register every step: the core's modules, then the plugins' entry points (a module or plugin
+    that fails to import is an error, never a skipped step)."""
     for module in STEP_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a missing dependency inside the module is a real error
-                raise
+        importlib.import_module(module)
+    steplib.load_plugins()
 
 
 def build_steps(specs: tuple[StepSpec, ...]) -> list[Any]:

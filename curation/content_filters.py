@@ -212,7 +212,7 @@ class CorruptionFilter:
     #: over 29,700 windows of 1,024 characters (Chinese); random text, base64 >= 0.99.
     max_3gram_unique_frac: float = 0.97
     ngram_window: int = 1024
-    name: ClassVar[str] = "corruption_v1"
+    changes_text: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if self.min_chars < 0 or self.ngram_window < 3 or self.incompressible_min_bytes < 0:
@@ -573,7 +573,7 @@ class URLFilter:
     banned_words_files: tuple[str, ...] = ()
     soft_banned_words_files: tuple[str, ...] = ()
     min_soft_banned_words: int = 2  # datatrove's soft_word_threshold
-    name: ClassVar[str] = "url_filter_v1"
+    changes_text: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if not (self.blocklist_files or self.banned_words_files or self.soft_banned_words_files):
@@ -652,7 +652,7 @@ class WordFilter:
 
     word_files: tuple[str, ...] = ()
     max_ratio: float = 0.02
-    name: ClassVar[str] = "word_filter_v1"
+    changes_text: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if not self.word_files:
@@ -717,7 +717,7 @@ class PIIMask:
     email_placeholder: str = "<EMAIL>"
     ip_placeholder: str = "<IP>"
     keep_ips: tuple[str, ...] = ("8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "2001:4860:4860::8888", "2606:4700:4700::1111")
-    name: ClassVar[str] = "pii_mask_v1"
+    changes_text: ClassVar[bool] = True
 
     def __call__(self, doc: Document) -> str | None:
         text = doc.text or ""

@@ -405,7 +405,7 @@ def _n_grams(tokens: list[str], n: int) -> list[str]:
 class GopherQuality:
     """Gopher quality rules (Rae et al. 2021, Table A1), datatrove's order and defaults."""
 
-    name: ClassVar[str] = "gopher_quality_v1"
+    changes_text: ClassVar[bool] = False
     min_doc_words: int | None = 50
     max_doc_words: int | None = 100000
     min_avg_word_length: float | None = 3
@@ -477,7 +477,7 @@ class GopherQuality:
 class GopherRepetition:
     """Gopher repetition rules: duplicate lines/paragraphs and repeated n-grams (character shares)."""
 
-    name: ClassVar[str] = "gopher_repetition_v1"
+    changes_text: ClassVar[bool] = False
     dup_line_frac: float | None = 0.3
     dup_para_frac: float | None = 0.3
     dup_line_char_frac: float | None = 0.2
@@ -529,7 +529,7 @@ class GopherRepetition:
 class C4Quality:
     """C4's line rules (lines are removed from the text) and document rules (the page is dropped)."""
 
-    name: ClassVar[str] = "c4_quality_v1"
+    changes_text: ClassVar[bool] = True
     remove_citations: bool = True
     filter_no_terminal_punct: bool = True
     min_num_sentences: int = 5  # -1 disables
@@ -582,7 +582,7 @@ class C4Quality:
 class FineWebQuality:
     """FineWeb's additional rules: line punctuation, short lines, duplicated line characters, list ratio."""
 
-    name: ClassVar[str] = "fineweb_quality_v1"
+    changes_text: ClassVar[bool] = False
     line_punct_thr: float = 0.12
     line_punct_exclude_zero: bool = False
     short_line_thr: float = 0.67

@@ -81,7 +81,7 @@ class FastTextLangID:
     min_score_by_language: dict[str, float] = field(default_factory=dict)
     per_paragraph: bool = False
     model_path: str | None = None
-    name: ClassVar[str] = "fasttext_lid_v1"
+    changes_text: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         try:  # a damaged or missing model fails when the step is built: on the driver, before Spark

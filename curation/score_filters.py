@@ -30,7 +30,7 @@ class ScoreThreshold:
     Only documents whose ``lang`` is in ``languages`` are judged (empty list: every document);
     a document without the score (not scored, empty text) is kept: no score is no evidence."""
 
-    name: ClassVar[str] = "score_threshold_v1"
+    changes_text: ClassVar[bool] = False
     score: str = ""
     min_score: float | None = None
     max_score: float | None = None

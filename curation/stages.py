@@ -11,6 +11,10 @@ Adding a stage is one core module (its pure per-batch functions), one thin Spark
 ``spark_jobs.job.SparkJob``) and one :func:`register` call here; ``tests/test_stages.py`` registers
 a stage that exists only in the test and shows the pipeline's config, completion and accounting
 checks, the funnel's order and the dashboard's document views pick it up with no other edit.
+Another package adds one with no edit here: an entry point in the ``curate.stages`` group
+(:mod:`curation.plugins`) naming a :class:`Stage` (appended: it reads the last stage's output) or a
+function that calls :func:`register` itself (to place it with ``before=``), loaded the first time the
+registry is consulted.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from curation import rundir
+from curation import plugins, rundir
 
 #: How a stage's job is given what it reads: ``files`` (extract: WARC files, folders, globs,
 #: manifests, positional), ``documents`` (one documents folder, positional), ``documents_flag``
@@ -193,26 +197,42 @@ def register(stage: Stage, before: str | None = None) -> Stage:
     return stage
 
 
+def _register_plugin(ep: Any, obj: Any) -> None:
+    if isinstance(obj, Stage):
+        if REGISTRY.get(obj.name) is not obj:
+            register(obj)
+    elif callable(obj):
+        obj()  # it calls register(..., before=...) itself
+    else:
+        raise TypeError(f"{ep.value} is neither a Stage nor a function that registers one")
+
+
+def _registry() -> dict[str, Stage]:
+    """The registry, with the stages other packages declare (entry points ``curate.stages``) loaded once."""
+    plugins.load_group(plugins.STAGES, _register_plugin)
+    return REGISTRY
+
+
 def ordered() -> tuple[Stage, ...]:
-    return tuple(REGISTRY.values())
+    return tuple(_registry().values())
 
 
 def names() -> tuple[str, ...]:
-    return tuple(REGISTRY)
+    return tuple(_registry())
 
 
 def get(name: str) -> Stage:
-    return REGISTRY[name]
+    return _registry()[name]
 
 
 def document_stages() -> tuple[Stage, ...]:
     """The stages whose output is documents, in pipeline order (the last holds the whole funnel)."""
-    return tuple(s for s in REGISTRY.values() if s.documents)
+    return tuple(s for s in _registry().values() if s.documents)
 
 
 def first_reads_files() -> Stage:
     """The stage that reads raw files (WARC) rather than documents."""
-    return next(s for s in REGISTRY.values() if s.input == "files")
+    return next(s for s in _registry().values() if s.input == "files")
 
 
 def _benchmark_files(cfg: Any) -> list[str]:
