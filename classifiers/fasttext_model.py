@@ -32,6 +32,7 @@ import numpy as np
 
 from classifiers.artifacts import META_FILE, read_meta, record_files, verify_files
 from classifiers.training_data import HQ, PUNCT_CHARS
+from curation.errors import ModelError as ModelError  # one definition; re-exported
 from curation.model_files import check_fasttext
 
 META_VERSION = 1
@@ -47,10 +48,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "dim": 64, "wordNgrams": 2, "bucket": 200_000, "epoch": 5, "lr": 0.1,
     "minCount": 2, "thread": 2, "seed": 0, "loss": "softmax",
 }
-
-
-class ModelError(Exception):
-    """A user-facing error (CLI prints one line, exits 2)."""
 
 
 def _ft():

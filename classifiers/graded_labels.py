@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curation.errors import CurateError
+
 SCORE_MIN, SCORE_MAX = 0.0, 5.0
 
 
-class LabelFileError(ValueError):
+class LabelFileError(CurateError, ValueError):
     """A labels or documents file that cannot be trained on (one line, exit 2)."""
 
 

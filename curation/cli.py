@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from curation.errors import CurateError, report
+
 
 def main(argv: list[str] | None = None) -> int:
     from curation import stages
@@ -40,9 +42,25 @@ def main(argv: list[str] | None = None) -> int:
 
     ablate.add_arguments(sub.add_parser("ablate", help="mixture ablations: train proxy LMs on sampled mixtures, propose the best"))
     demo.add_arguments(sub.add_parser("demo", help="run the demo pipeline (demo/pipeline.yaml) on the bundled WARC, then print its funnel"))
+    from curation import config_command
+
+    config_command.add_arguments(sub.add_parser("config", help="show a stage's default config (curate config show STAGE)"))
 
     args = parser.parse_args(argv)
     configure_logging(getattr(args, "verbose", False))
+    try:
+        return _dispatch(args, jobs)
+    except CurateError as exc:  # every verb's user errors: one line on stderr, exit 2, no traceback
+        return report(args.command, exc)
+
+
+def _dispatch(args: argparse.Namespace, jobs: dict) -> int:
+    from classifiers import commands as classifier_commands
+    from classifiers import llm_label, score_command, seeds
+    from curation import commoncrawl, config_command, demo, funnel, pipeline, run_sql, sources
+    from curation.ablations import runner as ablate
+    from dashboards import launch as dashboard
+
     if args.command in jobs:
         return jobs[args.command].execute(args)
     if args.command == "fetch-cc":
@@ -69,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return classifier_commands.run_train(args)
     if args.command == "score":
         return score_command.run(args)
+    if args.command == "config":
+        return config_command.run(args)
     return demo.run(args)
 
 

@@ -59,6 +59,7 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from curation import fsutil
+from curation.errors import CurateError
 
 __all__ = [
     "CRAWL_ID_RE",
@@ -101,7 +102,7 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- errors / data
 
 
-class CommonCrawlError(Exception):
+class CommonCrawlError(CurateError):
     """A problem the user has to fix (bad crawl id, unknown crawl, too few segments...)."""
 
 

@@ -24,10 +24,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from curation.errors import CurateError, one_line
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(CurateError, ValueError):
     """A config file or override that does not fit the config's dataclasses.
 
     Always one line: the message is printed as the whole report of a failed command, and it quotes
@@ -35,10 +37,7 @@ class ConfigError(ValueError):
     control characters; those are shown escaped (``\\n``)."""
 
     def __init__(self, message: Any = "") -> None:
-        text = str(message)
-        if not text.isprintable():
-            text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-        super().__init__(text)
+        super().__init__(one_line(message))
 
 
 def _key(k: str) -> str:

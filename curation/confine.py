@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from curation import rundir, stages
+from curation.errors import CurateError
 
 #: Folders a run's config may name an input in but that never become a root: a crafted
 #: ``benchmarks: /etc/x.yaml`` must not make ``/etc/passwd`` readable. The home folder itself (its
@@ -38,7 +39,7 @@ INPUT_KEYS = {st.name: st.input_keys for st in stages.ordered() if st.input_keys
 _GLOB_CHARS = frozenset("*?[")
 
 
-class OutsideRunError(ValueError):
+class OutsideRunError(CurateError, ValueError):
     """A path resolves outside every allowed folder; nothing was read."""
 
 

@@ -44,6 +44,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from curation.errors import CurateError
+
 CLEAN, PARTIAL, CONTAMINATED = "clean", "partial", "contaminated"
 #: Version of the hashing scheme (normalisation + token hash + polynomial); saved allow-lists carry it.
 HASH_VERSION = "curate-decontam-v1"
@@ -56,7 +58,7 @@ _WORD = re.compile(r"[^\W_]+")
 _BASE = np.uint64(0x9E3779B97F4A7C15)
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(CurateError, ValueError):
     """A benchmark spec or file that cannot be read; the message names the file (and line)."""
 
 

@@ -2,15 +2,46 @@
 
 Pure Python: the pipeline (core), the Spark jobs and the CLI all raise and catch these, so they live
 below all of them (they began in ``spark_jobs.job``, which still re-exports them).
+
+Every error a user can fix (a bad config, input, label or model file, a refused output folder, an
+impossible mixture plan...) derives from :class:`CurateError`. ``curate`` (``curation.cli.main``)
+catches it once for every verb and prints one line, ``curate VERB: error: MESSAGE``, on stderr and
+exits 2; anything else is a bug and keeps its traceback. Errors that code catches as ``ValueError``
+subclass both (``class ModelFileError(ModelError, ValueError)``).
 """
 
 from __future__ import annotations
 
 import re
+import sys
+from typing import Any, TextIO
 
 
-class JobError(Exception):
-    """A user error (bad input, bad config): reported as one line, exit code 2."""
+def one_line(message: Any) -> str:
+    """``message`` as one printable line: newlines and terminal control characters escaped (``\\n``),
+    since a message often quotes what the user wrote (keys, values, file contents)."""
+    text = str(message)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+class CurateError(Exception):
+    """The base of every user-facing error: reported as one line, exit code 2, by every verb."""
+
+
+class JobError(CurateError):
+    """A user error in a job (bad input, bad config): reported as one line, exit code 2."""
+
+
+class ModelError(CurateError):
+    """A model that cannot be used: missing, damaged, of an unknown kind (one line, exit 2)."""
+
+
+def report(verb: str, exc: BaseException, file: TextIO | None = None) -> int:
+    """Print ``curate VERB: error: MESSAGE`` (one line) on stderr and return the exit code, 2."""
+    print(f"curate {verb}: error: {one_line(exc)}", file=file or sys.stderr)
+    return 2
 
 
 def damaged_parquet_error(exc: BaseException) -> str | None:

@@ -21,6 +21,7 @@ import duckdb
 import yaml
 
 from curation import rundir, stages
+from curation.errors import report
 
 #: Extraction-stage reason prefixes, in the order they are decided (the extract Stage's drops_before).
 EXTRACT_ORDER = stages.EXTRACT_REASONS
@@ -148,8 +149,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         rows, meta = compute(args.run_dir, args.by)
     except (FileNotFoundError, duckdb.Error) as exc:
-        print(f"funnel: {exc}")
-        return 2
+        return report("funnel", exc)  # one line on stderr (it went to stdout)
     if args.json:
         print(json.dumps({"meta": meta, "rows": [r.__dict__ for r in rows]}, indent=2))
     else:

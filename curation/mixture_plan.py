@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from curation.errors import CurateError
+
 #: Shares must sum to 1 within this tolerance (YAML percentages such as 33.3 + 33.3 + 33.4).
 SHARE_TOLERANCE = 1e-6
 
 
-class PlanError(ValueError):
+class PlanError(CurateError, ValueError):
     """An impossible or inconsistent mixture: raised before any data is read or written."""
 
 

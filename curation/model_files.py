@@ -35,6 +35,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from curation.errors import ModelError
+
 #: fastText's FASTTEXT_FILEFORMAT_MAGIC_INT32 and the newest format version (fastText 0.9.x).
 FASTTEXT_MAGIC = 793712314
 FASTTEXT_VERSIONS = (11, 12)
@@ -45,7 +47,7 @@ ZIP_CRC_LIMIT = 64 * 2**20
 _CHUNK = 8 * 2**20
 
 
-class ModelFileError(ValueError):
+class ModelFileError(ModelError, ValueError):
     """A model file that is missing, truncated, altered or not of its format (one line, exit 2)."""
 
 

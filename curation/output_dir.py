@@ -27,6 +27,7 @@ from collections.abc import Iterable
 import pyarrow.fs as pafs
 
 from curation import fsutil, rundir
+from curation.errors import CurateError
 
 MARKER = rundir.OUTPUT_MARKER
 FORMAT = "curate-output"
@@ -40,7 +41,7 @@ VERSION = 1
 WRITTEN = ("part-*", ".part-*.crc", *rundir.SIDE_FILES, "*" + rundir.IN_PROGRESS)
 
 
-class OutputRefused(Exception):
+class OutputRefused(CurateError):
     """Curate will not write to or delete from this folder: one line, exit code 2."""
 
 

@@ -46,6 +46,7 @@ import duckdb
 import pyarrow as pa
 
 from curation import confine, fsutil
+from curation.errors import CurateError
 from curation.output_dir import OutputRefused
 
 #: Statement types a query may have. SHOW / DESCRIBE / SUMMARIZE / FROM-first / VALUES / WITH all
@@ -84,7 +85,7 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^()]*\)\s*)?(?P<rest>.+)$", re.IGNORECASE | re.DOTALL)
 
 
-class SqlError(ValueError):
+class SqlError(CurateError, ValueError):
     """A query that cannot run or did not finish, said in one line (``curate sql`` exits 2)."""
 
 

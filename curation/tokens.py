@@ -22,13 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from curation.errors import CurateError
 from curation.model_files import bundled_encoder_path
 
 _CACHE: dict[str, Tokenizer] = {}
 _LOCK = threading.Lock()
 
 
-class TokenizerError(ValueError):
+class TokenizerError(CurateError, ValueError):
     """A missing or unreadable tokenizer file (a clear error before any work)."""
 
 

@@ -18,14 +18,13 @@ from typing import Any, ClassVar
 
 from curation import config as configlib
 from curation import fsutil
-from curation.errors import JobError, damaged_parquet_error
+from curation.errors import CurateError, JobError, damaged_parquet_error
 
 # Moved to the core (the pipeline checks inputs before Spark starts); re-exported under their old names.
 from curation.inputs import ARCHIVE_SUFFIXES as ARCHIVE_SUFFIXES
 from curation.inputs import MANIFEST_SUFFIXES as MANIFEST_SUFFIXES
 from curation.inputs import expand_inputs as expand_inputs
 from curation.inputs import walk_files as walk_files
-from curation.output_dir import OutputRefused
 
 log = logging.getLogger("curate")
 
@@ -232,7 +231,7 @@ class SparkJob:
         with session(f"curate-{self.name}", args.master, conf) as spark:
             try:
                 return self.run(spark, args, cfg)
-            except (JobError, OutputRefused) as exc:
+            except CurateError as exc:  # JobError, OutputRefused, a model or tokenizer file...
                 log.error("%s: %s", self.name, exc)
                 return 2
             except Exception as exc:

@@ -44,6 +44,8 @@ import torch
 from curation import fsutil
 from curation.ablations.proxy_model import ProxyConfig, ProxyLM
 from curation.ablations.token_streams import MixtureSampler, SourceTokens, check_weights
+from curation.devices import resolve_device
+from curation.errors import CurateError
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class CheckpointError(RuntimeError):
     """No usable checkpoint although one was written: training will not silently restart."""
 
 
-class RunMismatchError(ValueError):
+class RunMismatchError(CurateError, ValueError):
     """``out_dir`` holds a different run (other configs, sources, weights or data)."""
 
 
@@ -111,12 +113,6 @@ class TrainConfig:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _autocast(device: torch.device):
