@@ -111,7 +111,13 @@ def load_pipeline(path: str | os.PathLike, overrides: list[str] | None = None) -
     """PIPELINE.yaml (+ ``--set stage.key=value``) → :class:`PipelineConfig`; unknown top-level keys
     (a misspelt stage) are errors here, a section's unknown keys are the job's errors later."""
     raw = configlib.read_yaml(path, "pipeline")  # one line for bad YAML, bytes, keys or top level
-    data = configlib.merge(dict(raw), configlib.parse_overrides(overrides))
+    return pipeline_config(configlib.merge(dict(raw), configlib.parse_overrides(overrides)))
+
+
+def pipeline_config(data: Mapping[str, Any]) -> PipelineConfig:
+    """A PIPELINE.yaml's mapping (``input``, ``output``, one section per stage: a mapping of the job's
+    keys plus ``enabled``/``config``, or a bool) → :class:`PipelineConfig`, checked as the YAML is."""
+    data = dict(data)
     for stage in stages.names():
         if stage not in data:
             continue
@@ -532,7 +538,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def prepare(pipeline: str, output: str | None = None, inputs: list[str] | None = None,
             overrides: list[str] | None = None) -> tuple[PipelineConfig, list[StagePlan]]:
     """Load and check everything that can be checked without Spark; raises ConfigError/JobError."""
-    cfg = load_pipeline(pipeline, overrides)
+    return resolve(load_pipeline(pipeline, overrides), output, inputs)
+
+
+def resolve(cfg: PipelineConfig, output: str | None = None,
+            inputs: list[str] | None = None) -> tuple[PipelineConfig, list[StagePlan]]:
+    """:func:`prepare` for a config already built (``curate run`` and :class:`Pipeline` both come here)."""
     if output:
         cfg = dataclasses.replace(cfg, output=output)
     if inputs:
@@ -573,3 +584,66 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print("\n" + render(outcomes, cfg.output), flush=True)
     return 0
+
+
+# ---------------------------------------------------------------------------------- Python API
+class Pipeline:
+    """The run ``curate run PIPELINE.yaml`` describes, composed from Python (README "Composing a run
+    from Python")::
+
+        from curation.pipeline import Pipeline
+
+        p = Pipeline([
+            "extract",
+            ("annotate", {"keep_dropped": True}),
+        ])
+        p.plan(["demo/demo.warc.gz"], "runs/py")        # the resolved stages; no Spark
+        outcomes = p.run(["demo/demo.warc.gz"], "runs/py")
+
+    ``stages`` lists the stages to run, each a name, ``(name, settings)`` with the job's own config
+    keys (what a YAML section holds; ``config`` names a job YAML they are merged over) or ``(name,
+    StageSection)``; stages not listed are disabled. The same :class:`PipelineConfig` as the YAML is
+    built and checked by the same code (:func:`pipeline_config`, :func:`resolve`, :func:`run_pipeline`),
+    so resuming, accounting checks and ``_pipeline.json`` are those of ``curate run``. Errors are
+    raised (``ConfigError``, ``JobError``, ``PipelineError``), not turned into exit codes.
+    """
+
+    def __init__(self, stages: list[str | tuple[str, Mapping[str, Any] | StageSection]]):
+        sections: dict[str, dict[str, Any]] = {}
+        for item in stages:
+            name, section = (item, {}) if isinstance(item, str) else item
+            if name in sections:
+                raise configlib.ConfigError(f"stage {name!r} is listed twice")
+            if isinstance(section, StageSection):
+                if not section.enabled:
+                    continue
+                section = {**section.settings, **({"config": section.config} if section.config else {})}
+            sections[name] = dict(section)
+        self.sections = sections
+
+    def config(self, inputs: str | list[str] | tuple[str, ...], output: str) -> PipelineConfig:
+        """The :class:`PipelineConfig` this pipeline is, reading ``inputs`` into the run directory ``output``."""
+        unknown = [n for n in self.sections if n not in stages.names()]
+        if unknown:
+            raise configlib.ConfigError(f"unknown stage {unknown[0]!r} (stages: {', '.join(stages.names())})")
+        inputs = [inputs] if isinstance(inputs, str | os.PathLike) else inputs
+        data: dict[str, Any] = {"input": [str(i) for i in inputs], "output": str(output)}
+        for name in stages.names():
+            data[name] = self.sections.get(name, False)
+        return pipeline_config(data)
+
+    def plan(self, inputs: str | list[str] | tuple[str, ...], output: str) -> list[StagePlan]:
+        """Resolve and check every stage as ``curate run`` does before Spark starts (writes
+        ``RUN_DIR/<stage>.yaml``); nothing runs."""
+        return resolve(self.config(inputs, output))[1]
+
+    def run(self, inputs: str | list[str] | tuple[str, ...], output: str, **options: Any) -> list[StageOutcome]:
+        """Run (or skip, when up to date) every stage; ``options``: ``from_stage``, ``master``,
+        ``spark_conf`` as for :func:`run_pipeline`."""
+        return run_config(self.config(inputs, output), **options)
+
+
+def run_config(cfg: PipelineConfig, **options: Any) -> list[StageOutcome]:
+    """Run a :class:`PipelineConfig` (from :meth:`Pipeline.config` or :func:`load_pipeline`) as ``curate run`` does."""
+    cfg, plans = resolve(cfg)
+    return run_pipeline(cfg, plans, **options)
