@@ -34,6 +34,7 @@ from curation import config as configlib
 from curation import fsutil, output_dir, rundir, stages
 from curation.mixture_plan import PlanError, SourceBudget, plan
 from curation.mixture_sample import BINS, doc_key, find_cut
+from curation.mixture_source import KEPT, Source
 from curation.schema import PARQUET_WRITE_OPTIONS
 from curation.tokens import valid_text
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
@@ -53,15 +54,15 @@ PRESETS: dict[str, dict[str, float]] = {
 
 
 @dataclass(frozen=True)
-class MixSource:
-    name: str = ""
-    #: Share of total tokens in (0, 1]; 0 takes the preset's share for this name.
-    share: float = 0.0
-    #: Spark SQL condition selecting this source's documents.
-    where: str = "drop_reason IS NULL"
+class MixSource(Source):
+    """A :class:`curation.mixture_source.Source` with its share of the mixture's tokens."""
+
+    #: SQL condition selecting this source's documents (the one dialect of curation.mixture_source).
+    where: str = KEPT
     #: Parquet/JSONL documents (id, text); default: the mixture's ``input``.
     input: str | None = None
-    max_epochs: float = 1.0
+    #: Share of total tokens in (0, 1]; 0 takes the preset's share for this name.
+    share: float = 0.0
 
 
 @dataclass(frozen=True)

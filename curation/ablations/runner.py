@@ -39,6 +39,7 @@ from curation import config as configlib
 from curation import rundir
 from curation.ablations import regmix
 from curation.config import bounded
+from curation.mixture_source import Source
 from curation.schema import PARQUET_WRITE_OPTIONS
 
 logger = logging.getLogger(__name__)
@@ -47,14 +48,16 @@ TARGET = "_target"
 
 
 @dataclass(frozen=True)
-class AblationSource:
-    name: str = ""
+class AblationSource(Source):
+    """A :class:`curation.mixture_source.Source` for proxy training (kind, token cap, prior, share cap)."""
+
     #: Document-schema Parquet/JSONL (file or folder), a text/Markdown/LaTeX file or folder, or a code tree.
     input: str = ""
     #: documents | text | code; auto: documents for Parquet/JSONL, code for a folder holding source
     #: files but no text files, text otherwise.
     kind: str = "auto"
-    #: documents: a SQL condition over the rows (DuckDB dialect), e.g. ``drop_reason IS NULL``.
+    #: documents: a SQL condition over the rows (the one dialect of curation.mixture_source: run here
+    #: in DuckDB, and by ``curate mix`` in Spark when the proposed mixture is used), e.g. ``drop_reason IS NULL``.
     where: str = ""
     #: Read at most this many tokens of the source (documents in input order).
     max_tokens: int = bounded(2_000_000, lo=1)
