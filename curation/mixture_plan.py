@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from curation.errors import CurateError
+from curation.mixture_source import Source
 
 #: Shares must sum to 1 within this tolerance (YAML percentages such as 33.3 + 33.3 + 33.4).
 SHARE_TOLERANCE = 1e-6
@@ -30,6 +31,12 @@ class SourceBudget:
     unique_tokens: int
     #: Most times a document of this source may be repeated (phi-4 repeats synthetic data ~14x).
     max_epochs: float = 1.0
+
+    @classmethod
+    def of(cls, source: Source, share: float, unique_tokens: int) -> SourceBudget:
+        """The planner's view of a mixture :class:`~curation.mixture_source.Source` once its selection
+        is counted: name and epoch cap come from the one source model, never copied by hand."""
+        return cls(source.name, share, unique_tokens, source.max_epochs)
 
 
 @dataclass(frozen=True)

@@ -227,7 +227,7 @@ class MixJob(SparkJob):
                 row = df.agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens")).collect()[0]
                 counted[s.name] = (df, int(row["docs"]), int(row["tokens"] or 0))
                 log.info("source %s: %d rows (documents, or chunks of long ones), %d tokens", s.name, row["docs"], row["tokens"] or 0)
-                budgets.append(SourceBudget(s.name, s.share, int(row["tokens"] or 0), s.max_epochs))
+                budgets.append(SourceBudget.of(s, s.share, int(row["tokens"] or 0)))
         try:
             mix_plan = plan(budgets, cfg.total_tokens, on_cap=cfg.on_cap)
         except PlanError as exc:

@@ -51,3 +51,10 @@ def test_epoch_cap_is_refused_with_what_is_achievable():
 def test_bad_plans_are_clear_errors(sources, total, match):
     with pytest.raises(PlanError, match=match):
         plan(sources, total)
+
+
+def test_budget_takes_name_and_epoch_cap_from_the_one_source_model():
+    from curation.mixture_source import Source
+
+    b = SourceBudget.of(Source(name="code", where="lang = 'en'", max_epochs=3.0), 0.25, 820)
+    assert b == SourceBudget("code", 0.25, 820, 3.0)
