@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from curation.errors import CurateError
+
 STEPS = "curate.steps"
 STAGES = "curate.stages"
 MODEL_KINDS = "curate.model_kinds"
@@ -30,7 +32,7 @@ _LOADED: set[str] = set()
 _LOCK = threading.RLock()
 
 
-class PluginError(Exception):
+class PluginError(CurateError):
     """An entry point that could not be loaded or registered: one line, exit code 2."""
 
 

@@ -171,3 +171,14 @@ def test_a_plugin_model_kind_loads_and_scores(site, tmp_path):
     (model_dir / "meta.json").write_text(json.dumps({"kind": "constant"}))
     assert loading.check(model_dir) == "constant"
     assert list(loading.score(loading.load(model_dir), ["a", "b"])) == [0.25, 0.25]
+
+
+def test_plugin_error_is_a_user_error_reported_in_one_line(capsys):
+    from curation.errors import CurateError, report
+
+    err = plugins.PluginError("plugin curate.steps:x_v1 = 'nowhere:X' failed: ModuleNotFoundError: No module named 'nowhere'")
+    assert isinstance(err, CurateError)
+    assert report("annotate", err) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["curate annotate: error: plugin curate.steps:x_v1 = 'nowhere:X' failed: "
+                     "ModuleNotFoundError: No module named 'nowhere'"]
