@@ -337,3 +337,17 @@ def pytest_runtest_makereport(item, call):
             report.outcome = "failed"
             report.longrepr = f"CURATE_REQUIRE_SHARED_DATA=1: skipped for missing shared data: {reason}"
     return report
+
+
+@pytest.fixture
+def tag_stage():
+    """The one edit that adds a stage: register tests/test_stages.py's ``tag`` stage (before mix, so it
+    reads and writes documents); the registry is restored after the test."""
+    from curation import stages
+    from tests.test_stages import TAG
+
+    saved = dict(stages.REGISTRY)
+    stages.register(TAG, before="mix")
+    yield TAG
+    stages.REGISTRY.clear()
+    stages.REGISTRY.update(saved)

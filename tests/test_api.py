@@ -18,7 +18,6 @@ import yaml
 from curation import config as configlib
 from curation import pipeline, rundir, stages
 from curation.pipeline import Pipeline, StageSection
-from tests.test_stages import TAG
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_WARC = str(REPO / "demo" / "demo.warc.gz")
@@ -58,15 +57,6 @@ def test_the_api_refuses_what_the_yaml_refuses(tmp_path):
         Pipeline([]).config(DEMO_WARC, str(tmp_path))
     with pytest.raises(configlib.ConfigError, match="extract: .*no_such_key"):
         Pipeline([("extract", {"no_such_key": 1})]).plan(DEMO_WARC, str(tmp_path / "run"))
-
-
-@pytest.fixture
-def tag_stage():
-    saved = dict(stages.REGISTRY)
-    stages.register(TAG, before="mix")
-    yield TAG
-    stages.REGISTRY.clear()
-    stages.REGISTRY.update(saved)
 
 
 def test_run_is_curate_runs_code_resumes_included(tag_stage, tmp_path, monkeypatch):

@@ -75,16 +75,6 @@ TAG = stages.Stage(
 
 
 @pytest.fixture
-def tag_stage():
-    """The one edit: register the stage (before mix, so it reads and writes documents); undone after."""
-    saved = dict(stages.REGISTRY)
-    stages.register(TAG, before="mix")
-    yield TAG
-    stages.REGISTRY.clear()
-    stages.REGISTRY.update(saved)
-
-
-@pytest.fixture
 def documents(tmp_path) -> Path:
     """An upstream stage's output: four documents, one already dropped by dedup."""
     docs = tmp_path / "docs"
