@@ -189,7 +189,9 @@ def test_fit_head_picks_kernel_ridge_for_a_curved_target_and_ridge_for_a_straigh
     ridge_cv = next(t["cv_spearman"] for t in head["tried"] if t["type"] == "ridge")
     assert ridge_cv < 0.3  # the bump is symmetric: no line follows it
     line = X @ rng.normal(size=8) + rng.normal(scale=0.5, size=300)
-    assert tm.fit_head(X, line, threshold=0.0)["type"] == "ridge"
+    ridge = tm.fit_head(X, line, threshold=0.0)
+    assert ridge["type"] == "ridge"
+    assert np.corrcoef(tm.predict_head(X, ridge), line)[0, 1] > 0.9  # the stored coefficients predict
     assert tm.fit_head(X, line, threshold=0.0, kernel=False)["tried"][0]["type"] == "ridge"
 
 
