@@ -44,7 +44,7 @@ def extract(warcs: list[str], out: Path, master: str) -> None:
 
 
 def run_once(batches, specs, promote) -> tuple[float, int, int]:
-    from curation.annotate_task import annotate_batches
+    from curation.filters.annotate_task import annotate_batches
 
     t0 = time.perf_counter()
     n = kept = 0

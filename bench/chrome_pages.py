@@ -24,7 +24,7 @@ Two modes:
 A page is *kept* when its row has no ``drop_reason``. Printed: the 2x2 table (content kept, chrome
 kept, content dropped, chrome dropped), chrome-dropped % and content-kept % (issue 18's goal:
 >= 90 % and >= 95 %), the same excluding pages marked ``borderline`` and excluding pages in languages
-the default language routing does not keep (``lang`` not in ``curation.langid.DEFAULT_LANGUAGES``),
+the default language routing does not keep (``lang`` not in ``curation.filters.langid.DEFAULT_LANGUAGES``),
 per-source counts, every chrome page kept and content page dropped, and the pages whose outcome
 differs from ``pipeline_before``. JSON via ``_common.emit``.
 """
@@ -48,7 +48,7 @@ from _common import REPO_ROOT, bench_env, emit, venv_bin
 
 DEFAULT_LABELS = REPO_ROOT / "tests" / "data" / "chrome_pages" / "labels.jsonl"
 DEFAULT_DATA = (REPO_ROOT / ".." / "shared" / "data").resolve()
-# curation.langid.DEFAULT_LANGUAGES, copied so the bench needs no project import
+# curation.filters.langid.DEFAULT_LANGUAGES, copied so the bench needs no project import
 ROUTED_LANGS = ("en", "de", "es", "fr", "pt", "it", "hi", "ja")
 HTML_WARC_NAME = "chrome-pages-html.warc.gz"
 

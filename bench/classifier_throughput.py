@@ -6,7 +6,7 @@ Same texts, same model, one core each, alternated over ``--rounds`` rounds (medi
   (fastText refuses newlines; nothing else is done) — the practical ceiling.
 * ``annotate_path``: what one Spark task of the annotate job does per Arrow batch: Arrow rows →
   Documents → ``fasttext_classifier_v1`` (normalise + one ``predict`` per batch) → Arrow rows with
-  the score column (``curation.annotate_task.annotate_batches``).
+  the score column (``curation.filters.annotate_task.annotate_batches``).
 * ``annotate_job``: the whole Spark job (local[1], Parquet in and out) with and without the
   classifier step, so the job-level cost of scoring is visible too.
 * ``transformer``: docs/s of the frozen-MiniLM classifier on CPU (256 tokens x up to 4 windows),
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     import pyarrow as pa
 
     from classifiers import fasttext_model, loading
-    from curation.annotate_task import StepSpec, annotate_batches
+    from curation.filters.annotate_task import StepSpec, annotate_batches
     from curation.schema import Document, to_batch
 
     data = Path(args.data)

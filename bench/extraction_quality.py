@@ -102,7 +102,7 @@ ExtractFn = Callable[[str, str | None], str]
 
 def decode_html(data: bytes) -> str:
     """Bytes -> str with the project's own decoder (BOM, meta charset, near-UTF-8, detection)."""
-    from curation.extract import decode_html as curate_decode
+    from curation.ingest.extract import decode_html as curate_decode
 
     return curate_decode(data)[0]
 
@@ -370,7 +370,7 @@ def build_extractors() -> dict[str, ExtractFn]:
     """The three compared extractors, keyed by row name (raises ImportError if one is unavailable)."""
     import trafilatura
 
-    from curation.extract import ExtractConfig, html_to_text
+    from curation.ingest.extract import ExtractConfig, html_to_text
 
     def plain_trafilatura(html: str, url: str | None) -> str:
         return trafilatura.extract(html, url=url) or ""

@@ -137,8 +137,8 @@ def _html_files() -> list[Path]:
 
 
 def _extract_warc(path: str) -> list[dict]:
-    from curation.extract import ExtractConfig
-    from curation.extract_task import documents_from_file
+    from curation.ingest.extract import ExtractConfig
+    from curation.ingest.extract_task import documents_from_file
 
     rel = os.path.relpath(path, DATA)
     return [{"id": f"{rel}@{d.source_offset}", "source": "warc", "text": d.text}
@@ -148,7 +148,7 @@ def _extract_warc(path: str) -> list[dict]:
 def _extract_html(path: str) -> list[dict]:
     import gzip
 
-    from curation.extract import ExtractConfig, ExtractTimeout, decode_html, html_to_text, time_limit
+    from curation.ingest.extract import ExtractConfig, ExtractTimeout, decode_html, html_to_text, time_limit
 
     cfg = ExtractConfig(extractor="trafilatura")
     raw = Path(path).read_bytes()
@@ -230,8 +230,8 @@ def datatrove_filters() -> list:
 
 
 def our_steps() -> list:
-    import curation.heuristics  # noqa: F401 - registers the steps
-    from curation import steps
+    import curation.filters.heuristics  # noqa: F401 - registers the steps
+    from curation.filters import steps
 
     return [steps.create("gopher_repetition_v1"), steps.create("gopher_quality_v1"),
             steps.create("c4_quality_v1", filter_no_terminal_punct=False), steps.create("fineweb_quality_v1")]
@@ -261,7 +261,7 @@ def run_datatrove(texts: list[str], filters: list) -> list[str | None]:
 
 
 def run_ours(texts: list[str], steps_list: list) -> list:
-    from curation import steps
+    from curation.filters import steps
     from curation.schema import Document
 
     docs = [Document(id=str(i), text=t, lang="en") for i, t in enumerate(texts)]
@@ -276,7 +276,7 @@ def tokenizer_parity(texts: list[str], deep: bool = False) -> dict:
     """
     from datatrove.utils.text import split_into_sentences, split_into_words
 
-    from curation.heuristics import _count_sentences, words
+    from curation.filters.heuristics import _count_sentences, words
 
     same_words, diff_ids = 0, []
     for i, text in enumerate(texts):
@@ -314,7 +314,7 @@ def datatrove_tokenisation():
     """Feed our step code datatrove's spaCy words and sentence splits, so the scores are datatrove's."""
     from datatrove.utils.text import split_into_sentences, split_into_words
 
-    import curation.heuristics as H
+    import curation.filters.heuristics as H
 
     saved = H.words, H._count_sentences
     H.words = lambda text, lang=None: split_into_words(text)
@@ -355,7 +355,7 @@ def token_diff(text: str, n: int = 4) -> str:
     """The tokens one tokenizer produces more often than the other (a hint at the cause)."""
     from datatrove.utils.text import split_into_words
 
-    from curation.heuristics import words
+    from curation.filters.heuristics import words
 
     a, b = Counter(words(text, "en")), Counter(split_into_words(text))
     plus = (a - b).most_common(n)
@@ -490,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         recs = recs[: args.limit]
     texts = [r["text"] for r in recs]
     n = len(texts)
-    print("# Filter parity: curation.heuristics vs datatrove (FineWeb's filter stage)\n")
+    print("# Filter parity: curation.filters.heuristics vs datatrove (FineWeb's filter stage)\n")
     print(f"{n} texts ({info['from_warc']} from {info['files_warc']} WARC files, {n - info['from_warc']} from "
           f"{info['files_html']} HTML pages; {info['texts_extracted'] - info['texts_unique']} exact duplicates "
           f"left out), {sum(map(len, texts)) / 1e6:.1f} M characters, all treated as English.\n")
@@ -556,13 +556,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_timing:
         from datatrove.data import Document as DTDoc
 
-        from curation import steps as S
+        from curation.filters import steps as S
         from curation.schema import Document
 
         pinned = _pin()
         chars = sum(map(len, texts))
 
-        import curation.heuristics as H
+        import curation.filters.heuristics as H
 
         def dt_run():
             docs = [DTDoc(text=t, id=str(i)) for i, t in enumerate(texts)]
@@ -607,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
                       "MB/s (wall)"], [
             ["datatrove (spaCy words + sentences)", f"{dt_s:.2f}", " ".join(f"{t:.2f}" for t in dt_all),
              f"{n / dt_s:,.0f}", f"{dt_cpu:.2f}", f"{n / dt_cpu:,.0f}", f"{chars / dt_s / 1e6:.2f}"],
-            ["ours (curation.heuristics)", f"{ours_s:.2f}", " ".join(f"{t:.2f}" for t in ours_all),
+            ["ours (curation.filters.heuristics)", f"{ours_s:.2f}", " ".join(f"{t:.2f}" for t in ours_all),
              f"{n / ours_s:,.0f}", f"{ours_cpu:.2f}", f"{n / ours_cpu:,.0f}", f"{chars / ours_s / 1e6:.2f}"],
         ]))
         words_share = prof["split_into_words_s"] / prof["total_s"]

@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
-    from curation.warc import read_records
+    from curation.ingest.warc import read_records
     from tests.test_fuzz_warc import LIMITS, check_extract_task, check_reader, load_seeds, mutate
 
     # warcio logs a warning with the whole (here: binary garbage) URI for every one with spaces.

@@ -25,7 +25,7 @@ Languages lid.176 has no label for (``UNSUPPORTED``: Cherokee, Gothic, Sumerian,
 Chichewa, Southern Sotho) are listed separately and excluded from every accuracy figure. Literary
 Chinese (lzh) has no label of its own and is scored against the macrolanguage ``zh``.
 
-Predictions come from ``curation.langid.predict`` (what the step calls). The step's routing is
+Predictions come from ``curation.filters.langid.predict`` (what the step calls). The step's routing is
 scored too: with the default ``fasttext_lid_v1`` parameters (phi-4's 8 languages, min_score 0.65),
 the share of phi-4-language sentences kept with the right language and the share of the other
 languages' sentences wrongly kept.
@@ -61,7 +61,7 @@ Corpora:
   a blank line (fixed seed);
 * ``pages``: the main text of the real HTML pages under ``DIR/html`` (readability test pages and
   trafilatura's evaluation pages, mostly English and German), extracted once with
-  ``curation.extract.html_to_text`` (resiliparse) and cached in ``bench/_work/langid/``. Pages with
+  ``curation.ingest.extract.html_to_text`` (resiliparse) and cached in ``bench/_work/langid/``. Pages with
   less than 200 characters of text are left out.
 """
 
@@ -250,7 +250,7 @@ def load_pages(html_dir: Path, min_chars: int = 200) -> list[str]:
     if cache.exists():
         with gzip.open(cache, "rt", encoding="utf-8") as fh:
             return [json.loads(line) for line in fh]
-    from curation.extract import ExtractConfig, decode_html, html_to_text
+    from curation.ingest.extract import ExtractConfig, decode_html, html_to_text
 
     cfg = ExtractConfig(extractor="resiliparse")
     texts = []
@@ -377,7 +377,7 @@ def score_accuracy(rows: list[tuple[str, str]], labels: list[str]) -> dict[str, 
 
 def score_routing(rows: list[tuple[str, str]]) -> dict[str, Any]:
     """Default fasttext_lid_v1 on each supported sentence: phi-4 kept-with-right-lang, others kept."""
-    from curation import steps
+    from curation.filters import steps
     from curation.schema import Document
 
     step = steps.create("fasttext_lid_v1")
@@ -421,7 +421,7 @@ def pin_one_core(cpu: int | None = 0) -> str:
 
 
 def throughput(texts: list[str], repeat: int, batch: int, peers: dict[str, Callable[[str], str]]) -> list[dict[str, Any]]:
-    from curation import langid, steps
+    from curation.filters import langid, steps
     from curation.schema import Document
 
     n = len(texts)
@@ -513,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     pin_note = pin_one_core(args.cpu)  # before the model (and its threads, if any) load
 
-    from curation import langid
+    from curation.filters import langid
 
     model = langid.load_model()
     model_labels = {lab.removeprefix("__label__") for lab in model.get_labels()}
@@ -545,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unsup_rows = Counter(g for g, _ in rows if g in UNSUPPORTED)
     report["unsupported"] = {g: {"name": UNSUPPORTED[g], "sentences": unsup_rows[g]} for g in sorted(unsup_rows)}
 
-    print("# Language ID (fastText lid.176.ftz via curation.langid)\n")
+    print("# Language ID (fastText lid.176.ftz via curation.filters.langid)\n")
     print(f"{len(rows)} sentences, {len(present)} languages from `{tsv}`; model `{report['model']}` "
           f"({len(model_labels)} labels).\n")
 
@@ -569,7 +569,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     curate_labels = [r[0][0] for r in langid.predict(texts)]
     acc_s = time.perf_counter() - t0
-    systems: dict[str, list[str]] = {"curate (curation.langid.predict)": curate_labels}
+    systems: dict[str, list[str]] = {"curate (curation.filters.langid.predict)": curate_labels}
     peers: dict[str, Callable[[str], str]] = {}
     peer_notes: dict[str, str] = {}
     for name, factory in (
@@ -604,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, note in peer_notes.items():
         print(f"- {name}: {note}")
 
-    cur = acc["curate (curation.langid.predict)"]
+    cur = acc["curate (curation.filters.langid.predict)"]
     print("\n### phi-4 languages, per language (curate)\n")
     phi_rows = [(g, TATOEBA_TO_LID[g][0], d["n"], d["correct"], d["accuracy"],
                  ", ".join(f"{k}:{v}" for k, v in d["predictions"].items()))

@@ -38,7 +38,7 @@ def build_input(data: Path) -> Path:
     for i, line in enumerate((data / "benchmarks/gsm8k/train.jsonl").open(encoding="utf-8")):
         r = json.loads(line)
         rows.append({"id": f"gsm-{i}", "text": r["question"] + "\n" + r["answer"], "kind": "reasoning"})
-    for f in sorted((REPO / "curation").glob("*.py")) + sorted((REPO / "spark_jobs").glob("*.py")):
+    for f in sorted((REPO / "curation").rglob("*.py")) + sorted((REPO / "spark_jobs").glob("*.py")):
         rows.append({"id": f"code-{f.name}", "text": f.read_text(encoding="utf-8"), "kind": "code"})
     for i, line in enumerate((data / "corpora/arxiv/arxiv.jsonl").open(encoding="utf-8")):
         rows.append({"id": f"arxiv-{i}", "text": json.loads(line)["text"], "kind": "acquired"})

@@ -3,7 +3,7 @@
 Same texts (WikiText-2 + the DCLM dev documents), same tokenizer file, one thread each
 (``RAYON_NUM_THREADS=1`` is set before ``tokenizers`` is imported), alternated rounds, medians.
 ``raw`` is ``Tokenizer.encode_batch(texts)`` (the practical ceiling); ``curate`` is
-``curation.tokens.Tokenizer.count`` fed Arrow batches of 1,000 rows, as a Spark task would be.
+``curation.mixture.tokens.Tokenizer.count`` fed Arrow batches of 1,000 rows, as a Spark task would be.
 
     python bench/tokens.py [--tokenizer FILE] [--rounds 5] [--json OUT]
 """
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     import pyarrow as pa
     from tokenizers import Tokenizer as HFTokenizer
 
-    from curation.tokens import load_tokenizer
+    from curation.mixture.tokens import load_tokenizer
 
     data = Path(args.data)
     path = Path(args.tokenizer) if args.tokenizer else data / "tokenizers" / "gpt-neo-test-tokenizer.json"

@@ -2,7 +2,7 @@
 
 A model directory is loaded once per worker process (Spark reuses Python workers; see
 :mod:`classifiers.loading`) and each Arrow batch is scored with one forward pass through the batch
-hook of the step contract (:func:`curation.steps.apply_batch`). Scores are recorded under
+hook of the step contract (:func:`curation.filters.steps.apply_batch`). Scores are recorded under
 ``score_name`` (higher = more of the model's positive class); ``min_score`` drops documents below
 it. Top-fraction selection is a cross-document decision: the annotate job's ``top_fraction``
 setting applies it after every document is scored.
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from curation.filters.steps import register
 from curation.schema import Document
-from curation.steps import register
 
 
 def _check(model_dir: str, kind: str | None) -> None:

@@ -205,8 +205,8 @@ def _web_pages(data: Path, limit: int | None, chunked: bool = False) -> Iterator
 
 
 def _web_pages_whole(data: Path, limit: int | None) -> Iterator[str]:
-    from curation.extract import ExtractConfig
-    from curation.extract_task import documents_from_file
+    from curation.ingest.extract import ExtractConfig
+    from curation.ingest.extract_task import documents_from_file
 
     cfg = ExtractConfig(extractor="resiliparse", time_limit_s=TRAINING_TIME_LIMIT_S)
     n = 0
@@ -231,7 +231,7 @@ def _web_pages_whole(data: Path, limit: int | None) -> Iterator[str]:
 
 def html_file_texts(pages: Iterable[Path], cfg) -> Iterator[str]:
     """The extracted text of each (optionally gzipped) HTML file that has any."""
-    from curation.extract import decode_html, html_to_text
+    from curation.ingest.extract import decode_html, html_to_text
 
     for p in pages:
         payload = p.read_bytes()

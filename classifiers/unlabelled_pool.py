@@ -58,7 +58,7 @@ def _jsonl_texts(path: Path) -> Iterator[str]:
 
 def _wcxb(data: Path) -> Iterator[str]:
     """WCXB dev pages through the same extractor settings as :func:`_web_pages_whole`."""
-    from curation.extract import ExtractConfig
+    from curation.ingest.extract import ExtractConfig
 
     cfg = ExtractConfig(extractor="resiliparse", time_limit_s=TRAINING_TIME_LIMIT_S)
     yield from html_file_texts(sorted((data / "html" / "wcxb-dev" / "html").glob("*.html*")), cfg)

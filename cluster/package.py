@@ -49,7 +49,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Project packages (pyproject's packages.find include) and the files a wheel build needs.
-PROJECT_PACKAGES = ("curation", "classifiers", "spark_jobs", "dashboards")
+PROJECT_PACKAGES = ("curate", "curation", "classifiers", "spark_jobs", "dashboards")
 PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE")
 #: Standard-library entries no Spark worker needs (tests, GUI, build config, the base's own site-packages).
 STDLIB_SKIP = {"site-packages", "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data"}
@@ -188,8 +188,8 @@ def smoke_test(archive: Path, info: dict) -> dict:
     """Unpack into a temporary folder and import what executors import, with a bare environment."""
     with tempfile.TemporaryDirectory(prefix="curate-env-check-") as tmp:
         subprocess.run(["tar", "-xf", str(archive), "-C", tmp], check=True)
-        code = ("import sys, json, curation, spark_jobs.extract, curation.steps, pyarrow, fasttext, trafilatura, resiliparse;"
-                "import curation.langid as l; l.load_model();"
+        code = ("import sys, json, curation, spark_jobs.extract, curation.filters.steps, pyarrow, fasttext, trafilatura, resiliparse;"
+                "import curation.filters.langid as l; l.load_model();"
                 "lib = [l.split()[-1] for l in open('/proc/self/maps') if 'libpython' in l];"
                 "print(json.dumps({'executable': sys.executable, 'prefix': sys.prefix, 'curation': curation.__file__,"
                 "'libpython': lib[0] if lib else 'static'}))")

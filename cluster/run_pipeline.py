@@ -59,8 +59,8 @@ def check_executors(spark) -> list[dict]:
 
 
 def _absolute_output(args) -> None:
+    from curate.pipeline import load_pipeline
     from curation import fsutil
-    from curation.pipeline import load_pipeline
 
     out = args.output
     if not out:
@@ -75,7 +75,7 @@ def _absolute_output(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    from curation import pipeline
+    from curate import pipeline
     from spark_jobs.job import configure_logging, get_session
 
     parser = argparse.ArgumentParser(prog="run_pipeline", description="curate run, as a spark-submit application")

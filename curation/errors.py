@@ -4,7 +4,7 @@ Pure Python: the pipeline (core), the Spark jobs and the CLI all raise and catch
 below all of them (they began in ``spark_jobs.job``, which still re-exports them).
 
 Every error a user can fix (a bad config, input, label or model file, a refused output folder, an
-impossible mixture plan...) derives from :class:`CurateError`. ``curate`` (``curation.cli.main``)
+impossible mixture plan...) derives from :class:`CurateError`. ``curate`` (``curate.cli.main``)
 catches it once for every verb and prints one line, ``curate VERB: error: MESSAGE``, on stderr and
 exits 2; anything else is a bug and keeps its traceback. Errors that code catches as ``ValueError``
 subclass both (``class ModelFileError(ModelError, ValueError)``).

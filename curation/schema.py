@@ -42,7 +42,7 @@ class Document:
     content_type: str | None = None  # MIME type without parameters
     charset: str | None = None  # the charset used to decode the payload
     payload_bytes: int | None = None
-    page_type: str | None = None  # curation.page_type: article, forum, product, … (HTML pages only)
+    page_type: str | None = None  # curation.ingest.page_type: article, forum, product, … (HTML pages only)
     scores: dict[str, float] = field(default_factory=dict)
 
     @property

@@ -4,7 +4,7 @@ An output folder holds ``plan.json`` (the K mixtures), ``proxies/NNN/metrics.jso
 per logged step, ``val_loss`` at eval points), and once finished ``runs.parquet``,
 ``regression.json`` and ``best_mixture.yaml`` (see :mod:`curation.ablations.runner`). All readers
 tolerate a folder that a running job is writing: a half-written last line is skipped. Every file is
-read through :class:`curation.confine.Confinement` of its ablation folder, and only folders that
+read through :class:`curation.query.confine.Confinement` of its ablation folder, and only folders that
 resolve inside the run are listed, so a symlink in a crafted run is refused like a missing file.
 """
 
@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from curation import confine, rundir
+from curation import rundir
+from curation.query import confine
 from dashboards import jobs
 
 #: Files whose presence marks a folder as an ablation output (or one being started).

@@ -17,7 +17,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from curation import confine, run_sql, rundir
+from curation import rundir
+from curation.query import confine, run_sql
 from dashboards import docview, queries
 
 RUN_DIR_ENV = "CURATE_RUN_DIR"

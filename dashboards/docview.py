@@ -1,7 +1,7 @@
 """One document, looked at closely: its raw WARC record and its benchmark overlap (no Streamlit).
 
 * :func:`read_raw_html` seeks to ``source_offset`` in ``source_file`` and reads the first record
-  there with the pipeline's own reader (:func:`curation.warc.read_records`).
+  there with the pipeline's own reader (:func:`curation.ingest.warc.read_records`).
 * :func:`benchmark_item` reads the benchmark item a contaminated document was matched with (found
   from ``decontam_item`` = "file:line" and the decontaminate stage's ``_report.json``), and
   :func:`overlap` recomputes the n-grams they share, with the same normalisation as
@@ -23,8 +23,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation import confine, fsutil, rundir, stages
 from curation import decontam as dc
+from curation import fsutil, rundir, stages
+from curation.query import confine
 
 #: os.pathsep-separated extra folders the dashboard may read files from (``--warc-root``).
 WARC_ROOTS_ENV = "CURATE_WARC_ROOTS"
@@ -46,7 +47,7 @@ class RawRecord:
 
 
 def confinement(run_dir: Path) -> confine.Confinement:
-    """What the dashboard may open for this run: see :func:`curation.confine.for_run`."""
+    """What the dashboard may open for this run: see :func:`curation.query.confine.for_run`."""
     extra = [p for p in os.environ.get(WARC_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
     return confine.for_run(run_dir, extra, hint=f"`curate dashboard --warc-root DIR` (or {WARC_ROOTS_ENV}) allows a folder")
 
@@ -70,7 +71,7 @@ def read_raw_html(source_file: str | None, offset: int | None, where: Path | con
         return RawRecord(None, f"{source_file} does not exist (moved or deleted since the run)")
     if not path.is_file():
         return RawRecord(None, f"{path} is not a file")
-    from curation.warc import read_records
+    from curation.ingest.warc import read_records
 
     try:
         with open(path, "rb") as f:

@@ -18,7 +18,7 @@ them with one signal. ``curate ablate`` resumes from its own files, so resuming 
 same command again.
 
 Every job file is read (and the log appended to) only where it resolves inside the output folder
-(:class:`curation.confine.Confinement`): a ``job.log`` that is a symlink to a private file must not
+(:class:`curation.query.confine.Confinement`): a ``job.log`` that is a symlink to a private file must not
 be shown on the page, nor written through.
 """
 
@@ -33,7 +33,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation import confine, fsutil, output_dir
+from curation import fsutil, output_dir
+from curation.query import confine
 
 CONFIG_FILE = "job_config.yaml"
 JOB_FILE = "job.json"
@@ -66,7 +67,7 @@ class JobStatus:
 
 
 def ablate_command(config: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "curation.cli", "ablate", "--config", str(config), "--output", str(out)]
+    return [sys.executable, "-m", "curate.cli", "ablate", "--config", str(config), "--output", str(out)]
 
 
 def _read(out: Path, name: str) -> str | None:

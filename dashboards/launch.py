@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from curation import run_sql
+from curation.query import run_sql
 from dashboards.docview import WARC_ROOTS_ENV
 
 APP = Path(__file__).resolve().parent / "app.py"

@@ -1,12 +1,12 @@
 """The dashboard's DuckDB SQL, in one place, as plain functions of a connection (no Streamlit).
 
-Every function takes a connection from :func:`curation.run_sql.connect` (views named after the
+Every function takes a connection from :func:`curation.query.run_sql.connect` (views named after the
 run's stage folders) and returns a small result: aggregation happens in DuckDB, because a run holds
 far more documents than a browser page, or pandas, should. Tests call these directly and compare
 them with the pages.
 
 Tokens are the ``n_tokens`` column when a table has one (a ``curate mix`` output), else whitespace
-words: :mod:`curation.funnel`'s definition, and its query and row order make the funnel table, so
+words: :mod:`curation.query.funnel`'s definition, and its query and row order make the funnel table, so
 the page and ``curate funnel`` agree by construction.
 """
 
@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from curation import confine, rundir, stages
-from curation import funnel as funnel_mod
+from curation import rundir, stages
+from curation.filters.score_filters import CLASSIFIER_DROP_PREFIXES
+from curation.query import confine
+from curation.query import funnel as funnel_mod
 from curation.schema import ERROR_PREFIX
-from curation.score_filters import CLASSIFIER_DROP_PREFIXES
 
 
 def doc_stages() -> tuple[str, ...]:
@@ -80,7 +81,7 @@ def config_steps(cfg: dict | None) -> list[dict]:
 
 
 def step_order(run_dir: Path) -> list[str]:
-    """Drop-reason prefixes in pipeline order (:func:`curation.funnel.step_order`, so the table reads
+    """Drop-reason prefixes in pipeline order (:func:`curation.query.funnel.step_order`, so the table reads
     top to bottom like the pipeline ran), with the configs read through the run's confinement."""
     return funnel_mod.step_order(Path(run_dir) / stages.document_stages()[-1].folder,
                                  lambda folder: stage_config(Path(run_dir), folder.name))
@@ -234,7 +235,7 @@ def is_classifier_reason(reason: str | None) -> bool:
 
 def _cut_of(reason: str) -> tuple[str, str]:
     """(step, score) a classifier drop reason names: ``score_threshold_vN.<score>_below`` (or
-    ``_above``, :mod:`curation.score_filters`) and ``top_fraction.<score>`` (the annotate job)."""
+    ``_above``, :mod:`curation.filters.score_filters`) and ``top_fraction.<score>`` (the annotate job)."""
     step, _, tail = reason.partition(".")
     return step, tail if step == "top_fraction" else tail.rsplit("_", 1)[0]
 
@@ -424,7 +425,7 @@ def catalog(con: duckdb.DuckDBPyConnection, tables: dict[str, str]) -> pd.DataFr
 
 def read_json(path: Path, allowed: confine.Confinement) -> dict | None:
     """A JSON side file, or None when missing or malformed (pages say which); raises
-    :class:`curation.confine.OutsideRunError` when it resolves outside ``allowed`` (a symlink)."""
+    :class:`curation.query.confine.OutsideRunError` when it resolves outside ``allowed`` (a symlink)."""
     value = allowed.read_json(path)
     return value if isinstance(value, dict) else None
 

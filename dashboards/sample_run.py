@@ -37,9 +37,9 @@ import pyarrow.parquet as pq
 import yaml
 
 from curation import rundir, stages
-from curation.page_type import PAGE_TYPES
+from curation.filters.score_filters import CLASSIFIER_DROP_PREFIXES
+from curation.ingest.page_type import PAGE_TYPES
 from curation.schema import DOC_SCHEMA
-from curation.score_filters import CLASSIFIER_DROP_PREFIXES
 
 #: Final outcome of each document and its probability (the rest is kept). Extraction reasons
 #: leave no text; a reason belongs to the stage named by its prefix.

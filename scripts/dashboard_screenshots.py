@@ -92,7 +92,7 @@ class DashboardServer:
         self.proc: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "curation.cli", "dashboard", str(self.run_dir), "--port", str(self.port)]
+        return [sys.executable, "-m", "curate.cli", "dashboard", str(self.run_dir), "--port", str(self.port)]
 
     def start(self, timeout: float = 90) -> DashboardServer:
         self._log = open(self.log_path, "wb")

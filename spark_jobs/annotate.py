@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 
 from curation import config as configlib
 from curation import output_dir, rundir, stages
-from curation.annotate_task import StepSpec, annotate_batches, build_steps, output_schema
+from curation.filters.annotate_task import StepSpec, annotate_batches, build_steps, output_schema
 from curation.schema import DOC_SCHEMA
 from spark_jobs.job import JobError, SparkJob, StageProgress, log
 

@@ -6,7 +6,7 @@
 INPUT is a file, a directory, a glob, or a manifest (``*.txt``/``*.paths[.gz]`` or ``@file``: one
 path or glob per line); local paths and Hadoop URIs (s3a://, hdfs://) alike. Each Spark task streams
 one whole input file (the cc-pyspark model), so memory per task is bounded by one record, not one
-file. See curation/extract_task.py for the output layout.
+file. See curation/ingest/extract_task.py for the output layout.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 
 from curation import config as configlib
 from curation import fsutil, output_dir, rundir, stages
-from curation.extract import ExtractConfig
-from curation.extract_task import (
+from curation.ingest.extract import ExtractConfig
+from curation.ingest.extract_task import (
     RESULT_SCHEMA,
     FileResult,
     completed_parts,

@@ -7,8 +7,8 @@ MIX.yaml lists sources, each a SQL ``where`` over a Parquet/JSONL input (the job
 default) with a share of ``total_tokens`` and an epoch cap; ``preset: phi4-organic`` supplies
 phi-4's shares by source name. Steps: count tokens per document with the configured local
 tokenizer (one Arrow batch at a time) → plan tokens and epochs per source
-(:mod:`curation.mixture_plan`; impossible plans stop here) → sample each source to its budget with
-seeded hashes (:mod:`curation.mixture_sample`: full epochs, then a hash-order prefix found from a
+(:mod:`curation.mixture.plan`; impossible plans stop here) → sample each source to its budget with
+seeded hashes (:mod:`curation.mixture.sample`: full epochs, then a hash-order prefix found from a
 token histogram) → write Parquet shards sorted by (source, key, copy) so the same seed and input give
 the same bytes, and ``mixture_manifest.json`` with planned vs achieved tokens and epochs.
 """
@@ -32,11 +32,11 @@ import pyarrow as pa
 
 from curation import config as configlib
 from curation import fsutil, output_dir, rundir, stages
-from curation.mixture_plan import PlanError, SourceBudget, plan
-from curation.mixture_sample import BINS, doc_key, find_cut
-from curation.mixture_source import KEPT, Source
+from curation.mixture.plan import PlanError, SourceBudget, plan
+from curation.mixture.sample import BINS, doc_key, find_cut
+from curation.mixture.source import KEPT, Source
+from curation.mixture.tokens import valid_text
 from curation.schema import PARQUET_WRITE_OPTIONS
-from curation.tokens import valid_text
 from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
 
 #: phi-4 Table 5, organic part only (web 15 : code 20 : acquired 10). Multilingual web is ~8% of all
@@ -55,9 +55,9 @@ PRESETS: dict[str, dict[str, float]] = {
 
 @dataclass(frozen=True)
 class MixSource(Source):
-    """A :class:`curation.mixture_source.Source` with its share of the mixture's tokens."""
+    """A :class:`curation.mixture.source.Source` with its share of the mixture's tokens."""
 
-    #: SQL condition selecting this source's documents (the one dialect of curation.mixture_source).
+    #: SQL condition selecting this source's documents (the one dialect of curation.mixture.source).
     where: str = KEPT
     #: Parquet/JSONL documents (id, text); default: the mixture's ``input``.
     input: str | None = None
@@ -143,7 +143,7 @@ def _slices(texts: list[str], max_chars: int) -> Iterator[tuple[int, int]]:
 def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int, chunk_tokens: int = 0) -> Iterator[pa.RecordBatch]:
     """id, text → id, text, n_tokens, u (seeded key), bin (histogram bin of u); documents over
     ``chunk_tokens`` tokens become several rows."""
-    from curation.tokens import load_tokenizer
+    from curation.mixture.tokens import load_tokenizer
 
     tok = load_tokenizer(tokenizer)
     for batch in batches:
@@ -187,7 +187,7 @@ class MixJob(SparkJob):
 
     def load_config(self, args: argparse.Namespace) -> MixJobConfig:
         cfg = super().load_config(args)
-        from curation.tokens import TokenizerError, load_tokenizer
+        from curation.mixture.tokens import TokenizerError, load_tokenizer
 
         if cfg.total_tokens <= 0:
             raise configlib.ConfigError("total_tokens must be set (> 0): in MIX.yaml or --total-tokens")
@@ -331,7 +331,7 @@ def write_token_shards(batches: Iterator[pa.RecordBatch], tokenizer: str, out: s
     """One ``tokens-<partition>.bin`` + ``.idx`` pair per Spark partition of the ordered mixture."""
     from pyspark import TaskContext
 
-    from curation.tokens import load_tokenizer
+    from curation.mixture.tokens import load_tokenizer
 
     tok = load_tokenizer(tokenizer)
     eos = tok.token_id(eos_token)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from curation import cli
+from curate import cli
 from curation.ablations.runner import load_config
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])

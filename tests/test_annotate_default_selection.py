@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from curation import config
-from curation.annotate_task import annotate_batches
+from curation.filters.annotate_task import annotate_batches
 from curation.schema import Document, to_batch
 from spark_jobs.annotate import AnnotateJobConfig
 
@@ -90,7 +90,7 @@ def test_default_threshold_judges_english_only():
 
 
 def test_score_threshold_step():
-    from curation.score_filters import ScoreThreshold
+    from curation.filters.score_filters import ScoreThreshold
 
     step = ScoreThreshold(score="q", min_score=0.5, languages=["en"])
     assert step(Document(id="a", lang="en", scores={"q": 0.4})) == "q_below"

@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from curation import config, funnel
+from curation import config
+from curation.query import funnel
 from spark_jobs.annotate import AnnotateJob, AnnotateJobConfig
 from spark_jobs.extract import ExtractJob
 

@@ -1,6 +1,6 @@
-"""The Python API (curation.pipeline.Pipeline) builds the run ``curate run PIPELINE.yaml`` describes.
+"""The Python API (curate.pipeline.Pipeline) builds the run ``curate run PIPELINE.yaml`` describes.
 
-It builds the same :class:`~curation.pipeline.PipelineConfig` as the YAML (checked by the same code),
+It builds the same :class:`~curate.pipeline.PipelineConfig` as the YAML (checked by the same code),
 plans without Spark, and runs through the same ``run_pipeline`` as ``curate run``: resuming and
 ``_pipeline.json`` included. The run uses the stage defined in tests/test_stages.py (a job with no
 Spark in it) and a stub session, so no JVM starts. README "Composing a run from Python" points here.
@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from curate import pipeline
+from curate.pipeline import Pipeline, StageSection
 from curation import config as configlib
-from curation import pipeline, rundir, stages
-from curation.pipeline import Pipeline, StageSection
+from curation import rundir, stages
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_WARC = str(REPO / "demo" / "demo.warc.gz")

@@ -104,7 +104,7 @@ def test_labels_recipe_binary_and_topic(labelled, tmp_path):
     assert sorted(meta["classes"]) == ["__label__culture", "__label__entertainment", "__label__history", "__label__stem"]
     assert meta["labels"]["positive"] == STEM and meta["valid_metrics"]["roc_auc"] > 0.8
     import classifiers.scoring_steps  # noqa: F401 - registers the classifier steps (alone, nothing else imports it)
-    from curation import steps
+    from curation.filters import steps
     from curation.schema import Document
 
     step = steps.create("fasttext_classifier_v1", model_dir=str(tmp_path / "topic_model"), score_name="topic", all_classes=True)

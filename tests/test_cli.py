@@ -10,10 +10,10 @@ import sys
 import duckdb
 import pytest
 
-from curation.demo import DEMO_WARC
-from curation.demo_warc import write_demo_warc
+from curate.demo import DEMO_WARC
+from curate.demo_warc import write_demo_warc
 
-CURATE = [sys.executable, "-m", "curation.cli"]
+CURATE = [sys.executable, "-m", "curate.cli"]
 
 
 def curate(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:

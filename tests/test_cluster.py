@@ -168,7 +168,7 @@ def test_demo_pipeline_on_standalone_cluster_matches_local(standalone, packaged,
     with open(logs["cluster"], "w") as clog, open(logs["local"], "w") as llog:
         cproc = subprocess.Popen(_submit_cmd(cluster, packaged, remote), cwd=ROOT, env=env, stdout=clog,
                                  stderr=subprocess.STDOUT)
-        lproc = subprocess.Popen([sys.executable, "-c", "import sys; from curation.cli import main; sys.exit(main())",
+        lproc = subprocess.Popen([sys.executable, "-c", "import sys; from curate.cli import main; sys.exit(main())",
                                   "run", "demo/pipeline.yaml", "--output", str(local), "--master", "local[2]"],
                                  cwd=ROOT, env={**env, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable},
                                  stdout=llog, stderr=subprocess.STDOUT)

@@ -96,8 +96,8 @@ def test_names_resolve_to_shipped_models_and_paths_win(tmp_path, monkeypatch):
 
 def test_generic_annotate_step_records_scores_of_any_kind(models):
     import classifiers.scoring_steps  # noqa: F401 - registers the steps
+    from curation.filters.steps import create
     from curation.schema import Document
-    from curation.steps import create
 
     step = create("classifier_score_v1", model=str(models / "ab"), min_score=0.0)
     assert step.score_name == "ab"

@@ -1,4 +1,4 @@
-"""Tests for curation.commoncrawl against a local fake Common Crawl HTTP server (127.0.0.1 only)."""
+"""Tests for curation.ingest.commoncrawl against a local fake Common Crawl HTTP server (127.0.0.1 only)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from curation import commoncrawl as cc
-from curation.commoncrawl import (
+from curation.ingest import commoncrawl as cc
+from curation.ingest.commoncrawl import (
     CommonCrawlError,
     DownloadError,
     RetryPolicy,
@@ -363,7 +363,7 @@ def test_retries_exhausted_keeps_part_and_fails(fake_cc, tmp_path, caplog):
     rel = fake_cc.rel_paths[0]
     fake_cc.plan(rel, "cut", "503", "503", "503")  # 4 attempts, all fail
 
-    with caplog.at_level(logging.WARNING, logger="curation.commoncrawl"):
+    with caplog.at_level(logging.WARNING, logger="curation.ingest.commoncrawl"):
         s = _fetch(fake_cc, out, segments=2)
     assert (s.downloaded, s.failed) == (1, 1)
     assert len(fake_cc.requests_for(rel)) == FAST.attempts

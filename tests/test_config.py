@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from curation import config
-from curation.extract import ExtractConfig
+from curation.ingest.extract import ExtractConfig
 from spark_jobs.extract import ExtractJobConfig
 
 
@@ -66,8 +66,8 @@ def test_nested_lists_and_optional():
 
 
 def test_mapping_values_are_type_checked():
-    import curation.langid  # noqa: F401 - registers the step
-    from curation import steps
+    import curation.filters.langid  # noqa: F401 - registers the step
+    from curation.filters import steps
 
     with pytest.raises(config.ConfigError):
         steps.create("fasttext_lid_v1", min_score_by_language={"en": "high"})
@@ -176,7 +176,7 @@ def test_curate_annotate_reports_bad_yaml_in_one_line_before_spark(tmp_path):
 
     bad = _write(tmp_path / "bad.yaml", "steps:\n  - name: gopher_quality_v1\n    params: {a: 1\nfoo: [\n")
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "curation.cli", "annotate", "x", "-o", str(tmp_path / "y"),
+    proc = subprocess.run([sys.executable, "-m", "curate.cli", "annotate", "x", "-o", str(tmp_path / "y"),
                            "--config", str(bad)], cwd=Path(__file__).resolve().parent.parent,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
@@ -231,7 +231,7 @@ def test_ablation_numbers_are_checked_at_load(ablation_yaml, override, message):
 
 
 def test_curate_ablate_steps_zero_is_one_line_exit_2(ablation_yaml, tmp_path, capsys):
-    from curation import cli
+    from curate import cli
 
     for override in ("train.steps=0", "train.batch_size=0"):
         assert cli.main(["ablate", "-c", str(ablation_yaml), "-o", str(tmp_path / "out"), "--set", override]) == 2

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from curation import config, config_command, stages
+from curate import config_command
+from curation import config, stages
 from curation.errors import CurateError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "spark_jobs" / "configs"

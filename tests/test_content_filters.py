@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-import curation.content_filters as cf
-from curation import steps
+import curation.filters.content_filters as cf
 from curation.config import ConfigError
+from curation.filters import steps
 from curation.schema import Document
 
 PROSE = (

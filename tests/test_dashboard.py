@@ -18,8 +18,8 @@ import yaml
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-from curation import funnel as funnel_mod
-from curation import run_sql
+from curation.query import funnel as funnel_mod
+from curation.query import run_sql
 from dashboards import ablation_outputs, data, docview, jobs, launch, queries, sample_run
 
 APP = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
@@ -144,7 +144,7 @@ def test_scores_slider_changes_what_is_kept(app, con):
 
 # ------------------------------------------------------------------------------ classifier drops
 
-#: Written out here, not taken from curation.score_filters: the test checks the page against the data.
+#: Written out here, not taken from curation.filters.score_filters: the test checks the page against the data.
 CLASSIFIER_REASONS = "(drop_reason LIKE 'score_threshold_v%' OR drop_reason LIKE 'top_fraction.%')"
 THRESHOLD_REASON = "score_threshold_v1.quality_reference_below"
 TOP_FRACTION_REASON = "top_fraction.quality_fasttext"

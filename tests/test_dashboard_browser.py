@@ -35,7 +35,7 @@ pytest.importorskip("streamlit")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-from curation import run_sql  # noqa: E402
+from curation.query import run_sql  # noqa: E402
 from dashboards import queries, sample_run  # noqa: E402
 
 N_DOCS = 3000

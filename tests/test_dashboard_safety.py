@@ -24,7 +24,8 @@ import yaml
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-from curation import confine, output_dir, run_sql
+from curation import output_dir
+from curation.query import confine, run_sql
 from dashboards import ablation_outputs, data, docview, jobs, sample_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -303,7 +304,7 @@ def test_stopping_curate_dashboard_stops_the_server(tmp_path, sig):
     run = tmp_path / "run"
     run.mkdir()
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "curation.cli", "dashboard", str(run), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "curate.cli", "dashboard", str(run), "--port", str(port)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     server = None
     try:

@@ -143,7 +143,7 @@ def test_near_duplicates_recall_and_keep_rule(dedup_run):
 
 @pytest.mark.spark  # the dedup job starts a local session before it finds the missing id
 def test_dedup_via_cli_and_bad_input(tmp_path, capsys, caplog):
-    from curation import cli
+    from curate import cli
 
     assert cli.main(["dedup", "--input", str(tmp_path / "missing.jsonl"), "--output", str(tmp_path / "o"), "--master", "local[1]"]) == 2
     assert "missing.jsonl" in capsys.readouterr().err + caplog.text

@@ -1,4 +1,4 @@
-"""Tests for curation.demo_warc: the deterministic demo WARC generator."""
+"""Tests for curate.demo_warc: the deterministic demo WARC generator."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.utils import Digester
 
-from curation import demo_warc
-from curation.demo_warc import KIND_DESCRIPTIONS, DemoSummary, demo_warc_bytes, write_demo_warc
+from curate import demo_warc
+from curate.demo_warc import KIND_DESCRIPTIONS, DemoSummary, demo_warc_bytes, write_demo_warc
 
 HTTP_RECORD_TYPES = ("response", "request", "revisit")
 
@@ -299,7 +299,7 @@ def test_broken_record_is_present_and_later_records_are_readable(written, record
             assert r["http"].protocol == "HTTP/1.1" and r["http"].get_statuscode().isdigit(), r["url"]
 
     # The project's own reader flags it and carries on.
-    from curation.warc import read_records
+    from curation.ingest.warc import read_records
 
     raw = list(read_records(io.BytesIO(written[1])))
     assert len(raw) == summary.records
@@ -324,4 +324,4 @@ def test_committed_demo_warc_matches_the_generator():
     committed = Path(__file__).resolve().parent.parent / "demo" / "demo.warc.gz"
     if not committed.exists():
         pytest.skip("demo/demo.warc.gz is not in this checkout")
-    assert committed.read_bytes() == demo_warc_bytes(), "regenerate with: python -m curation.demo_warc demo/demo.warc.gz"
+    assert committed.read_bytes() == demo_warc_bytes(), "regenerate with: python -m curate.demo_warc demo/demo.warc.gz"

@@ -211,7 +211,7 @@ def test_reasoning_fasttext_agrees_with_its_teacher(shared_data):
 
 def test_cli_missing_teacher_is_one_line_exit_2(tmp_path):
     out = tmp_path / "student"
-    proc = subprocess.run([sys.executable, "-m", "curation.cli", "train-classifier", "--recipe", "distill",
+    proc = subprocess.run([sys.executable, "-m", "curate.cli", "train-classifier", "--recipe", "distill",
                            "--kind", "fasttext", "--teacher", str(tmp_path / "nope"), "--output", str(out)],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
@@ -221,7 +221,7 @@ def test_cli_missing_teacher_is_one_line_exit_2(tmp_path):
 
 
 def test_cli_distill_needs_fasttext_kind(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "curation.cli", "train-classifier", "--recipe", "distill",
+    proc = subprocess.run([sys.executable, "-m", "curate.cli", "train-classifier", "--recipe", "distill",
                            "--kind", "transformer", "--output", str(tmp_path / "s")],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1

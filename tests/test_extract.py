@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from curation import extract
-from curation.extract import ExtractConfig, decode_html, html_to_text, is_html, parse_content_type, rewrite_math
-from curation.extract_task import record_to_document
-from curation.warc import RawRecord
+from curation.ingest import extract
+from curation.ingest.extract import ExtractConfig, decode_html, html_to_text, is_html, parse_content_type, rewrite_math
+from curation.ingest.extract_task import record_to_document
+from curation.ingest.warc import RawRecord
 
 ARTICLE = """<html><head><title>Binary search</title></head><body>
 <nav><a href="/">Home</a> | <a href="/about">About us</a> | <a href="/shop">Shop</a></nav>
@@ -143,7 +143,7 @@ def test_resiliparse_drops_widgets_but_not_articles_named_like_them():
 
 
 def test_resiliparse_tail_trim_keeps_code_tables_and_sentences():
-    from curation.extract import _rp_trim_tail
+    from curation.ingest.extract import _rp_trim_tail
 
     assert _rp_trim_tail("A real paragraph ends here.\nRelated articles\nShare this\nTags") == "A real paragraph ends here."
     code = "Example:\n    for x in xs:\n        print(x)\nend"

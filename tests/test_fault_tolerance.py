@@ -30,8 +30,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from curation.extract import ExtractConfig
-from curation.extract_task import process_file
+from curation.ingest.extract import ExtractConfig
+from curation.ingest.extract_task import process_file
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ExtractConfig(extractor="resiliparse")
@@ -53,7 +53,7 @@ def _dying_extract_partition(batches, files, out_dir, cfg, keep_dropped, *, vict
     """``extract_partition``, but attempt 0 of the task reading ``victim`` dies after ``after`` records."""
     from pyspark import TaskContext
 
-    from curation import extract_task
+    from curation.ingest import extract_task
 
     real = extract_task.documents_from_file
     attempt = TaskContext.get().attemptNumber()
@@ -77,7 +77,7 @@ def _dying_annotate_batches(batches, specs, promote, *, after_batches: int, mark
     """``annotate_batches``, but attempt 0 of partition 0 dies after yielding ``after_batches`` batches."""
     from pyspark import TaskContext
 
-    from curation.annotate_task import annotate_batches
+    from curation.filters.annotate_task import annotate_batches
 
     ctx = TaskContext.get()
     for n, batch in enumerate(annotate_batches(batches, specs, promote)):

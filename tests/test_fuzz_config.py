@@ -25,9 +25,10 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from curation import config, steps  # noqa: E402
+from curation import config  # noqa: E402
 from curation.ablations import runner  # noqa: E402
-from curation.annotate_task import StepSpec, load_builtin_steps  # noqa: E402
+from curation.filters import steps  # noqa: E402
+from curation.filters.annotate_task import StepSpec, load_builtin_steps  # noqa: E402
 from spark_jobs.annotate import AnnotateJob, AnnotateJobConfig  # noqa: E402
 from spark_jobs.decontaminate import DecontaminateJob, DecontaminateJobConfig  # noqa: E402
 from spark_jobs.dedup import DedupJob, DedupJobConfig  # noqa: E402

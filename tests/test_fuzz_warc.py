@@ -6,7 +6,7 @@ Content-Length values rewritten, gzip members cut, dropped, repeated and joined 
 per-record gzip turned into one member or into plain text. The seeds are the bundled demo WARC and
 the small real files in ../shared/data/warc (those tests skip when it is absent).
 
-The properties: :func:`curation.warc.read_records` and :func:`curation.extract_task.process_file`
+The properties: :func:`curation.ingest.warc.read_records` and :func:`curation.ingest.extract_task.process_file`
 never raise, always finish (a CPU-time deadline per example), never hold more than their limits,
 and account for every record (records read = kept + dropped + errored = rows written).
 
@@ -36,9 +36,9 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from curation.extract import ExtractConfig  # noqa: E402
-from curation.extract_task import process_file, summarise  # noqa: E402
-from curation.warc import read_records  # noqa: E402
+from curation.ingest.extract import ExtractConfig  # noqa: E402
+from curation.ingest.extract_task import process_file, summarise  # noqa: E402
+from curation.ingest.warc import read_records  # noqa: E402
 from tests.conftest import ROOT, SHARED  # noqa: E402
 
 EXAMPLES = int(os.environ.get("CURATE_FUZZ_EXAMPLES", "200"))

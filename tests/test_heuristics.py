@@ -1,4 +1,4 @@
-"""Heuristic quality steps (curation/heuristics.py): every rule, real clean text, parity with datatrove.
+"""Heuristic quality steps (curation/filters/heuristics.py): every rule, real clean text, parity with datatrove.
 
 * every drop rule of the four steps is triggered by a constructed, realistic text, run through
   ``steps.apply`` with that step alone (the rule order inside the step decides which reason wins),
@@ -15,8 +15,8 @@ import re
 
 import pytest
 
-import curation.heuristics as H
-from curation import steps
+import curation.filters.heuristics as H
+from curation.filters import steps
 from curation.schema import Document
 
 FINEWEB_STEPS = (("gopher_repetition_v1", {}), ("gopher_quality_v1", {}),

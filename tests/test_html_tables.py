@@ -1,4 +1,4 @@
-"""Layout tables vs data tables (curation/html_tables.py, issue 18).
+"""Layout tables vs data tables (curation/ingest/html_tables.py, issue 18).
 
 The HTML here is written for these tests (no third-party page text in the repository); the last
 test reads real archive.org FAQ pages from ../shared/data and skips when it is absent.
@@ -15,8 +15,8 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from curation.extract import ExtractConfig, html_to_text
-from curation.html_tables import classify_tables, is_data_table, unwrap_layout_tables
+from curation.ingest.extract import ExtractConfig, html_to_text
+from curation.ingest.html_tables import classify_tables, is_data_table, unwrap_layout_tables
 
 LABELS = Path(__file__).resolve().parent / "data" / "chrome_pages" / "labels.jsonl"
 
@@ -248,7 +248,7 @@ def test_twenty_thousand_cells_is_linear_and_bounded():
     # the lexbor walk and rewrite (resiliparse's parse) and both extractors end to end
     from resiliparse.parse.html import HTMLTree
 
-    from curation.html_tables import unwrap_layout_tables_lexbor
+    from curation.ingest.html_tables import unwrap_layout_tables_lexbor
 
     tree = HTMLTree.parse(html)
     start = time.perf_counter()
@@ -263,7 +263,7 @@ def test_twenty_thousand_cells_is_linear_and_bounded():
 def test_lexbor_rewrite_matches_lxml_classification():
     from resiliparse.parse.html import HTMLTree
 
-    from curation.html_tables import lexbor_events
+    from curation.ingest.html_tables import lexbor_events
 
     for html in (NESTED_LAYOUT, TWO_COLUMN_LAYOUT, FORM_TABLE, DATA_TH, NUMERIC_GRID):
         tree = HTMLTree.parse(html)
@@ -328,7 +328,7 @@ def _warc_record(path: Path, record_id: str) -> tuple[bytes, str | None]:
 
 @pytest.mark.parametrize("extractor", ["trafilatura", "resiliparse"])
 def test_real_archive_org_faq_pages_have_no_pipe_rows(shared_data, extractor):
-    from curation.extract import decode_html, parse_content_type
+    from curation.ingest.extract import decode_html, parse_content_type
 
     rows = [json.loads(line) for line in LABELS.read_text().splitlines() if line.strip()]
     faqs = [r for r in rows if "archive.org/about/faq.php?faq_id=" in r["url"] and r["label"] == "content"]

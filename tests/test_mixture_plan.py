@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from curation.mixture_plan import PlanError, SourceBudget, max_total, plan
+from curation.mixture.plan import PlanError, SourceBudget, max_total, plan
 
 PHI4_ORGANIC = [  # phi-4 Table 5 (unique tokens in billions): web 15, code 20, acquired 10 of the whole
     SourceBudget("web", 15 / 45, 1_300, 2.0),
@@ -54,7 +54,7 @@ def test_bad_plans_are_clear_errors(sources, total, match):
 
 
 def test_budget_takes_name_and_epoch_cap_from_the_one_source_model():
-    from curation.mixture_source import Source
+    from curation.mixture.source import Source
 
     b = SourceBudget.of(Source(name="code", where="lang = 'en'", max_epochs=3.0), 0.25, 820)
     assert b == SourceBudget("code", 0.25, 820, 3.0)

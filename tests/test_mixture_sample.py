@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curation.mixture_sample import doc_key, doc_keys, repeats
+from curation.mixture.sample import doc_key, doc_keys, repeats
 
 
 @pytest.fixture(scope="module")
 def source(shared_data):
-    from curation.tokens import load_tokenizer
+    from curation.mixture.tokens import load_tokenizer
 
     paras = [p for p in (shared_data / "corpora/wikitext2/valid.txt").read_text().split("\n") if p.strip()]
     tokens = load_tokenizer(shared_data / "tokenizers/gpt-neo-test-tokenizer.json").count(paras)

@@ -1,5 +1,5 @@
 """One source model (issue 20): ``curate mix`` and ``curate ablate`` sources extend one core
-:class:`curation.mixture_source.Source`, and the YAML shapes they always took still load."""
+:class:`curation.mixture.source.Source`, and the YAML shapes they always took still load."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import yaml
 
 from curation import config
 from curation.ablations.runner import AblationConfig, AblationSource
-from curation.mixture_source import KEPT, Source
+from curation.mixture.source import KEPT, Source
 from spark_jobs.mix import MixJobConfig, MixSource
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"

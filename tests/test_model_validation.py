@@ -143,7 +143,7 @@ def test_curate_score_damaged_model_exits_2_with_one_line(ft_dir, tmp_path):
         d = _copy(ft_dir, tmp_path / name)
         damage(d / "model.bin")
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "curation.cli", "score", "--model", str(d), "--input", str(src),
+        proc = subprocess.run([sys.executable, "-m", "curate.cli", "score", "--model", str(d), "--input", str(src),
                                "--output", str(tmp_path / "out.parquet")], cwd=REPO, capture_output=True, text=True,
                               timeout=60)
         assert proc.returncode == 2, proc.stderr[-2000:]
@@ -155,7 +155,8 @@ def test_curate_score_damaged_model_exits_2_with_one_line(ft_dir, tmp_path):
 
 def test_annotate_step_refuses_a_damaged_model_before_spark(ft_dir, tmp_path, monkeypatch):
     from classifiers import scoring_steps  # noqa: F401 - registers the steps
-    from curation import config, steps
+    from curation import config
+    from curation.filters import steps
     from spark_jobs import job
     from spark_jobs.annotate import AnnotateJob
 

@@ -59,7 +59,7 @@ def _text(nb: nbformat.NotebookNode) -> str:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> Path:
-    from curation.cli import main
+    from curate.cli import main
 
     run = tmp_path_factory.mktemp("nbrun") / "demo"
     assert main(["demo", "--output", str(run)]) == 0

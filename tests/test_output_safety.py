@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from curate.demo import DEMO_WARC
 from curation import output_dir
-from curation.demo import DEMO_WARC
 from curation.output_dir import MARKER, OutputRefused
 
 ROOT = Path(__file__).resolve().parent.parent
-CURATE = [sys.executable, "-m", "curation.cli"]
+CURATE = [sys.executable, "-m", "curate.cli"]
 
 
 def tree_hash(root: Path) -> str:
@@ -151,7 +151,7 @@ def test_globs_resolve_links_once_and_existing_names_are_not_globs(tmp_path):
 
 
 def test_ids_include_the_files_identity():
-    from curation.warc import record_key
+    from curation.ingest.warc import record_key
 
     assert record_key("/a/CC-00000.warc.gz", 0) != record_key("/b/CC-00000.warc.gz", 0)
     assert record_key("/a/CC-00000.warc.gz", 0) == record_key("/a/CC-00000.warc.gz", 0)
@@ -255,7 +255,7 @@ def test_commands_refuse_a_foreign_output_in_one_line(tmp_path):
 def test_catalog_replaces_only_its_own_file(tmp_path):
     import duckdb
 
-    from curation import run_sql
+    from curation.query import run_sql
 
     run = tmp_path / "run"
     (run / "extract").mkdir(parents=True)
@@ -278,7 +278,7 @@ def test_catalog_replaces_only_its_own_file(tmp_path):
 def test_score_and_train_classifier_never_overwrite_a_users_file(tmp_path):
     """`curate score -o` the input (or any file it did not write) and `train-classifier -o` a user's
     folder are refused before any model is loaded or trained."""
-    from curation import cli
+    from curate import cli
 
     docs = tmp_path / "docs.jsonl"
     docs.write_text(json.dumps({"id": "1", "text": "hello"}) + "\n")

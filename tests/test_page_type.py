@@ -1,4 +1,4 @@
-"""Page type detection (curation/page_type.py) and what the default extraction does with it (issue 19)."""
+"""Page type detection (curation/ingest/page_type.py) and what the default extraction does with it (issue 19)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from curation.extract import ExtractConfig, extract_page, word_overlap_f1
-from curation.extract_task import record_to_document
-from curation.page_type import PAGE_TYPES, detect
-from curation.warc import RawRecord
+from curation.ingest.extract import ExtractConfig, extract_page, word_overlap_f1
+from curation.ingest.extract_task import record_to_document
+from curation.ingest.page_type import PAGE_TYPES, detect
+from curation.ingest.warc import RawRecord
 
 
 def _ld(*types: str) -> str:

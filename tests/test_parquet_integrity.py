@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pyarrow.parquet as pq
 import pytest
 
-from curation import pipeline
-from curation.extract import ExtractConfig
-from curation.extract_task import process_file
+from curate import pipeline
+from curation.ingest.extract import ExtractConfig
+from curation.ingest.extract_task import process_file
 from spark_jobs.annotate import AnnotateJob
 
 DEMO_WARC = Path(__file__).resolve().parents[1] / "demo" / "demo.warc.gz"

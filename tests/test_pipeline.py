@@ -1,4 +1,4 @@
-"""``curate run PIPELINE.yaml`` (curation/pipeline.py): the demo pipeline end to end, resuming, and
+"""``curate run PIPELINE.yaml`` (curate/pipeline.py): the demo pipeline end to end, resuming, and
 clear config errors before Spark starts.
 
 One real run of demo/pipeline.yaml (module fixture, ~1.5 min on 2 cores) is shared by the Spark
@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curation import pipeline
-from curation.demo import DEMO_BENCHMARKS, DEMO_PIPELINE, DEMO_WARC
+from curate import pipeline
+from curate.demo import DEMO_BENCHMARKS, DEMO_PIPELINE, DEMO_WARC
 
 STAGES = pipeline.STAGES
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from classifiers import loading
-from curation import plugins, stages, steps
-from curation.annotate_task import StepSpec, annotate_batches, load_builtin_steps
+from curation import plugins, stages
+from curation.filters import steps
+from curation.filters.annotate_task import StepSpec, annotate_batches, load_builtin_steps
 from curation.schema import Document, from_batch, to_batch
 
 FILTER = '''

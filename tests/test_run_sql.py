@@ -1,4 +1,4 @@
-"""curation.run_sql: table discovery, the read-only statement check and DuckDB's file sandbox.
+"""curation.query.run_sql: table discovery, the read-only statement check and DuckDB's file sandbox.
 
 The run directory is built here with pyarrow (the real document schema plus the columns later
 stages add), next to a secret file and a secret Parquet table that no query may ever read.
@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation import run_sql
-from curation.run_sql import QueryResult, ReadOnlyError
+from curation.query import run_sql
+from curation.query.run_sql import QueryResult, ReadOnlyError
 from curation.schema import DOC_SCHEMA, Document, to_batch
 
 SECRET = "TOP-SECRET-7f3a9c"
@@ -414,7 +414,7 @@ def test_cli_catalog_prints_views_with_row_counts(run, tmp_path):
 @pytest.mark.slow
 def test_real_demo_run(tmp_path):
     """On a real ``curate demo`` output: the funnel from SQL matches the stage's accounting."""
-    from curation.cli import main
+    from curate.cli import main
 
     out = tmp_path / "demo"
     assert main(["demo", "--output", str(out)]) == 0
@@ -508,7 +508,7 @@ def test_the_watchdog_stops_a_query_when_the_process_grows(con, monkeypatch):
 ])
 def test_cli_sql_limits_bound_a_real_process(run, sql, flags, message):
     psutil = pytest.importorskip("psutil")
-    proc = subprocess.Popen([sys.executable, "-m", "curation.cli", "sql", str(run), sql, *flags],
+    proc = subprocess.Popen([sys.executable, "-m", "curate.cli", "sql", str(run), sql, *flags],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak, started = 0, time.monotonic()
     ps = psutil.Process(proc.pid)

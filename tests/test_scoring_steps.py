@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from classifiers import fasttext_model, scoring_steps  # noqa: F401 - importing registers the steps
-from curation import config, steps
-from curation.annotate_task import StepSpec, annotate_batches
+from curation import config
+from curation.filters import steps
+from curation.filters.annotate_task import StepSpec, annotate_batches
 from curation.schema import Document, to_batch
 from tests.conftest import slow_fixture
 

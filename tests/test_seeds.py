@@ -10,7 +10,7 @@ import pytest
 from classifiers import fasttext_model
 from classifiers.seeds import passages
 from classifiers.training_data import build_default_training_set
-from curation import cli
+from curate import cli
 from tests.test_fasttext_classifier import TINY
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from curation import cli
-from curation.sources import code_documents, text_documents
+from curate import cli
+from curation.ingest.sources import code_documents, text_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,7 +139,7 @@ def test_stackexchange_dump_threads_and_accounting(tmp_path):
 
 
 def test_stackexchange_truncated_and_hostile_dumps_are_counted(tmp_path):
-    from curation.qa_dumps import stackexchange_documents
+    from curation.ingest.qa_dumps import stackexchange_documents
 
     full = _posts_xml(QA_ROWS)
     cut = tmp_path / "cut" / "Posts.xml"

@@ -21,8 +21,10 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from curate import pipeline
 from curation import config as configlib
-from curation import funnel, output_dir, pipeline, rundir, stages
+from curation import output_dir, rundir, stages
+from curation.query import funnel
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -157,7 +159,7 @@ def test_a_registered_stage_is_in_the_funnel_the_dashboard_and_the_cli(tag_stage
     table = queries.funnel(con, "tag", run)
     assert {r.outcome: (r.docs, r.tokens) for r in rows} == dict(zip(table["outcome"], zip(table["docs"], table["tokens"])))
 
-    from curation import cli
+    from curate import cli
 
     with pytest.raises(SystemExit) as exit_:
         cli.main(["tag", "--help"])
@@ -189,7 +191,7 @@ def test_stage_names_are_spelled_in_one_place():
     names = stages.names()
     pattern = re.compile("|".join(rf"[\"']{re.escape(n)}[\"']" for n in names))
     offenders = []
-    for folder in ("curation", "spark_jobs", "dashboards", "classifiers"):
+    for folder in ("curate", "curation", "spark_jobs", "dashboards", "classifiers"):
         for py in sorted((REPO / folder).rglob("*.py")):
             if py.name == "stages.py" or py.name == "demo_warc.py":  # demo_warc: page text, not stage names
                 continue

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation import steps
+from curation.filters import steps
 from curation.schema import DOC_SCHEMA, Document, from_batch, to_batch
 
 

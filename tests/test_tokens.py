@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from curation.tokens import TokenizerError, load_tokenizer
+from curation.mixture.tokens import TokenizerError, load_tokenizer
 
 
 @pytest.fixture(scope="module")

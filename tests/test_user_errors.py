@@ -8,13 +8,13 @@ from __future__ import annotations
 import pytest
 
 from classifiers.graded_labels import LabelFileError
-from curation import config_command
-from curation.cli import main
+from curate import config_command
+from curate.cli import main
+from curate.pipeline import PipelineError
 from curation.config import ConfigError
 from curation.errors import CurateError, JobError, ModelError
 from curation.model_files import ModelFileError
 from curation.output_dir import OutputRefused
-from curation.pipeline import PipelineError
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str]:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from curation.extract import ExtractConfig
-from curation.extract_task import documents_from_file, process_file
-from curation.warc import read_records
+from curation.ingest.extract import ExtractConfig
+from curation.ingest.extract_task import documents_from_file, process_file
+from curation.ingest.warc import read_records
 from tests.conftest import SHARED, shared_data_missing
 
 SHARED_WARC = SHARED / "warc"

@@ -23,9 +23,9 @@ import pyarrow.parquet as pq
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from curation.extract import ExtractConfig
-from curation.extract_task import documents_from_file, process_file, summarise
-from curation.warc import read_records
+from curation.ingest.extract import ExtractConfig
+from curation.ingest.extract_task import documents_from_file, process_file, summarise
+from curation.ingest.warc import read_records
 from tests.conftest import ROOT
 
 PAGE = b"<html><body><p>" + b"A perfectly ordinary paragraph of text, long enough to keep. " * 20 + b"</p></body></html>"
@@ -125,8 +125,8 @@ def encoded_bomb(encoding: str, size: int) -> bytes:
 # fork (vfork, then exec, hands the old mm's high-water mark on), which was pytest's, 370 MB.
 CHILD = """
 import json, resource, sys
-from curation.extract import ExtractConfig
-from curation.extract_task import process_file, summarise
+from curation.ingest.extract import ExtractConfig
+from curation.ingest.extract_task import process_file, summarise
 result = process_file(sys.argv[1], sys.argv[2], ExtractConfig(extractor="resiliparse"), keep_dropped=True)
 totals = summarise([result])
 try:

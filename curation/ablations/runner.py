@@ -39,7 +39,7 @@ from curation import config as configlib
 from curation import rundir
 from curation.ablations import regmix
 from curation.config import bounded
-from curation.mixture_source import Source
+from curation.mixture.source import Source
 from curation.schema import PARQUET_WRITE_OPTIONS
 
 logger = logging.getLogger(__name__)
@@ -49,14 +49,14 @@ TARGET = "_target"
 
 @dataclass(frozen=True)
 class AblationSource(Source):
-    """A :class:`curation.mixture_source.Source` for proxy training (kind, token cap, prior, share cap)."""
+    """A :class:`curation.mixture.source.Source` for proxy training (kind, token cap, prior, share cap)."""
 
     #: Document-schema Parquet/JSONL (file or folder), a text/Markdown/LaTeX file or folder, or a code tree.
     input: str = ""
     #: documents | text | code; auto: documents for Parquet/JSONL, code for a folder holding source
     #: files but no text files, text otherwise.
     kind: str = "auto"
-    #: documents: a SQL condition over the rows (the one dialect of curation.mixture_source: run here
+    #: documents: a SQL condition over the rows (the one dialect of curation.mixture.source: run here
     #: in DuckDB, and by ``curate mix`` in Spark when the proposed mixture is used), e.g. ``drop_reason IS NULL``.
     where: str = ""
     #: Read at most this many tokens of the source (documents in input order).
@@ -210,7 +210,7 @@ def _kind(s: AblationSource) -> str:
     files = [f.name for f in p.rglob("*") if f.is_file()][:10_000]
     if any(f.endswith(doc_ext) for f in files):
         return "documents"
-    from curation.sources import LANGUAGES
+    from curation.ingest.sources import LANGUAGES
 
     text_ext = (".txt", ".md", ".tex")
     if any(f.endswith(tuple(e for e in LANGUAGES if e not in text_ext)) for f in files) and not any(f.endswith(text_ext) for f in files):
@@ -239,7 +239,7 @@ def source_texts(s: AblationSource, column: str = "text") -> Iterator[str]:
         while rows := cur.fetchmany(1024):
             yield from (r[0] for r in rows)
         return
-    from curation.sources import code_documents, text_documents
+    from curation.ingest.sources import code_documents, text_documents
 
     docs = code_documents(s.input) if kind == "code" else text_documents(s.input, source=s.name)
     yield from (d.text for d in docs if d.kept)

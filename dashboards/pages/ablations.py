@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from curation import confine, rundir
+from curation import rundir
+from curation.query import confine
 from dashboards import ablation_outputs as ao
 from dashboards import data, jobs
 

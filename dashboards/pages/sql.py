@@ -1,4 +1,4 @@
-"""SQL: a read-only DuckDB console over the run's tables (``curation.run_sql.query``), each query
+"""SQL: a read-only DuckDB console over the run's tables (``curation.query.run_sql.query``), each query
 bounded in time and memory (``curate dashboard --sql-timeout-s/--sql-memory-limit``)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import streamlit as st
 
-from curation import run_sql
+from curation.query import run_sql
 from dashboards import data, queries
 
 st.title("SQL")

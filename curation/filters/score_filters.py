@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from curation.filters.steps import register
 from curation.schema import Document
-from curation.steps import register
 
 #: Drop-reason prefixes of the classifier-based selections: this step (any version, reasons
 #: ``score_threshold_vN.<score>_below`` / ``_above``) and the annotate job's cross-document

@@ -1,6 +1,6 @@
 """Content filters: corrupted/binary-like text, URL block lists, bad-word lists, PII masking.
 
-Four per-document steps (contract in :mod:`curation.steps`):
+Four per-document steps (contract in :mod:`curation.filters.steps`):
 
 * ``corruption_v1`` — phi-4's corruption filter: corrupted and binary-like text shows up as an
   outlier of compression ratio and character/n-gram statistics (replacement and control
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
+from curation.filters.steps import register
 from curation.schema import Document
-from curation.steps import register
 
 # ============================================================================================
 # corruption_v1

@@ -15,7 +15,7 @@ deflate stream, which holds for a given zlib build). The warcinfo record names t
 :data:`DEMO_WARC_FILENAME` whatever path it is written to, so the destination does not change
 the bytes either.
 
-Run ``python -m curation.demo_warc OUT.warc.gz`` to write it and print what each URL exercises.
+Run ``python -m curate.demo_warc OUT.warc.gz`` to write it and print what each URL exercises.
 """
 
 from __future__ import annotations
@@ -1081,7 +1081,7 @@ class _DemoBuilder:
     # -- records
     def warcinfo(self) -> None:
         info = {
-            "software": "Curate demo_warc (curation/demo_warc.py) using warcio",
+            "software": "Curate demo_warc (curate/demo_warc.py) using warcio",
             "format": "WARC File Format 1.0",
             "conformsTo": "http://bibnum.bnf.fr/WARC/WARC_ISO_28500_version1_latestdraft.pdf",
             "isPartOf": "curate-demo",
@@ -1309,7 +1309,7 @@ def write_demo_warc(path: str | PathLike[str]) -> DemoSummary:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m curation.demo_warc",
+    parser = argparse.ArgumentParser(prog="python -m curate.demo_warc",
                                      description="Write the deterministic Curate demo WARC.")
     parser.add_argument("output", help="path of the .warc.gz file to write")
     args = parser.parse_args(argv)

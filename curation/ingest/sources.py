@@ -5,7 +5,7 @@
   file-level filters in the spirit of The Stack / StarCoder (size, longest line, mean line length,
   alphanumeric share, auto-generated and minified markers); vendored, licence and build paths are
   skipped. Every file comes out as a document: rejected ones carry ``code.<reason>``.
-* :mod:`curation.qa_dumps`: forum / Q&A dumps (Stack Exchange ``Posts.xml``), one document per thread.
+* :mod:`curation.ingest.qa_dumps`: forum / Q&A dumps (Stack Exchange ``Posts.xml``), one document per thread.
 * :func:`text_documents`: acquired text — JSONL or Parquet with a ``text`` column, plain text and
   Markdown (one document per file), and LaTeX projects (``\\input``/``\\include`` resolved from the
   main file, comments stripped) — e.g. papers and books.
@@ -294,7 +294,7 @@ def run(args: argparse.Namespace) -> int:
         if args.kind == "code":
             docs = code_documents(args.input)
         elif args.kind == "qa":
-            from curation.qa_dumps import stackexchange_documents
+            from curation.ingest.qa_dumps import stackexchange_documents
 
             docs = stackexchange_documents(args.input, args.min_answer_score)
         else:

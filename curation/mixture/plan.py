@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from curation.errors import CurateError
-from curation.mixture_source import Source
+from curation.mixture.source import Source
 
 #: Shares must sum to 1 within this tolerance (YAML percentages such as 33.3 + 33.3 + 33.4).
 SHARE_TOLERANCE = 1e-6
@@ -34,7 +34,7 @@ class SourceBudget:
 
     @classmethod
     def of(cls, source: Source, share: float, unique_tokens: int) -> SourceBudget:
-        """The planner's view of a mixture :class:`~curation.mixture_source.Source` once its selection
+        """The planner's view of a mixture :class:`~curation.mixture.source.Source` once its selection
         is counted: name and epoch cap come from the one source model, never copied by hand."""
         return cls(source.name, share, unique_tokens, source.max_epochs)
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from curation import steps as steplib
+from curation.filters import steps as steplib
 from curation.schema import DOC_SCHEMA, from_batch, to_batch
 
 #: The core modules whose import registers the built-in steps. Steps from other packages (Curate's own
 #: classifier steps among them: classifiers.scoring_steps) register through entry points in the
 #: ``curate.steps`` group (pyproject.toml; curation.plugins), so the core names no other package.
-STEP_MODULES = ("curation.langid", "curation.heuristics", "curation.content_filters", "curation.score_filters")
+STEP_MODULES = ("curation.filters.langid", "curation.filters.heuristics", "curation.filters.content_filters", "curation.filters.score_filters")
 
 
 @dataclass(frozen=True)

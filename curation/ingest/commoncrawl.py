@@ -20,7 +20,7 @@ with exponential backoff; the size is checked against ``Content-Length`` /
 renamed into place atomically. A file that already exists under its final name
 was verified when it was written, so reruns skip it without any request.
 
-Progress is reported through :mod:`logging` (logger ``curation.commoncrawl``);
+Progress is reported through :mod:`logging` (logger ``curation.ingest.commoncrawl``);
 this module never configures logging.
 
 Public API::

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation import fsutil, rundir
-from curation.extract import (
+from curation.ingest.extract import (
     ExtractConfig,
     ExtractTimeout,
     PageRefused,
@@ -40,8 +40,8 @@ from curation.extract import (
     parse_content_type,
     time_limit,
 )
+from curation.ingest.warc import DOCUMENT_TYPES, RawRecord, read_records, record_key
 from curation.schema import DOC_SCHEMA, ERROR_PREFIX, PARQUET_WRITE_OPTIONS, Document, to_batch
-from curation.warc import DOCUMENT_TYPES, RawRecord, read_records, record_key
 
 log = logging.getLogger(__name__)
 

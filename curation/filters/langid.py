@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from curation.filters.steps import register
 from curation.model_files import check_fasttext, verify
 from curation.schema import Document
-from curation.steps import register
 
 DEFAULT_LANGUAGES = ("en", "de", "es", "fr", "pt", "it", "hi", "ja")
 

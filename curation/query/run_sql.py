@@ -45,9 +45,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from curation import confine, fsutil
+from curation import fsutil
 from curation.errors import CurateError
 from curation.output_dir import OutputRefused
+from curation.query import confine
 
 #: Statement types a query may have. SHOW / DESCRIBE / SUMMARIZE / FROM-first / VALUES / WITH all
 #: parse as SELECT. PRAGMA and CALL are refused: most PRAGMAs are settings in disguise

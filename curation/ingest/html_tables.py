@@ -43,7 +43,7 @@ attributes and text read once) and one pass over the tables' own parts to rename
 size of the page, no recursion, so a hostile page (100k cells, tables nested hundreds deep) cannot
 blow the stack or go quadratic. Text is attributed only to the innermost enclosing cell, so nested
 tables are not re-counted per level. The parse itself is the caller's: it uses libxml2 without
-``huge_tree`` (trafilatura's parser), which stops at depth 256; :mod:`curation.extract` skips the
+``huge_tree`` (trafilatura's parser), which stops at depth 256; :mod:`curation.ingest.extract` skips the
 rewrite on a parse that hit a libxml2 resource limit and leaves such pages to the existing checks.
 """
 

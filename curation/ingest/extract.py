@@ -1,7 +1,7 @@
 """HTML → main text: charset resolution, HTML sniffing, math/code preservation, two extractors.
 
 * ``trafilatura`` (default) is the quality extractor; ``resiliparse`` is ~5x faster. Every HTML page
-  gets a page type (:mod:`curation.page_type`); on the default path resiliparse also runs as a
+  gets a page type (:mod:`curation.ingest.page_type`); on the default path resiliparse also runs as a
   second opinion: their agreement is an extraction confidence, and on forum pages the fuller text
   is kept (:func:`extract_page`).
 * Charset order: HTTP header → ``<meta>`` tag → byte-level detection (uchardet via resiliparse).
@@ -52,7 +52,7 @@ class ExtractConfig:
     keep_tables: bool = True
     #: Rewrite tables used for page layout (nested, one column of prose, forms, cells of paragraphs)
     #: into ordinary blocks before extraction, with either extractor and either keep_tables; see
-    #: curation/html_tables.py. Off: every table is extracted as a table (the behaviour before).
+    #: curation/ingest/html_tables.py. Off: every table is extracted as a table (the behaviour before).
     unwrap_layout_tables: bool = True
     #: Pages whose extracted text is shorter than this are dropped as ``<extractor>.empty``.
     min_text_chars: int = 1
@@ -371,7 +371,7 @@ def _trafilatura_surfacing_crashes():
 
 
 # --------------------------------------------------------------------------------------------
-# Layout tables (issue 18): the rules of curation/html_tables.py, run on each extractor's own parse
+# Layout tables (issue 18): the rules of curation/ingest/html_tables.py, run on each extractor's own parse
 
 _TABLE_TAG = re.compile(r"<table[\s>/]", re.I)
 
@@ -386,13 +386,13 @@ def _trafilatura(html: str, cfg: ExtractConfig, url: str | None = None, page_typ
         check_depth(HTMLTree.parse(html), cfg.max_html_depth)
     # The page is parsed here, with trafilatura's own loader, and the tree handed to it: the libxml2
     # error log is read right after this parse (its fallback extractors parse again and clear it),
-    # and layout tables are rewritten in that tree (curation/html_tables.py).
+    # and layout tables are rewritten in that tree (curation/ingest/html_tables.py).
     tree = load_html(html)
     _check_libxml2(HTML_PARSER)
     if tree is None:
         return ""
     if cfg.unwrap_layout_tables and _TABLE_TAG.search(html):
-        from curation.html_tables import unwrap_layout_tables
+        from curation.ingest.html_tables import unwrap_layout_tables
 
         unwrap_layout_tables(tree)
     text = trafilatura.extract(
@@ -493,7 +493,7 @@ def _resiliparse(html: str, cfg: ExtractConfig, url: str | None = None, page_typ
     tree = HTMLTree.parse(html)  # parsed once, for the depth check and the extraction (same output)
     check_depth(tree, cfg.max_html_depth)
     if cfg.unwrap_layout_tables and _TABLE_TAG.search(html):
-        from curation.html_tables import unwrap_layout_tables_lexbor
+        from curation.ingest.html_tables import unwrap_layout_tables_lexbor
 
         # the same rules as for trafilatura, on lexbor's own parse (depth already checked above)
         unwrap_layout_tables_lexbor(tree)
@@ -517,7 +517,7 @@ def _resiliparse(html: str, cfg: ExtractConfig, url: str | None = None, page_typ
 
 _EXTRACTORS = {"trafilatura": _trafilatura, "resiliparse": _resiliparse}
 
-#: Default path: page types (curation.page_type) whose text is the fuller of the two extractors'
+#: Default path: page types (curation.ingest.page_type) whose text is the fuller of the two extractors'
 #: outputs. On forum threads trafilatura keeps the first post and loses replies on many layouts.
 #: Also routing untyped ("other") pages raised WCXB-dev more (0.767) but cost 0.011 F1 on
 #: trafilatura's article set, where untyped article pages got resiliparse's boilerplate.
@@ -533,7 +533,7 @@ class Extraction:
     """One page's main text and what is known about it."""
 
     text: str
-    #: curation.page_type.detect: article, forum, product, collection, listing, docs, service, other.
+    #: curation.ingest.page_type.detect: article, forum, product, collection, listing, docs, service, other.
     page_type: str
     #: Default path only: bag-of-words F1 between trafilatura's and resiliparse's text, a label-free
     #: extraction confidence (two independent extractors agree on the main text). On WCXB-dev its
@@ -558,7 +558,7 @@ def extract_page(html: str, cfg: ExtractConfig, url: str | None = None, *, math:
 
     ``math=False`` says the page has no math markup (see :func:`may_have_math`), skipping the rewrite.
     """
-    from curation.page_type import detect
+    from curation.ingest.page_type import detect
 
     page_type = detect(html, url)
     if cfg.keep_math and math and ("math" in html or "MATH" in html):

@@ -56,7 +56,7 @@ import yaml
 from curation import config as configlib
 from curation import fsutil, output_dir, rundir, stages
 from curation.errors import CurateError, JobError, damaged_parquet_error
-from curation.inputs import expand_inputs
+from curation.ingest.inputs import expand_inputs
 from curation.output_dir import OutputRefused
 
 log = logging.getLogger("curate.pipeline")
@@ -591,7 +591,7 @@ class Pipeline:
     """The run ``curate run PIPELINE.yaml`` describes, composed from Python (README "Composing a run
     from Python")::
 
-        from curation.pipeline import Pipeline
+        from curate.pipeline import Pipeline
 
         p = Pipeline([
             "extract",

@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from classifiers import commands as classifier_commands
     from classifiers import llm_label, score_command, seeds
-    from curation import commoncrawl, demo, funnel, pipeline, run_sql, sources
+    from curate import demo, pipeline
+    from curation.ingest import commoncrawl, sources
+    from curation.query import funnel, run_sql
 
     commoncrawl.add_arguments(sub.add_parser("fetch-cc", help="download Common Crawl WARC files and write a manifest"))
     classifier_commands.add_train_arguments(sub.add_parser("train-classifier", help="train a quality, reasoning or topic classifier"))
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ablate.add_arguments(sub.add_parser("ablate", help="mixture ablations: train proxy LMs on sampled mixtures, propose the best"))
     demo.add_arguments(sub.add_parser("demo", help="run the demo pipeline (demo/pipeline.yaml) on the bundled WARC, then print its funnel"))
-    from curation import config_command
+    from curate import config_command
 
     config_command.add_arguments(sub.add_parser("config", help="show a stage's default config (curate config show STAGE)"))
 
@@ -57,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, jobs: dict) -> int:
     from classifiers import commands as classifier_commands
     from classifiers import llm_label, score_command, seeds
-    from curation import commoncrawl, config_command, demo, funnel, pipeline, run_sql, sources
+    from curate import config_command, demo, pipeline
     from curation.ablations import runner as ablate
+    from curation.ingest import commoncrawl, sources
+    from curation.query import funnel, run_sql
     from dashboards import launch as dashboard
 
     if args.command in jobs:

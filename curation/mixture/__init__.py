@@ -1,0 +1,1 @@
+"""Mixtures: the one source model, token counting, token-budget planning and sampling."""
