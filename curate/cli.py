@@ -12,8 +12,25 @@ from curation.errors import CurateError, report
 
 
 def main(argv: list[str] | None = None) -> int:
-    from curation import stages
     from spark_jobs.job import configure_logging
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verb = next((a for a in argv if not a.startswith("-")), "")  # for an error before the arguments parse
+    try:
+        # Building the parser consults the plugin registries (stages, ingest sources): a broken plugin
+        # is a user error like any other, one line and exit 2.
+        parser, jobs = build_parser()
+        args = parser.parse_args(argv)
+        verb = args.command
+        configure_logging(getattr(args, "verbose", False))
+        return _dispatch(args, jobs)
+    except CurateError as exc:  # every verb's user errors: one line on stderr, exit 2, no traceback
+        return report(verb, exc)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    """The ``curate`` parser (one sub-command per registered stage and per verb) and the stages' jobs."""
+    from curation import stages
 
     jobs = {st.name: st.load_adapter() for st in stages.ordered()}  # one sub-command per registered stage
     parser = argparse.ArgumentParser(prog="curate", description="Curate: LLM pretraining data curation on Spark")
@@ -33,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     llm_label.add_arguments(sub.add_parser("label", help="label documents with an OpenAI-compatible LLM (cached, resumable)"))
     funnel.add_arguments(sub.add_parser("funnel", help="documents and tokens per stage and drop reason (DuckDB)"))
     seeds.add_arguments(sub.add_parser("seeds", help="web-rewrite seeds: top reasoning passages per topic"))
-    sources.add_arguments(sub.add_parser("ingest", help="code repositories or acquired text into the document schema"))
+    sources.add_arguments(sub.add_parser("ingest", help="code, acquired text, Q&A dumps or a plugin's source into the document schema"))
     pipeline.add_arguments(sub.add_parser("run", help=f"run PIPELINE.yaml: {' → '.join(stages.names())} (resumable)"))
     run_sql.add_sql_arguments(sub.add_parser("sql", help="one read-only SQL query over a run directory (DuckDB, sandboxed)"))
     run_sql.add_catalog_arguments(sub.add_parser("catalog", help="write RUN/catalog.duckdb with one view per table of a run"))
@@ -47,13 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from curate import config_command
 
     config_command.add_arguments(sub.add_parser("config", help="show a stage's default config (curate config show STAGE)"))
-
-    args = parser.parse_args(argv)
-    configure_logging(getattr(args, "verbose", False))
-    try:
-        return _dispatch(args, jobs)
-    except CurateError as exc:  # every verb's user errors: one line on stderr, exit 2, no traceback
-        return report(args.command, exc)
+    return parser, jobs
 
 
 def _dispatch(args: argparse.Namespace, jobs: dict) -> int:

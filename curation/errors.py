@@ -38,9 +38,12 @@ class ModelError(CurateError):
     """A model that cannot be used: missing, damaged, of an unknown kind (one line, exit 2)."""
 
 
-def report(verb: str, exc: BaseException, file: TextIO | None = None) -> int:
-    """Print ``curate VERB: error: MESSAGE`` (one line) on stderr and return the exit code, 2."""
-    print(f"curate {verb}: error: {one_line(exc)}", file=file or sys.stderr)
+def report(verb: str, exc: BaseException | str, file: TextIO | None = None) -> int:
+    """Print ``curate VERB: error: MESSAGE`` (one line) on stderr and return the exit code, 2.
+
+    The one format of a user error, for every verb; ``curate: error: MESSAGE`` when no verb is known
+    yet (a plugin that fails while the command line is being read)."""
+    print(f"{f'curate {verb}' if verb else 'curate'}: error: {one_line(exc)}", file=file or sys.stderr)
     return 2
 
 

@@ -1,6 +1,6 @@
 """Extensions from other packages, found through Python entry points (no edit to Curate).
 
-A package adds annotate steps, stages or model kinds by declaring entry points in its own
+A package adds annotate steps, stages, model kinds or ingest sources by declaring entry points in its own
 ``pyproject.toml``; Curate loads each group once, lazily, the first time its registry is consulted::
 
     [project.entry-points."curate.steps"]          # name = the versioned step name
@@ -9,8 +9,10 @@ A package adds annotate steps, stages or model kinds by declaring entry points i
     my_stage = "my_package.stage:STAGE"
     [project.entry-points."curate.model_kinds"]    # name = meta.json's kind; an object with check() and load()
     my_kind = "my_package.model:KIND"
+    [project.entry-points."curate.sources"]        # name = the `curate ingest` kind; a curation.ingest.sources.IngestSource
+    my_source = "my_package.source:SOURCE"
 
-Curate's own classifier steps register the same way (its pyproject.toml), so the core never names
+Curate's own classifier steps and ingest sources register the same way (its pyproject.toml), so the core never names
 ``classifiers``. A plugin that fails to import is an error naming the entry point and the exception,
 never a silent skip: a config that names its step would otherwise fail later with "unknown step".
 """
@@ -27,6 +29,7 @@ from curation.errors import CurateError
 STEPS = "curate.steps"
 STAGES = "curate.stages"
 MODEL_KINDS = "curate.model_kinds"
+SOURCES = "curate.sources"
 
 _LOADED: set[str] = set()
 _LOCK = threading.RLock()

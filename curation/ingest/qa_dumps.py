@@ -15,6 +15,7 @@ long after their questions, and the largest dumps (tens of GB) do not fit in mem
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import sqlite3
@@ -23,6 +24,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+from curation.ingest.sources import SourceKind
 from curation.schema import Document
 
 
@@ -115,3 +117,13 @@ def _int(v: str | None) -> int:
         return int(v or 0)
     except ValueError:
         return 0
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--min-answer-score", type=int, default=0,
+                   help="answers below this score are left out (accepted ones kept)")
+
+
+#: ``curate ingest qa``, registered in pyproject.toml's ``curate.sources`` entry points.
+QA = SourceKind("qa", "a Stack Exchange dump (Posts.xml, or a folder of sites): one document per thread",
+                lambda input, args: stackexchange_documents(input, args.min_answer_score), _arguments)

@@ -10,7 +10,10 @@
   Markdown (one document per file), and LaTeX projects (``\\input``/``\\include`` resolved from the
   main file, comments stripped) — e.g. papers and books.
 
-``curate ingest`` writes either as Parquet (``DOC_SCHEMA``) plus ``_accounting.json``.
+``curate ingest KIND`` writes any of them as Parquet (``DOC_SCHEMA``) plus ``_accounting.json``. The
+kinds are a registry (:func:`kinds`) filled from the entry-point group ``curate.sources``: Curate's
+own (``code``, ``text`` here, ``qa``) are declared in its pyproject.toml like a plugin's, and a
+package outside Curate adds one (an :class:`IngestSource`) with no edit here.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import hashlib
 import json
 import os
 import re
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
-from curation import fsutil, rundir
-from curation.schema import PARQUET_WRITE_OPTIONS, Document
+from curation import fsutil, plugins, rundir
+from curation.errors import CurateError
+from curation.schema import ERROR_PREFIX, KEPT, PARQUET_WRITE_OPTIONS, Document
 
 #: Extension → language (the common ones; others are skipped as ``code.unknown_language``).
 LANGUAGES = {
@@ -270,38 +274,139 @@ def write_documents(docs: Iterator[Document], out_dir: str | Path, kind: str) ->
     finally:
         writer.close()
     total = sum(counts.values())
-    acc = {"records_read": total, "kept": counts.get("kept", 0),
+    kept = counts.get(KEPT, 0)
+    errored = sum(n for outcome, n in counts.items() if outcome.startswith(ERROR_PREFIX))
+    acc = {"records_read": total, "kept": kept, "dropped": total - kept - errored, "errored": errored,
            "by_outcome": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))}
     fsutil.write_atomic(rundir.path(out, rundir.ACCOUNTING), (json.dumps(acc, indent=2) + "\n").encode())
     return acc
 
 
+# ------------------------------------------------------------------ source kinds (curate ingest KIND)
+@runtime_checkable
+class IngestSource(Protocol):
+    """What ``curate ingest KIND`` needs from a kind of source: Curate's own (code, text, qa) and a
+    plugin's (entry-point group ``curate.sources``, named by ``name``) alike.
+
+    ``curate ingest NAME INPUT --output OUT`` gives every kind its ``input`` and ``--output``;
+    ``add_arguments`` adds the kind's own options to its sub-command. ``documents`` yields one
+    :class:`~curation.schema.Document` per input record: kept (``drop_reason`` None), dropped by a
+    rule (``NAME.reason``) or broken (``error.reason`` with ``error`` set), never skipped, so
+    ``_accounting.json`` adds up (kept + dropped + errored = records read). A user error (missing or
+    unreadable input) is raised as ``FileNotFoundError``/``ValueError``/``OSError`` or a
+    :class:`~curation.errors.CurateError`: one line, exit 2.
+    """
+
+    name: str
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def documents(self, input: str, args: argparse.Namespace) -> Iterator[Document]: ...
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """An :class:`IngestSource` from plain functions (what Curate's own kinds are)."""
+
+    name: str
+    help: str
+    read: Callable[[str, argparse.Namespace], Iterator[Document]]
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        if self.arguments is not None:
+            self.arguments(parser)
+
+    def documents(self, input: str, args: argparse.Namespace) -> Iterator[Document]:
+        return self.read(input, args)
+
+
+class SourceError(CurateError):
+    """A source kind that cannot be used (unknown, badly declared, yielding something else than documents)."""
+
+
+_KINDS: dict[str, IngestSource] = {}
+_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+def register(source: IngestSource) -> IngestSource:
+    """Make ``source`` a ``curate ingest`` kind under ``source.name`` (a sub-command and a file name)."""
+    name = getattr(source, "name", None)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"a source's name is lower-case letters, digits, '_' or '-', got {name!r}")
+    missing = [a for a in ("add_arguments", "documents") if not callable(getattr(source, a, None))]
+    if missing or not isinstance(getattr(source, "help", None), str):
+        raise TypeError(f"source {name!r} needs help (str), add_arguments(parser) and documents(input, args)"
+                        + (f"; missing {', '.join(missing)}" if missing else ""))
+    if _KINDS.get(name, source) is not source:
+        raise ValueError(f"source {name!r} is already registered")
+    _KINDS[name] = source
+    return source
+
+
+def _register_plugin(ep: Any, source: Any) -> None:
+    if getattr(source, "name", None) != ep.name:
+        raise ValueError(f"the entry point is named {ep.name!r} but its source says name = {getattr(source, 'name', None)!r}")
+    register(source)
+
+
+def kinds() -> dict[str, IngestSource]:
+    """Every source kind by name: Curate's own and other packages' (entry points ``curate.sources``)."""
+    plugins.load_group(plugins.SOURCES, _register_plugin)
+    return dict(sorted(_KINDS.items()))
+
+
+def _code_documents(input: str, args: argparse.Namespace) -> Iterator[Document]:
+    return code_documents(input)
+
+
+def _text_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", default="acquired", help="the drop-reason prefix / id namespace (default: acquired)")
+
+
+def _text_documents(input: str, args: argparse.Namespace) -> Iterator[Document]:
+    return text_documents(input, args.source)
+
+
+CODE = SourceKind("code", "a repository tree or a Parquet code dataset (content/path/lang columns)", _code_documents)
+TEXT = SourceKind("text", "acquired text: JSONL/Parquet (text column), txt, md, LaTeX projects",
+                  _text_documents, _text_arguments)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["code", "text", "qa"],
-                   help="code: a repository tree or a Parquet code dataset; text: JSONL/Parquet/txt/md/LaTeX; "
-                        "qa: a Stack Exchange dump (Posts.xml), one document per thread")
-    p.add_argument("input", help="folder or file")
-    p.add_argument("--output", "-o", required=True, help="output folder (Parquet in the document schema)")
-    p.add_argument("--source", default="acquired", help="text: the drop-reason prefix / id namespace")
-    p.add_argument("--min-answer-score", type=int, default=0, help="qa: answers below this score are left out (accepted ones kept)")
+    """``curate ingest KIND INPUT --output OUT [KIND's options]``, one sub-command per registered kind."""
+    sub = p.add_subparsers(dest="kind", required=True, metavar="KIND")
+    for name, source in kinds().items():
+        kp = sub.add_parser(name, help=source.help, description=source.help)
+        kp.add_argument("input", help="folder or file")
+        kp.add_argument("--output", "-o", required=True, help="output folder (Parquet in the document schema)")
+        source.add_arguments(kp)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write ``args.kind``'s documents from ``args.input`` to ``args.output``; a user error is raised
+    as a :class:`~curation.errors.CurateError` (the CLI prints it as one line, exit 2)."""
     from curation.output_dir import OutputRefused, claim
 
     try:
+        source = kinds()[args.kind]
+    except KeyError:
+        raise SourceError(f"unknown source {args.kind!r}; registered: {', '.join(kinds())} "
+                          f"(a plugin's sources need its package installed: entry points {plugins.SOURCES!r})") from None
+    try:
         claim(args.output, "ingest", inputs=[args.input])
-        if args.kind == "code":
-            docs = code_documents(args.input)
-        elif args.kind == "qa":
-            from curation.ingest.qa_dumps import stackexchange_documents
-
-            docs = stackexchange_documents(args.input, args.min_answer_score)
-        else:
-            docs = text_documents(args.input, args.source)
-        acc = write_documents(docs, args.output, args.kind)
-    except (FileNotFoundError, ValueError, OSError, OutputRefused) as exc:
-        print(f"curate ingest: error: {exc}", file=sys.stderr)
-        return 2
+        acc = write_documents(_checked(source.documents(args.input, args), args.kind), args.output, args.kind)
+    except OutputRefused:
+        raise
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise SourceError(str(exc)) from exc
     print(f"ingested {acc['records_read']} documents ({acc['kept']} kept) -> {args.output}")
     return 0
+
+
+def _checked(docs: Iterable[Document], kind: str) -> Iterator[Document]:
+    for doc in docs:
+        if not isinstance(doc, Document):
+            raise SourceError(f"source {kind!r} yielded a {type(doc).__name__}, not a curation.schema.Document")
+        yield doc
