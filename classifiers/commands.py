@@ -21,6 +21,7 @@ from classifiers.training_data import (
     build_default_training_set,
     build_labelled_training_set,
 )
+from curation.errors import report
 
 #: Rows the transformer head is trained on at most (embedding is the slow part on CPU:
 #: ~20 windows/s/core of 256 tokens); the training file is already in hash-shuffled order.
@@ -262,8 +263,7 @@ def run_train(args: argparse.Namespace) -> int:
             meta = fasttext_model.train(tr, va, out, params=params, data_info=info,
                                         quantize=getattr(args, "quantize", False))
     except (FileNotFoundError, ValueError, OSError, OutputRefused) as exc:
-        print(f"curate train-classifier: error: {exc}", file=sys.stderr)
-        return 2
+        return report("train-classifier", exc)
     m = meta["valid_metrics"]
     auc = "n/a" if m["roc_auc"] is None else f"{m['roc_auc']:.3f}"
     print(f"wrote {out} ({meta['kind']}, score = {meta['score']}); valid accuracy {m['accuracy']:.3f}, "

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curation.errors import report
+
 log = logging.getLogger(__name__)
 
 RUBRIC_VERSION = "phi4-edu-reasoning-v1"
@@ -580,8 +582,7 @@ def run(args: argparse.Namespace) -> int:
     model = args.model or os.environ.get(ENV_MODEL)
     api_key = args.api_key or os.environ.get(ENV_API_KEY)
     if not base_url or not model:
-        log.error("label: need --base-url/%s and --model/%s", ENV_BASE_URL, ENV_MODEL)
-        return 2
+        return report("label", f"need --base-url/{ENV_BASE_URL} and --model/{ENV_MODEL}")
     client = LLMClient(
         base_url=base_url, model=model, api_key=api_key, timeout=args.timeout,
         max_retries=args.max_retries, backoff=args.backoff, max_backoff=args.max_backoff,
@@ -593,8 +594,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         claim_file(args.output, "label", inputs=[args.input, cache_path], ours=is_label_output)
     except OutputRefused as exc:
-        log.error("label: %s", exc)
-        return 2
+        return report("label", exc)
     docs = read_documents(args.input)
     with LabelCache(cache_path) as cache:
         rows, stats = label_documents(

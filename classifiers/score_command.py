@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import glob
-import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from curation.errors import report
 
 #: Rows scored per call (a transformer tier embeds them in its own batches).
 BATCH_ROWS = 512
@@ -129,8 +130,7 @@ def run(args: argparse.Namespace) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, out, **PARQUET_WRITE_OPTIONS)
     except (FileNotFoundError, ValueError, OSError, pa.ArrowException, OutputRefused) as exc:
-        print(f"curate score: error: {exc}", file=sys.stderr)
-        return 2
+        return report("score", exc)
     unscored = sum(r is not None for r in reasons)
     print(f"scored {len(s) - unscored} of {len(s)} rows from {len(files)} file(s) with {args.model} -> {out}"
           + (f" ({unscored} without text: null score, see 'reason')" if unscored else ""))

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from curation.errors import report
 
 _BLANK = re.compile(r"\n\s*\n")
 
@@ -125,8 +126,7 @@ def run(args: argparse.Namespace) -> int:
         pq.write_table(pa.Table.from_pylist(seeds) if seeds else pa.table({"doc_id": pa.array([], pa.string())}), out,
                        **PARQUET_WRITE_OPTIONS)
     except (FileNotFoundError, ValueError, OSError) as exc:
-        print(f"curate seeds: error: {exc}", file=sys.stderr)
-        return 2
+        return report("seeds", exc)
     topics = sorted({s["topic"] for s in seeds})
     print(f"{len(seeds)} seed passages from {len(rows)} documents, topics: {', '.join(topics) or '-'} -> {out}")
     return 0

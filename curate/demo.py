@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 DEMO_WARC = DEMO_DIR / "demo.warc.gz"
 DEMO_PIPELINE = DEMO_DIR / "pipeline.yaml"
 DEMO_BENCHMARKS = DEMO_DIR / "benchmarks.yaml"
-
-log = logging.getLogger("curate.demo")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,12 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from curate import pipeline
     from curate.demo_warc import write_demo_warc
     from curation import config as configlib
-    from curation.errors import JobError
+    from curation.errors import JobError, report
     from curation.output_dir import OutputRefused
 
     if not DEMO_PIPELINE.exists():
-        log.error("%s not found: the demo runs from a checkout of the repository", DEMO_PIPELINE)
-        return 2
+        return report("demo", f"{DEMO_PIPELINE} not found: the demo runs from a checkout of the repository")
     warc = DEMO_WARC
     run_dir = Path(args.output)
     if not warc.exists():  # a checkout without the committed WARC: generate the same bytes
@@ -58,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
         outcomes = pipeline.run_pipeline(cfg, plans, from_stage=getattr(args, "from_stage", None), master=args.master,
                                          pipeline_file=str(DEMO_PIPELINE))
     except (configlib.ConfigError, JobError, pipeline.PipelineError, OutputRefused) as exc:
-        log.error("demo: %s", exc)
-        return 2
+        return report("demo", exc)
     print("\n" + pipeline.render(outcomes, str(run_dir)))
     print("\n" + render_funnel(run_dir))
     return 0

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curation import fsutil, output_dir
+from curation.errors import JobError as JobError  # launch/stop refused: the one job error (a CurateError)
 from curation.query import confine
 
 CONFIG_FILE = "job_config.yaml"
@@ -47,10 +48,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 NOT_STARTED, RUNNING, FINISHED, FAILED, STOPPED, INTERRUPTED = (
     "not started", "running", "finished", "failed", "stopped", "interrupted")
-
-
-class JobError(RuntimeError):
-    """A job cannot be launched or stopped (already running, no config, …)."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from curation.errors import report
 from curation.query import run_sql
 from dashboards.docview import WARC_ROOTS_ENV
 
@@ -88,8 +89,7 @@ def stop_group(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT_S) -> None:
 def run(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
-        print(f"dashboard: run directory {run_dir} does not exist", file=sys.stderr)
-        return 2
+        return report("dashboard", f"run directory {run_dir} does not exist")
     env = dict(os.environ)
     roots = [str(Path(r).resolve()) for r in args.warc_root]
     if roots:

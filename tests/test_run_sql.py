@@ -498,13 +498,13 @@ def test_the_watchdog_stops_a_query_when_the_process_grows(con, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sql,flags,message", [
-    (LONG, ["--timeout-s", "1"], "sql: query stopped after 1 s (--timeout-s)"),
+    (LONG, ["--timeout-s", "1"], "curate sql: error: query stopped after 1 s (--timeout-s)"),
     ("SELECT list(a.range + b.range) FROM range(20000) a, range(20000) b", ["--memory-limit", "64MB"],
-     "sql: query needed more than 64MB (--memory-limit)"),
+     "curate sql: error: query needed more than 64MB (--memory-limit)"),
     ("SELECT a.range, b.range FROM range(3000) a, range(3000) b", ["--memory-limit", "64MB", "--limit", "0"],
-     "sql: query needed more than 64MB (--memory-limit)"),
+     "curate sql: error: query needed more than 64MB (--memory-limit)"),
     # DuckDB does not count this 2 GB string against memory_limit: the process's data cap stops it.
-    ("SELECT length(repeat('x', 2000000000))", ["--memory-limit", "64MB"], "sql: query needed more than 64MB (--memory-limit)"),
+    ("SELECT length(repeat('x', 2000000000))", ["--memory-limit", "64MB"], "curate sql: error: query needed more than 64MB (--memory-limit)"),
 ])
 def test_cli_sql_limits_bound_a_real_process(run, sql, flags, message):
     psutil = pytest.importorskip("psutil")
@@ -552,7 +552,7 @@ def linked(run, tmp_path) -> Path:
 def test_cli_sql_a_link_out_of_the_run_is_one_line_exit_2(linked, sql):
     rc, out, err = _cli(run_sql.run_sql, run_sql.add_sql_arguments, [str(linked), sql.format(r=linked), "--limit", "0"])
     assert rc == 2 and out == "" and SECRET not in err
-    assert err.startswith("sql: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith("curate sql: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
 
 
 def test_links_that_stay_inside_the_run_are_read(linked):

@@ -13,8 +13,11 @@ from curate.cli import main
 from curate.pipeline import PipelineError
 from curation.config import ConfigError
 from curation.errors import CurateError, JobError, ModelError
+from curation.ingest.sources import SourceError
 from curation.model_files import ModelFileError
 from curation.output_dir import OutputRefused
+from curation.plugins import PluginError
+from dashboards import jobs as dashboard_jobs
 
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str]:
@@ -22,18 +25,43 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str]:
     return rc, capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("argv", "prefix"), [
-    (["config", "show", "nosuch"], "curate config: error: unknown stage 'nosuch'"),
-    (["funnel", "{tmp}/no-run"], "curate funnel: error: "),
-    (["ablate", "--config", "{tmp}/missing.yaml", "-o", "{tmp}/out"], "curate ablate: error: config file not found"),
-    (["score", "--model", "{tmp}/no-model", "--input", "{tmp}/in.jsonl", "--output", "{tmp}/s.parquet"], "curate score: error: "),
-    (["ingest", "text", "{tmp}/missing.txt", "-o", "{tmp}/out"], "curate ingest: error: "),
-    (["sql", "{tmp}/no-run", "SELECT 1"], "sql: run directory"),
-])
-def test_a_user_error_is_one_line_and_exit_2(argv, prefix, tmp_path, capsys):
+#: A bad argument or input for each verb that refuses it before Spark starts, and what its one line says.
+BAD_INPUTS = [
+    (["config", "show", "nosuch"], "unknown stage 'nosuch'"),
+    (["funnel", "{tmp}/no-run"], ""),
+    (["ablate", "--config", "{tmp}/missing.yaml", "-o", "{tmp}/out"], "config file not found"),
+    (["score", "--model", "{tmp}/no-model", "--input", "{tmp}/in.jsonl", "--output", "{tmp}/s.parquet"], ""),
+    (["ingest", "text", "{tmp}/missing.txt", "-o", "{tmp}/out"], "input not found: {tmp}/missing.txt"),
+    (["ingest", "qa", "{tmp}/missing", "-o", "{tmp}/out"], "input not found: {tmp}/missing"),
+    (["sql", "{tmp}/no-run", "SELECT 1"], "run directory"),
+    (["catalog", "{tmp}/no-run"], ""),
+    (["label", "--input", "{tmp}/in.jsonl", "--output", "{tmp}/labels.parquet"], "need --base-url/"),
+    (["seeds", "--input", "{tmp}/no-docs.parquet", "--reasoning-model", "{tmp}/no-model", "--topic-model", "{tmp}/no-model",
+      "--output", "{tmp}/seeds.parquet"], ""),
+    (["train-classifier", "--recipe", "labels", "--labels", "{tmp}/missing.jsonl", "--docs", "{tmp}/docs.jsonl",
+      "--target", "nope", "--output", "{tmp}/model"], "unknown target 'nope'"),
+    (["dashboard", "{tmp}/no-run"], "run directory {tmp}/no-run does not exist"),
+]
+
+
+@pytest.mark.parametrize(("argv", "says"), BAD_INPUTS, ids=lambda v: " ".join(v[:2]) if isinstance(v, list) else None)
+def test_a_user_error_is_one_line_in_one_format_and_exit_2(argv, says, tmp_path, capsys, monkeypatch):
+    """Every verb reports through ``curation.errors.report``: ``curate VERB: error: MESSAGE``."""
+    for var in ("CURATE_LLM_BASE_URL", "CURATE_LLM_MODEL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
     rc, err = run_cli([a.replace("{tmp}", str(tmp_path)) for a in argv], capsys)
     assert rc == 2, err
-    assert err.startswith(prefix) and err.count("\n") == 1 and "Traceback" not in err, err
+    prefix = f"curate {argv[0]}: error: "
+    assert err.startswith(prefix) and err.endswith("\n") and err.count("\n") == 1, err
+    assert len(err) > len(prefix) + 1 and "Traceback" not in err, err
+    assert says.replace("{tmp}", str(tmp_path)) in err, err
+
+
+def test_report_is_the_one_format(capsys):
+    from curation.errors import report
+
+    assert report("sql", CurateError("bad\nquery")) == 2 and report("", "no verb yet") == 2
+    assert capsys.readouterr().err.splitlines() == ["curate sql: error: bad\\nquery", "curate: error: no verb yet"]
 
 
 def test_main_reports_a_curate_error_any_verb_lets_through(monkeypatch, tmp_path, capsys):
@@ -47,7 +75,7 @@ def test_main_reports_a_curate_error_any_verb_lets_through(monkeypatch, tmp_path
 
 
 @pytest.mark.parametrize("cls", [JobError, ModelError, ModelFileError, ConfigError, LabelFileError, OutputRefused,
-                                 PipelineError])
+                                 PipelineError, dashboard_jobs.JobError, PluginError, SourceError])
 def test_user_errors_share_one_base(cls):
     assert issubclass(cls, CurateError)
 

@@ -27,7 +27,6 @@ import logging
 import multiprocessing as mp
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -39,6 +38,7 @@ from curation import config as configlib
 from curation import rundir
 from curation.ablations import regmix
 from curation.config import bounded
+from curation.errors import report
 from curation.mixture.source import Source
 from curation.schema import PARQUET_WRITE_OPTIONS
 
@@ -514,11 +514,10 @@ def run(args: argparse.Namespace) -> int:
         # Resumable, so never cleared; but never a folder curate did not make, nor one inside a source.
         claim(args.output, "ablate", resume=True,
               inputs=[p for p in (*(s.input for s in cfg.sources), cfg.mixture, cfg.target.text) if p])
-        report = run_ablation(cfg, Path(args.output))
+        summary = run_ablation(cfg, Path(args.output))
     except (configlib.ConfigError, ValueError, FileNotFoundError, OutputRefused) as exc:
-        print(f"curate ablate: error: {exc}", file=sys.stderr)
-        return 2
-    best = ", ".join(f"{n} {w:.3f}" for n, w in report["best_weights"].items())
-    print(f"ablation of {report['proxies']} proxies in {report['seconds']}s: held-out rank correlation "
-          f"{report['held_out_spearman']:.3f}; proposed mixture: {best} -> {Path(args.output) / 'best_mixture.yaml'}")
+        return report("ablate", exc)
+    best = ", ".join(f"{n} {w:.3f}" for n, w in summary["best_weights"].items())
+    print(f"ablation of {summary['proxies']} proxies in {summary['seconds']}s: held-out rank correlation "
+          f"{summary['held_out_spearman']:.3f}; proposed mixture: {best} -> {Path(args.output) / 'best_mixture.yaml'}")
     return 0

@@ -59,7 +59,7 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from curation import fsutil
-from curation.errors import CurateError
+from curation.errors import CurateError, report
 
 __all__ = [
     "CRAWL_ID_RE",
@@ -656,8 +656,7 @@ def run(args: argparse.Namespace) -> int:
             timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
         )
     except (CommonCrawlError, ValueError) as exc:
-        print(f"fetch-cc: error: {exc}", file=sys.stderr)
-        return 2
+        return report("fetch-cc", exc)
     print(summary.describe())
     for url, reason in summary.failures:
         print(f"fetch-cc: failed: {url}: {reason}", file=sys.stderr)

@@ -46,7 +46,7 @@ import duckdb
 import pyarrow as pa
 
 from curation import fsutil
-from curation.errors import CurateError
+from curation.errors import CurateError, report
 from curation.output_dir import OutputRefused
 from curation.query import confine
 
@@ -559,8 +559,7 @@ def run_sql(args: argparse.Namespace, out=None, err=None) -> int:
         finally:
             con.close()
     except (SqlError, FileNotFoundError, duckdb.Error) as exc:
-        print(f"sql: {exc}", file=err)
-        return 2
+        return report("sql", exc, err)
     _write(result, args.format, out)
     if result.truncated:
         print(f"sql: showing the first {args.limit} rows (--limit N for more, 0 for all)", file=err)
@@ -578,8 +577,7 @@ def run_catalog(args: argparse.Namespace, out=None, err=None) -> int:
         path = write_catalog(args.run_dir, args.output)
         counts = catalog_counts(path)
     except (FileNotFoundError, duckdb.Error, OSError, OutputRefused) as exc:
-        print(f"catalog: {exc}", file=err)
-        return 2
+        return report("catalog", exc, err)
     width = max([len("view")] + [len(n) for n in counts])
     print(f"wrote {path} ({len(counts)} views; paths are absolute: rebuild it if the run moves)", file=out)
     print(f"{'view':<{width}}  {'rows':>10}", file=out)
