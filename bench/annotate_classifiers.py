@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow.dataset as ds
 
     from curation import config as configlib
-    from spark_jobs.annotate import AnnotateJobConfig
+    from curation.filters.annotate_task import AnnotateJobConfig
 
     if args.extract:
         ex = args.extract

@@ -20,8 +20,9 @@ How it is fast (the target is >= 10x datatrove's ~170 docs/s per core):
 The hashes are stable across processes and machines (no Python ``hash()``), which is what lets an
 allow-list be built once and saved as a plain text file of hashes.
 
-``spark_jobs/decontaminate.py`` builds the index once on the driver, broadcasts it and runs
-:func:`decontaminate_batches` inside ``mapInArrow``; tests and notebooks call :func:`check` directly.
+``spark_jobs/decontaminate.py`` loads the stage's config (:class:`DecontaminateJobConfig`), builds the
+index once on the driver, broadcasts it, runs :func:`decontaminate_batches` inside ``mapInArrow`` and
+writes :func:`build_report`; tests and notebooks call :func:`check` directly.
 """
 
 from __future__ import annotations
@@ -93,6 +94,24 @@ class DecontamConfig:
         if not 0.0 <= self.info_threshold <= self.contaminated_threshold <= 1.0:
             raise ValueError("need 0 <= info_threshold <= contaminated_threshold <= 1, got "
                              f"{self.info_threshold} and {self.contaminated_threshold}")
+
+
+@dataclass(frozen=True)
+class DecontaminateJobConfig:
+    """The decontaminate stage's config (``curate decontaminate --config``, a pipeline's ``decontaminate:``
+    section)."""
+
+    #: BENCH.yaml listing the benchmarks (``--benchmarks`` sets it); required.
+    benchmarks: str | None = None
+    decontam: DecontamConfig = field(default_factory=DecontamConfig)
+    #: auto: JSON lines when the input path ends in .jsonl/.json/.ndjson (optionally .gz/.bz2) or a
+    #: folder holds only such files; Parquet otherwise.
+    input_format: Literal["auto", "parquet", "jsonl"] = "auto"
+    #: Also check rows already dropped upstream (drop_reason not null); by default they pass through
+    #: with a null status (nobody trains on them) and are counted as "unchecked".
+    check_dropped: bool = False
+    #: Rows per Arrow batch handed to the checker.
+    batch_rows: int = 1000
 
 
 @dataclass(frozen=True)
@@ -670,6 +689,27 @@ def decontaminate_batches(batches: Iterator[Any], index: Any, cfg: DecontamConfi
                 c.append(value)
         arrays = list(batch.columns) + [pa.array(c, type=f.type) for c, f in zip(cols, fields)]
         yield pa.RecordBatch.from_arrays(arrays, schema=pa.schema(list(batch.schema) + fields))
+
+
+def build_report(index: BenchmarkIndex, benchmarks: list[Benchmark], cfg: DecontaminateJobConfig,
+                 per_bench: dict[str, dict[str, int]], by_status: dict[str, int]) -> dict:
+    """The decontaminate stage's ``_report.json``: the thresholds, the documents by status and, per
+    benchmark, its files, items, n-gram counts and the documents it contaminated."""
+    d = cfg.decontam
+    out = {}
+    for bench in benchmarks:
+        st = index.stats[bench.name]
+        hits = per_bench.get(bench.name, {})
+        out[bench.name] = {
+            "files": list(bench.files), "items": st["items"],
+            f"items_under_{d.short_n}_words": st["items_short"],
+            f"ngrams_{d.long_n}": st["ngrams_long"], f"ngrams_{d.long_n}_allowlisted": st["ngrams_long_allowlisted"],
+            f"ngrams_{d.short_n}": st["ngrams_short"],
+            "docs_contaminated": hits.get(CONTAMINATED, 0), "docs_partial": hits.get(PARTIAL, 0),
+        }
+    return {"benchmarks_file": cfg.benchmarks, "long_n": d.long_n, "short_n": d.short_n,
+            "info_threshold": d.info_threshold, "contaminated_threshold": d.contaminated_threshold,
+            "allowlist": d.allowlist, "docs_by_status": by_status, "benchmarks": out}
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Deduplication core: exact-text keys, URL normalisation and MinHash signatures with LSH bands.
 
-Pure Python + numpy; ``spark_jobs/dedup.py`` runs these per Arrow batch and does the
-cross-document grouping in Spark. Written by hand rather than reusing datasketch/datatrove because
+Pure Python + numpy; ``spark_jobs/dedup.py`` loads the stage's config (:class:`DedupJobConfig`), runs
+:func:`key_batches` per Arrow batch and does the cross-document grouping in Spark. Written by hand rather than reusing datasketch/datatrove because
 both hash every shingle in Python (datasketch: one sha1 call per shingle; datatrove: spaCy word
 tokenisation + per-shingle hashing), which is where their time goes. Here a batch is hashed at
 once: each *distinct* word of the batch is hashed once, word 5-gram hashes are combined with
@@ -19,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
+import pyarrow as pa
 
 _MASK64 = (1 << 64) - 1
 #: Odd 64-bit multiplier for combining word hashes into an n-gram hash (polynomial rolling form).
@@ -252,3 +253,79 @@ def perturb(text: str, rate: float, rnd) -> str:
         if r < rate:
             out.append(f"x{rnd.randrange(10**6)}")
     return " ".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# The dedup stage: its config and its per-batch keys (``spark_jobs/dedup.py`` groups them)
+
+
+#: The unique row number the job gives every document (ids may repeat in user data).
+ROW = "_dedup_row"
+
+
+@dataclass(frozen=True)
+class DedupJobConfig:
+    """The dedup stage's config (``curate dedup --config``, a pipeline's ``dedup:`` section)."""
+
+    exact: bool = True
+    url: bool = True
+    minhash: bool = True
+    #: Word n-gram size and LSH layout (FineWeb: 5-grams, 14 bands x 8 rows = 112 hashes).
+    ngram: int = 5
+    bands: int = 14
+    rows: int = 8
+    seed: int = 1
+    #: A candidate pair (same bucket in some band) is linked only if its signatures agree on at
+    #: least this share of the 112 hashes (an unbiased Jaccard estimate, sd ~0.04): LSH alone
+    #: links pairs far below the target similarity now and then, and one such link can chain two
+    #: clusters together. 0 links every candidate (FineWeb's behaviour).
+    min_similarity: float = 0.7
+    #: Keep rule inside a cluster: highest value of this score (a column or a key of ``scores``),
+    #: then the earliest ``crawl_date``, then the smallest id. URL duplicates keep the newest crawl.
+    quality_score: str = "quality"
+    #: Label-propagation rounds allowed for connected components (each halves nothing; rounds =
+    #: the longest chain of linked documents, small in practice).
+    max_iterations: int = 50
+    batch_rows: int = 2000
+    #: Shuffle partitions for the grouping stages; 0 = twice the cluster's parallelism (Spark's
+    #: fixed default of 200 makes small runs spend their time scheduling empty tasks).
+    shuffle_partitions: int = 0
+
+
+def key_schema(params: MinHashParams) -> pa.Schema:
+    return pa.schema([
+        pa.field(ROW, pa.int64()),
+        pa.field("exact_key", pa.int64()),
+        pa.field("url_key", pa.string()),
+        pa.field("bands", pa.list_(pa.int64())),
+        pa.field("sig", pa.list_(pa.int32())),
+    ])
+
+
+def key_batches(batches: Iterator[pa.RecordBatch], params: MinHashParams, want_minhash: bool) -> Iterator[pa.RecordBatch]:
+    """Per Arrow batch of (row, text, url, ...): exact key, normalised URL, band keys and signature.
+
+    Any other input columns (id, crawl_date, score) are passed through unchanged after those, so the
+    job needs no join to bring them back: a join on the keys would be planned as a broadcast of
+    every document's signature while the input is small, and that path ignores the session's
+    Arrow byte cap (measured: whole partitions in one batch)."""
+    hasher = MinHasher(params)
+    schema = key_schema(params)
+    for batch in batches:
+        extra = [batch.schema.field(n) for n in batch.schema.names if n not in (ROW, "text", "url")]
+        rows = batch.column(ROW)
+        texts = batch.column("text").to_pylist()
+        urls = batch.column("url").to_pylist() if "url" in batch.schema.names else [None] * len(texts)
+        exact = pa.array([exact_key(t) for t in texts], pa.int64())
+        url = pa.array([normalize_url(u) for u in urls], pa.string())
+        if want_minhash:
+            sig, has = hasher.signatures(texts)
+            bands = hasher.band_keys(sig)
+            band_list = [b.tolist() if h else None for b, h in zip(bands, has)]
+            sig_list = [s.view("int32").tolist() if h else None for s, h in zip(sig, has)]
+        else:
+            band_list = sig_list = [None] * len(texts)
+        yield pa.RecordBatch.from_arrays(
+            [rows, exact, url, pa.array(band_list, pa.list_(pa.int64())), pa.array(sig_list, pa.list_(pa.int32())),
+             *[batch.column(f.name) for f in extra]],
+            schema=pa.schema([*schema, *extra]))

@@ -4,8 +4,10 @@ A :class:`Stage` names everything the rest of Curate needs to know about one ste
 its output folder, the files that mark it complete, how its accounting is read and checked, how its
 job takes its input, which drop-reason prefixes it decides (the funnel's row order), which config
 keys name input files (what a run's reader may open) and its CLI help. Its Spark adapter and config
-dataclass are named as ``module:attribute`` strings, loaded only by the composition root (the core
-imports no Spark).
+dataclass are named as ``module:attribute`` strings, loaded when asked for: the adapter only by the
+composition root (the core imports no Spark); the config class lives in the core beside the stage's
+per-batch functions, but naming it lazily keeps the modules that only read the registry (the funnel,
+``curation.query``) from importing every stage's code (the ``core-concerns`` import contract).
 
 Adding a stage is one core module (its pure per-batch functions), one thin Spark adapter (a
 ``spark_jobs.job.SparkJob``) and one :func:`register` call here; ``tests/test_stages.py`` registers
@@ -118,7 +120,8 @@ class Stage:
     help: str
     #: ``module:Class`` of its Spark adapter (a spark_jobs.job.SparkJob), loaded by the composition root.
     adapter: str
-    #: ``module:Class`` of its config dataclass (what ``--config``/``--set`` and a pipeline section fill).
+    #: ``module:Class`` of its config dataclass (what ``--config``/``--set`` and a pipeline section
+    #: fill); Curate's own stages keep theirs in the core module of their concern.
     config: str
     #: Run-directory files (curation.rundir) the job writes after its data; all present = finished.
     #: The last one is written last: the true completion marker.
@@ -251,27 +254,27 @@ EXTRACT_REASONS = ("error", "warc", "http", "trafilatura_v1", "resiliparse_v1")
 
 register(Stage(
     "extract", "Extract main text from WARC/ARC/WET files into Parquet.",
-    "spark_jobs.extract:ExtractJob", "spark_jobs.extract:ExtractJobConfig",
+    "spark_jobs.extract:ExtractJob", "curation.ingest.extract_task:ExtractJobConfig",
     (rundir.CONFIG, rundir.ACCOUNTING), OutcomeAccounting(counts_rows_written=True),
     input="files", drops_before=EXTRACT_REASONS, input_keys=("input",)))
 register(Stage(
     "annotate", "Annotate extracted documents with language, heuristic and quality scores.",
-    "spark_jobs.annotate:AnnotateJob", "spark_jobs.annotate:AnnotateJobConfig",
+    "spark_jobs.annotate:AnnotateJob", "curation.filters.annotate_task:AnnotateJobConfig",
     (rundir.ACCOUNTING, rundir.CONFIG), OutcomeAccounting(),
     configured_steps=True, drops_after=("top_fraction",)))
 register(Stage(
     "dedup", "Remove exact, same-URL and MinHash near-duplicate documents (every row kept with its reason).",
-    "spark_jobs.dedup:DedupJob", "spark_jobs.dedup:DedupJobConfig",
+    "spark_jobs.dedup:DedupJob", "curation.dedup:DedupJobConfig",
     (rundir.ACCOUNTING, rundir.CONFIG), OutcomeAccounting(writes_every_row=True),
     drops_before=("dedup",)))
 register(Stage(
     "decontaminate", "Flag documents that overlap benchmark items (phi-4 13-gram / 7-gram decontamination).",
-    "spark_jobs.decontaminate:DecontaminateJob", "spark_jobs.decontaminate:DecontaminateJobConfig",
+    "spark_jobs.decontaminate:DecontaminateJob", "curation.decontam:DecontaminateJobConfig",
     (rundir.REPORT, rundir.ACCOUNTING, rundir.CONFIG), status_accounting,
     input="documents_flag", input_keys=("benchmarks", "decontam.allowlist"), aliases=("decontam",),
     side_inputs=_benchmark_files))
 register(Stage(
     "mix", "Assemble a token-budgeted mixture of sources (planned vs achieved tokens in a manifest).",
-    "spark_jobs.mix:MixJob", "spark_jobs.mix:MixJobConfig",
+    "spark_jobs.mix:MixJob", "curation.mixture.mix_config:MixJobConfig",
     (rundir.MANIFEST, rundir.CONFIG), manifest_accounting,
     input="config", documents=False, reads_every_row=False, input_keys=("input", "sources[].input")))

@@ -25,8 +25,6 @@ import functools
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Literal
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,31 +32,17 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 from curation import config as configlib
 from curation import decontam as dc
 from curation import fsutil, output_dir, rundir, stages
-from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
+from curation.errors import JobError
+from spark_jobs.job import SparkJob, StageProgress, log, read_documents
 
 #: Status recorded for rows dropped upstream (drop_reason not null) that were not checked.
 UNCHECKED = "unchecked"
 
 
-@dataclass(frozen=True)
-class DecontaminateJobConfig:
-    #: BENCH.yaml listing the benchmarks (``--benchmarks`` sets it); required.
-    benchmarks: str | None = None
-    decontam: dc.DecontamConfig = field(default_factory=dc.DecontamConfig)
-    #: auto: JSON lines when the input path ends in .jsonl/.json/.ndjson (optionally .gz/.bz2) or a
-    #: folder holds only such files; Parquet otherwise.
-    input_format: Literal["auto", "parquet", "jsonl"] = "auto"
-    #: Also check rows already dropped upstream (drop_reason not null); by default they pass through
-    #: with a null status (nobody trains on them) and are counted as "unchecked".
-    check_dropped: bool = False
-    #: Rows per Arrow batch handed to the checker.
-    batch_rows: int = 1000
-
-
 class DecontaminateJob(SparkJob):
     name = "decontaminate"
     description = stages.get(name).help
-    config_cls = DecontaminateJobConfig
+    config_cls = dc.DecontaminateJobConfig
 
     def __init__(self) -> None:
         self._benchmarks: list[dc.Benchmark] | None = None
@@ -69,7 +53,7 @@ class DecontaminateJob(SparkJob):
         parser.add_argument("--output", "-o", required=True, help="output directory (local path or URI)")
         parser.add_argument("--allowlist", help="allow-list of common 13-grams (python -m curation.decontam allowlist …)")
 
-    def load_config(self, args: argparse.Namespace) -> DecontaminateJobConfig:
+    def load_config(self, args: argparse.Namespace) -> dc.DecontaminateJobConfig:
         cfg = super().load_config(args)
         if args.benchmarks:
             cfg = dataclasses.replace(cfg, benchmarks=args.benchmarks)
@@ -85,7 +69,7 @@ class DecontaminateJob(SparkJob):
             raise configlib.ConfigError(str(exc)) from exc
         return cfg
 
-    def run(self, spark, args: argparse.Namespace, cfg: DecontaminateJobConfig) -> int:
+    def run(self, spark, args: argparse.Namespace, cfg: dc.DecontaminateJobConfig) -> int:
         from pyspark import StorageLevel
         from pyspark.sql import functions as F
         from pyspark.sql.pandas.types import from_arrow_schema
@@ -138,7 +122,7 @@ class DecontaminateJob(SparkJob):
         summary = {"records_read": records_read, "records_written": written,
                    "by_status": dict(sorted(by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
                    "seconds": seconds}
-        report = build_report(index, benchmarks, cfg, per_bench, by_status)
+        report = dc.build_report(index, benchmarks, cfg, per_bench, by_status)
         rundir.write_json(out, rundir.REPORT, report)
         rundir.write_accounting(out, summary)
         rundir.write_config(out, configlib.dump(cfg))
@@ -152,26 +136,6 @@ def _arrow_schema(fields):
     import pyarrow as pa
 
     return pa.schema(fields)
-
-
-def build_report(index: dc.BenchmarkIndex, benchmarks: list[dc.Benchmark], cfg: DecontaminateJobConfig,
-                 per_bench: dict[str, dict[str, int]], by_status: dict[str, int]) -> dict:
-    """Per benchmark: its files, items, n-gram counts and the documents it contaminated."""
-    d = cfg.decontam
-    out = {}
-    for bench in benchmarks:
-        st = index.stats[bench.name]
-        hits = per_bench.get(bench.name, {})
-        out[bench.name] = {
-            "files": list(bench.files), "items": st["items"],
-            f"items_under_{d.short_n}_words": st["items_short"],
-            f"ngrams_{d.long_n}": st["ngrams_long"], f"ngrams_{d.long_n}_allowlisted": st["ngrams_long_allowlisted"],
-            f"ngrams_{d.short_n}": st["ngrams_short"],
-            "docs_contaminated": hits.get(dc.CONTAMINATED, 0), "docs_partial": hits.get(dc.PARTIAL, 0),
-        }
-    return {"benchmarks_file": cfg.benchmarks, "long_n": d.long_n, "short_n": d.short_n,
-            "info_threshold": d.info_threshold, "contaminated_threshold": d.contaminated_threshold,
-            "allowlist": d.allowlist, "docs_by_status": by_status, "benchmarks": out}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,88 +21,17 @@ import argparse
 import functools
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
     import os
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import pyarrow as pa
-
 from curation import config as configlib
 from curation import output_dir, rundir, stages
-from curation.dedup import MinHasher, MinHashParams, exact_key, normalize_url
-from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
-
-ROW = "_dedup_row"
-
-
-@dataclass(frozen=True)
-class DedupJobConfig:
-    exact: bool = True
-    url: bool = True
-    minhash: bool = True
-    #: Word n-gram size and LSH layout (FineWeb: 5-grams, 14 bands x 8 rows = 112 hashes).
-    ngram: int = 5
-    bands: int = 14
-    rows: int = 8
-    seed: int = 1
-    #: A candidate pair (same bucket in some band) is linked only if its signatures agree on at
-    #: least this share of the 112 hashes (an unbiased Jaccard estimate, sd ~0.04): LSH alone
-    #: links pairs far below the target similarity now and then, and one such link can chain two
-    #: clusters together. 0 links every candidate (FineWeb's behaviour).
-    min_similarity: float = 0.7
-    #: Keep rule inside a cluster: highest value of this score (a column or a key of ``scores``),
-    #: then the earliest ``crawl_date``, then the smallest id. URL duplicates keep the newest crawl.
-    quality_score: str = "quality"
-    #: Label-propagation rounds allowed for connected components (each halves nothing; rounds =
-    #: the longest chain of linked documents, small in practice).
-    max_iterations: int = 50
-    batch_rows: int = 2000
-    #: Shuffle partitions for the grouping stages; 0 = twice the cluster's parallelism (Spark's
-    #: fixed default of 200 makes small runs spend their time scheduling empty tasks).
-    shuffle_partitions: int = 0
-
-
-def key_schema(params: MinHashParams) -> pa.Schema:
-    return pa.schema([
-        pa.field(ROW, pa.int64()),
-        pa.field("exact_key", pa.int64()),
-        pa.field("url_key", pa.string()),
-        pa.field("bands", pa.list_(pa.int64())),
-        pa.field("sig", pa.list_(pa.int32())),
-    ])
-
-
-def key_batches(batches: Iterator[pa.RecordBatch], params: MinHashParams, want_minhash: bool) -> Iterator[pa.RecordBatch]:
-    """Per Arrow batch of (row, text, url, ...): exact key, normalised URL, band keys and signature.
-
-    Any other input columns (id, crawl_date, score) are passed through unchanged after those, so the
-    job needs no join to bring them back: a join on the keys would be planned as a broadcast of
-    every document's signature while the input is small, and that path ignores the session's
-    Arrow byte cap (measured: whole partitions in one batch)."""
-    hasher = MinHasher(params)
-    schema = key_schema(params)
-    for batch in batches:
-        extra = [batch.schema.field(n) for n in batch.schema.names if n not in (ROW, "text", "url")]
-        rows = batch.column(ROW)
-        texts = batch.column("text").to_pylist()
-        urls = batch.column("url").to_pylist() if "url" in batch.schema.names else [None] * len(texts)
-        exact = pa.array([exact_key(t) for t in texts], pa.int64())
-        url = pa.array([normalize_url(u) for u in urls], pa.string())
-        if want_minhash:
-            sig, has = hasher.signatures(texts)
-            bands = hasher.band_keys(sig)
-            band_list = [b.tolist() if h else None for b, h in zip(bands, has)]
-            sig_list = [s.view("int32").tolist() if h else None for s, h in zip(sig, has)]
-        else:
-            band_list = sig_list = [None] * len(texts)
-        yield pa.RecordBatch.from_arrays(
-            [rows, exact, url, pa.array(band_list, pa.list_(pa.int64())), pa.array(sig_list, pa.list_(pa.int32())),
-             *[batch.column(f.name) for f in extra]],
-            schema=pa.schema([*schema, *extra]))
+from curation.dedup import ROW, DedupJobConfig, MinHashParams, key_batches, key_schema
+from curation.errors import JobError
+from spark_jobs.job import SparkJob, StageProgress, log, read_documents
 
 
 class DedupJob(SparkJob):

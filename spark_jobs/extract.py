@@ -17,31 +17,24 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import config as configlib
 from curation import fsutil, output_dir, rundir, stages
-from curation.ingest.extract import ExtractConfig
 from curation.ingest.extract_task import (
     RESULT_SCHEMA,
+    ExtractJobConfig,
     FileResult,
     completed_parts,
     extract_partition,
     summarise,
 )
-from spark_jobs.job import SparkJob, StageProgress, expand_inputs, log
+from curation.ingest.inputs import expand_inputs
+from spark_jobs.job import SparkJob, StageProgress, log
 
 RESULT_DDL = ", ".join(f"{f.name} string" for f in RESULT_SCHEMA)
-
-
-@dataclass(frozen=True)
-class ExtractJobConfig:
-    extract: ExtractConfig = field(default_factory=ExtractConfig)
-    #: Keep dropped and failed records as rows (with drop_reason) instead of only counting them.
-    keep_dropped: bool = False
 
 
 class ExtractJob(SparkJob):

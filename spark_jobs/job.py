@@ -20,12 +20,6 @@ from curation import config as configlib
 from curation import fsutil
 from curation.errors import CurateError, JobError, damaged_parquet_error
 
-# Moved to the core (the pipeline checks inputs before Spark starts); re-exported under their old names.
-from curation.ingest.inputs import ARCHIVE_SUFFIXES as ARCHIVE_SUFFIXES
-from curation.ingest.inputs import MANIFEST_SUFFIXES as MANIFEST_SUFFIXES
-from curation.ingest.inputs import expand_inputs as expand_inputs
-from curation.ingest.inputs import walk_files as walk_files
-
 log = logging.getLogger("curate")
 
 

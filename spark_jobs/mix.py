@@ -22,7 +22,6 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 
 if __package__ in (None, ""):  # run as a script by spark-submit: make the package importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,145 +31,13 @@ import pyarrow as pa
 
 from curation import config as configlib
 from curation import fsutil, output_dir, rundir, stages
+from curation.errors import JobError
+from curation.mixture.mix_config import MixJobConfig, resolve_sources
 from curation.mixture.plan import PlanError, SourceBudget, plan
-from curation.mixture.sample import BINS, doc_key, find_cut
-from curation.mixture.source import KEPT, Source
-from curation.mixture.tokens import valid_text
+from curation.mixture.sample import BINS, find_cut
+from curation.mixture.token_counts import count_batches
 from curation.schema import PARQUET_WRITE_OPTIONS
-from spark_jobs.job import JobError, SparkJob, StageProgress, log, read_documents
-
-#: phi-4 Table 5, organic part only (web 15 : code 20 : acquired 10). Multilingual web is ~8% of all
-#: phi-4 data; here it is 8% of the organic mixture, and the rest of the web share is split evenly
-#: between reasoning-heavy and knowledge-heavy pages (the paper gives no split).
-PRESETS: dict[str, dict[str, float]] = {
-    "phi4-organic": {
-        "web_reasoning": (15 / 45 - 0.08) / 2,
-        "web_knowledge": (15 / 45 - 0.08) / 2,
-        "web_multilingual": 0.08,
-        "code": 20 / 45,
-        "acquired": 10 / 45,
-    },
-}
-
-
-@dataclass(frozen=True)
-class MixSource(Source):
-    """A :class:`curation.mixture.source.Source` with its share of the mixture's tokens."""
-
-    #: SQL condition selecting this source's documents (the one dialect of curation.mixture.source).
-    where: str = KEPT
-    #: Parquet/JSONL documents (id, text); default: the mixture's ``input``.
-    input: str | None = None
-    #: Share of total tokens in (0, 1]; 0 takes the preset's share for this name.
-    share: float = 0.0
-
-
-@dataclass(frozen=True)
-class MixJobConfig:
-    input: str | None = None
-    #: A local Hugging Face tokenizers JSON file.
-    tokenizer: str = ""
-    total_tokens: int = 0
-    seed: int = 0
-    preset: str | None = None
-    sources: tuple[MixSource, ...] = ()
-    #: error: refuse a plan past an epoch cap; warn: write it and record the warning.
-    on_cap: str = "error"
-    #: Output Parquet files (0: one per 1M rows, at least 1).
-    shards: int = 0
-    #: Also write tokenised shards for training, in ``_tokens/``: ``tokens-NNNNN.bin`` (uint16 when the vocabulary
-    #: fits, else uint32; each document's ids then the end-of-text id) and ``tokens-NNNNN.idx``
-    #: (int64 start offsets of the documents, plus the end), one pair per Parquet shard.
-    binary: bool = False
-    #: The end-of-text token appended after each document in binary shards (if in the vocabulary).
-    eos_token: str = "<|endoftext|>"
-    #: Documents longer than this many tokens are sampled as consecutive chunks of at most this
-    #: size (cut at token boundaries; ids ``<id>#<k>``), so a budget is met to within one chunk
-    #: even when single documents (books, long papers) are large next to it. 0: whole documents.
-    chunk_tokens: int = 2048
-
-
-def resolve_sources(cfg: MixJobConfig) -> list[MixSource]:
-    if cfg.preset is not None and cfg.preset not in PRESETS:
-        raise configlib.ConfigError(f"unknown preset {cfg.preset!r} (known: {', '.join(PRESETS)})")
-    shares = PRESETS.get(cfg.preset or "", {})
-    out = []
-    for s in cfg.sources:
-        if not s.name:
-            raise configlib.ConfigError("every source needs a name")
-        share = s.share or shares.get(s.name, 0.0)
-        if share <= 0:
-            raise configlib.ConfigError(f"source {s.name!r} has no share (and preset {cfg.preset!r} gives none)")
-        if not (s.input or cfg.input):
-            raise configlib.ConfigError(f"source {s.name!r} has no input (set input: for it or for the mixture)")
-        out.append(replace(s, share=share, input=s.input or cfg.input))
-    if not out:
-        names = ", ".join(shares) if shares else "name, share, where"
-        raise configlib.ConfigError(f"no sources configured (preset {cfg.preset!r} expects sources named: {names})")
-    return out
-
-
-def chunk_document(doc_id: str, text: str, starts: list[int], size: int) -> list[tuple[str, str, int]]:
-    """``(id, text, tokens)`` pieces of at most ``size`` tokens, cut where a token starts
-    (``starts``: each token's first character offset)."""
-    if size <= 0 or len(starts) <= size:
-        return [(doc_id, text, len(starts))]
-    out = []
-    for k, start in enumerate(range(0, len(starts), size)):
-        end = min(start + size, len(starts))
-        a = 0 if start == 0 else starts[start]
-        b = len(text) if end == len(starts) else starts[end]
-        out.append((f"{doc_id}#{k}", text[a:b], end - start))
-    return out
-
-
-#: Characters of text encoded at once by count_batches (see there).
-ENCODE_CHARS = 128_000
-
-
-def _slices(texts: list[str], max_chars: int) -> Iterator[tuple[int, int]]:
-    """``[lo, hi)`` ranges of consecutive texts of at most ``max_chars`` characters (one text may exceed it)."""
-    lo, size = 0, 0
-    for i, t in enumerate(texts):
-        if i > lo and size + len(t) > max_chars:
-            yield lo, i
-            lo, size = i, 0
-        size += len(t)
-    if lo < len(texts):
-        yield lo, len(texts)
-
-
-def count_batches(batches: Iterator[pa.RecordBatch], tokenizer: str, seed: int, chunk_tokens: int = 0) -> Iterator[pa.RecordBatch]:
-    """id, text → id, text, n_tokens, u (seeded key), bin (histogram bin of u); documents over
-    ``chunk_tokens`` tokens become several rows."""
-    from curation.mixture.tokens import load_tokenizer
-
-    tok = load_tokenizer(tokenizer)
-    for batch in batches:
-        ids, texts, counts = [], [], []
-        texts_in = [valid_text(t or "") for t in batch.column("text").to_pylist()]
-        ids_in = batch.column("id").to_pylist()
-        # Encoded in slices of ~ENCODE_CHARS: a tokenizer's per-token objects (ids, offsets, token
-        # strings) take ~100x the text's size, so a whole 2 MiB Arrow batch at once made a worker's
-        # peak memory depend on how token-dense its worst batch was.
-        for lo, hi in _slices(texts_in, ENCODE_CHARS):
-            part = texts_in[lo:hi]
-            if chunk_tokens > 0:
-                encodings = tok.encode_with_starts(part)
-            else:  # counts only: no offsets to compute
-                encodings = [(e, range(len(e))) for e in tok.encode_batch(part)]
-            for doc_id, text, (_, starts) in zip(ids_in[lo:hi], part, encodings):
-                for cid, ctext, n in chunk_document(str(doc_id), text, list(starts), chunk_tokens):
-                    ids.append(cid)
-                    texts.append(ctext)
-                    counts.append(n)
-            del encodings
-        n = np.asarray(counts, dtype=np.int64)
-        u = np.fromiter((doc_key(seed, i) for i in ids), dtype=np.float64, count=len(ids))
-        b = np.minimum((u * BINS).astype(np.int64), BINS - 1)
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(ids, pa.string()), pa.array(texts, pa.string()), pa.array(n), pa.array(u), pa.array(b)],
-            names=["id", "text", "n_tokens", "u", "bin"])
+from spark_jobs.job import SparkJob, StageProgress, log, read_documents
 
 
 class MixJob(SparkJob):

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from curation import config
-from curation.filters.annotate_task import annotate_batches
+from curation.filters.annotate_task import AnnotateJobConfig, annotate_batches
 from curation.schema import Document, to_batch
-from spark_jobs.annotate import AnnotateJobConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "spark_jobs" / "configs" / "annotate.yaml"

@@ -9,8 +9,9 @@ import duckdb
 import pytest
 
 from curation import config
+from curation.filters.annotate_task import AnnotateJobConfig
 from curation.query import funnel
-from spark_jobs.annotate import AnnotateJob, AnnotateJobConfig
+from spark_jobs.annotate import AnnotateJob
 from spark_jobs.extract import ExtractJob
 
 pytestmark = pytest.mark.spark
@@ -120,7 +121,7 @@ def test_classifier_scores_in_spark_and_top_fraction_selects(spark, extracted, s
 
 
 def test_top_fraction_needs_a_recorded_score(spark, extracted, tmp_path):
-    from spark_jobs.job import JobError
+    from curation.errors import JobError
 
     with pytest.raises(JobError, match="no kept document has a 'nope' score"):
         run(spark, AnnotateJob(), [str(extracted), "--output", str(tmp_path / "a"), "--set", "top_fraction={nope: 0.5}"])

@@ -4,9 +4,8 @@ from collections import Counter
 
 import pyarrow as pa
 
-from curation.filters.annotate_task import annotate_batches, output_schema
+from curation.filters.annotate_task import AnnotateJobConfig, annotate_batches, output_schema
 from curation.schema import Document, to_batch
-from spark_jobs.annotate import AnnotateJobConfig
 
 HOSTILE = {
     "empty": "",

@@ -4,7 +4,7 @@ import pytest
 
 from curation import config
 from curation.ingest.extract import ExtractConfig
-from spark_jobs.extract import ExtractJobConfig
+from curation.ingest.extract_task import ExtractJobConfig
 
 
 def test_defaults_and_overrides_are_typed():

@@ -277,7 +277,7 @@ def test_arrow_batches_keep_every_row(index, shared_data):
 
 
 def test_shipped_config_equals_defaults():
-    from spark_jobs.decontaminate import DecontaminateJobConfig
+    from curation.decontam import DecontaminateJobConfig
 
     assert config.load(DecontaminateJobConfig, ROOT / "spark_jobs/configs/decontaminate.yaml") == DecontaminateJobConfig()
 
@@ -336,7 +336,7 @@ def test_job_parquet_end_to_end(spark, gsm_yaml, shared_data, paragraphs, tmp_pa
     assert got["dropped"][0] is None and got["short"][0] == "clean" and got["clean0"][3] == "https://x/0"
     assert report["benchmarks"]["gsm8k"]["docs_contaminated"] == 40 and report["benchmarks"]["gsm8k"]["items"] == 1319
     assert report["benchmarks"]["foundry/arc_easy"]["ngrams_13"] > 0
-    from spark_jobs.decontaminate import DecontaminateJobConfig
+    from curation.decontam import DecontaminateJobConfig
 
     assert config.load(DecontaminateJobConfig, out / "_config.yaml").benchmarks == str(gsm_yaml)
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from curation.errors import JobError
+from curation.ingest.inputs import expand_inputs
 from curation.output_dir import OutputRefused
 from spark_jobs.extract import ExtractJob
-from spark_jobs.job import JobError, expand_inputs
 from tests.test_warc_files import independent_count
 
 pytestmark = pytest.mark.spark

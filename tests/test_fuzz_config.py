@@ -27,13 +27,17 @@ from hypothesis import strategies as st  # noqa: E402
 
 from curation import config  # noqa: E402
 from curation.ablations import runner  # noqa: E402
+from curation.decontam import DecontaminateJobConfig  # noqa: E402
+from curation.dedup import DedupJobConfig  # noqa: E402
 from curation.filters import steps  # noqa: E402
-from curation.filters.annotate_task import StepSpec, load_builtin_steps  # noqa: E402
-from spark_jobs.annotate import AnnotateJob, AnnotateJobConfig  # noqa: E402
-from spark_jobs.decontaminate import DecontaminateJob, DecontaminateJobConfig  # noqa: E402
-from spark_jobs.dedup import DedupJob, DedupJobConfig  # noqa: E402
-from spark_jobs.extract import ExtractJob, ExtractJobConfig  # noqa: E402
-from spark_jobs.mix import MixJob, MixJobConfig  # noqa: E402
+from curation.filters.annotate_task import AnnotateJobConfig, StepSpec, load_builtin_steps  # noqa: E402
+from curation.ingest.extract_task import ExtractJobConfig  # noqa: E402
+from curation.mixture.mix_config import MixJobConfig  # noqa: E402
+from spark_jobs.annotate import AnnotateJob  # noqa: E402
+from spark_jobs.decontaminate import DecontaminateJob  # noqa: E402
+from spark_jobs.dedup import DedupJob  # noqa: E402
+from spark_jobs.extract import ExtractJob  # noqa: E402
+from spark_jobs.mix import MixJob  # noqa: E402
 
 EXAMPLES = int(os.environ.get("CURATE_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from curation import config
-from spark_jobs.job import JobError
-from spark_jobs.mix import PRESETS, MixJob
+from curation.errors import JobError
+from curation.mixture.mix_config import PRESETS
+from spark_jobs.mix import MixJob
 
 pytestmark = pytest.mark.spark
 
@@ -91,7 +92,7 @@ def test_refusals_before_work(spark, docs, shared_data, tmp_path):
 
 
 def test_phi4_organic_preset_shares():
-    from spark_jobs.mix import MixJobConfig, MixSource, resolve_sources
+    from curation.mixture.mix_config import MixJobConfig, MixSource, resolve_sources
 
     shares = PRESETS["phi4-organic"]
     assert sum(shares.values()) == pytest.approx(1.0)
@@ -126,7 +127,7 @@ def test_tokenised_binary_shards(spark, docs, shared_data, tmp_path):
 
 
 def test_long_documents_are_sampled_as_chunks(spark, docs, shared_data, tmp_path):
-    from spark_jobs.mix import chunk_document
+    from curation.mixture.token_counts import chunk_document
 
     text = "alpha beta gamma delta"
     offsets = [0, 6, 11, 17]  # token start characters
@@ -188,17 +189,17 @@ def test_token_counting_in_slices_gives_the_same_rows_as_one_encode(monkeypatch)
     # (chunk ids, texts, token counts, keys) must not depend on where the slices fall.
     import pyarrow as pa
 
-    from spark_jobs import mix
+    from curation.mixture import token_counts as counts
 
     texts = [f"Document {i}: " + " ".join(f"word{j} x={j * i}" for j in range(40 + 37 * i)) for i in range(12)]
     texts += ["", "naïve café 東京 " * 50]
     batch = pa.RecordBatch.from_pydict({"id": [f"d{i}" for i in range(len(texts))], "text": texts})
 
     def run(chars: int) -> pa.Table:
-        monkeypatch.setattr(mix, "ENCODE_CHARS", chars)
-        return pa.Table.from_batches(list(mix.count_batches(iter([batch]), tokenizer="bundled", seed=3, chunk_tokens=64)))
+        monkeypatch.setattr(counts, "ENCODE_CHARS", chars)
+        return pa.Table.from_batches(list(counts.count_batches(iter([batch]), tokenizer="bundled", seed=3, chunk_tokens=64)))
 
     whole, sliced = run(10**9), run(500)
     assert sliced.num_rows > len(texts)  # long documents were chunked
     assert sliced.equals(whole)
-    assert [(lo, hi) for lo, hi in mix._slices(["aaa", "bb", "cccc", "d"], 5)] == [(0, 2), (2, 4)]
+    assert [(lo, hi) for lo, hi in counts._slices(["aaa", "bb", "cccc", "d"], 5)] == [(0, 2), (2, 4)]

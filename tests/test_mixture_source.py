@@ -10,8 +10,8 @@ import yaml
 
 from curation import config
 from curation.ablations.runner import AblationConfig, AblationSource
+from curation.mixture.mix_config import MixJobConfig, MixSource
 from curation.mixture.source import KEPT, Source
-from spark_jobs.mix import MixJobConfig, MixSource
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 

@@ -134,7 +134,7 @@ def test_output_inside_an_input_and_input_inside_the_output(tmp_path):
 
 # ------------------------------------------------------------------------------- inputs, no JVM
 def test_globs_resolve_links_once_and_existing_names_are_not_globs(tmp_path):
-    from spark_jobs.job import expand_inputs
+    from curation.ingest.inputs import expand_inputs
 
     (tmp_path / "d" / "sub").mkdir(parents=True)
     shutil.copy(DEMO_WARC, tmp_path / "d" / "sub" / "demo.warc.gz")

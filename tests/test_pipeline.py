@@ -245,7 +245,7 @@ def test_sections_disabled_stages_and_chaining(tmp_path):
 
 
 def test_accounting_that_does_not_add_up_fails_loudly(tmp_path):
-    from spark_jobs.annotate import AnnotateJobConfig
+    from curation.filters.annotate_task import AnnotateJobConfig
 
     out = tmp_path / "annotate"
     out.mkdir()

@@ -89,7 +89,7 @@ def test_tiktoken_file_counts_like_the_same_bpe_in_tokenizers(shared_data, tmp_p
     assert tk.count(test).tolist() == [len(hf.encode(t.encode("utf-8", "replace").decode()).ids) for t in test]
     assert tk.count(test).sum() > 20_000
     # Token start offsets cut texts where tokens start: the pieces join back to the text.
-    from spark_jobs.mix import chunk_document
+    from curation.mixture.token_counts import chunk_document
 
     (ids, starts), = tk.encode_with_starts([test[0]])
     pieces = chunk_document("d", test[0], starts, 7)

@@ -1,8 +1,9 @@
-"""The annotate stage for one Arrow batch: documents → steps → documents with scores.
+"""The annotate stage for one Arrow batch: documents → steps → documents with scores; and its config.
 
-Pure Python (no pyspark): ``spark_jobs/annotate.py`` runs :func:`annotate_batches` inside
-``mapInArrow``; tests and notebooks call it directly. Steps are built once per partition from their
-specs; models inside them load once per worker process (module-level caches).
+Pure Python (no pyspark): ``spark_jobs/annotate.py`` loads :class:`AnnotateJobConfig` and runs
+:func:`annotate_batches` inside ``mapInArrow``; tests and notebooks call it directly. Steps are built
+once per partition from their specs; models inside them load once per worker process (module-level
+caches).
 """
 
 from __future__ import annotations
@@ -27,6 +28,41 @@ STEP_MODULES = ("curation.filters.langid", "curation.filters.heuristics", "curat
 class StepSpec:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+
+
+#: The steps a run gets when its config names none.
+DEFAULT_STEPS = (
+    StepSpec("fasttext_lid_v1"),
+    StepSpec("gopher_repetition_v1"),
+    StepSpec("gopher_quality_v1", {"max_non_alpha_words_ratio": 0.5}),  # see spark_jobs/configs/annotate.yaml
+    StepSpec("c4_quality_v1", {"filter_no_terminal_punct": False, "filter_curly_bracket": False}),
+    StepSpec("fineweb_quality_v1"),
+    StepSpec("corruption_v1"),
+    # The fast (fastText) classifier tier on every document the heuristics keep (issue 18); the
+    # thresholds and how they were chosen: spark_jobs/configs/annotate.yaml.
+    StepSpec("classifier_score_v1", {"model": "quality-fasttext", "score_name": "quality_fasttext"}),
+    StepSpec("classifier_score_v1", {"model": "quality-reference", "score_name": "quality_reference"}),
+    StepSpec("score_threshold_v1", {"score": "quality_reference", "min_score": 0.03, "languages": ["en"]}),
+)
+
+
+@dataclass(frozen=True)
+class AnnotateJobConfig:
+    """The annotate stage's config (``curate annotate --config``, a pipeline's ``annotate:`` section)."""
+
+    steps: tuple[StepSpec, ...] = DEFAULT_STEPS
+    #: Scores copied into their own float columns (``lang`` and ``page_type`` are always columns).
+    promote: tuple[str, ...] = ("lang_score", "gopher_n_words", "fineweb_line_punct_ratio", "zlib_ratio",
+                                "quality_fasttext", "quality_reference", "extract_agreement")
+    keep_dropped: bool = False
+    #: Rows per Arrow batch handed to the steps.
+    batch_rows: int = 1000
+    #: Keep only the top fraction of kept documents by a score, e.g. ``{quality: 0.1}`` (phi-4
+    #: kept "a small fraction of highest-quality documents"). Cross-document, so it runs after
+    #: every document is scored: the threshold is the score's (1 - fraction) quantile over kept
+    #: documents (Spark's percentile_approx, relative error 1e-4); the rest are dropped as
+    #: ``top_fraction.<score>``. Several scores apply in order, each to what the last kept.
+    top_fraction: dict[str, float] = field(default_factory=dict)
 
 
 def load_builtin_steps() -> None:

@@ -1,4 +1,4 @@
-"""The extract stage for one input file: WARC records → documents → one Parquet part.
+"""The extract stage for one input file: WARC records → documents → one Parquet part; and its config.
 
 This is the whole per-task work of ``spark_jobs/extract.py`` (one Spark task streams one whole
 file, the cc-pyspark model), kept free of pyspark so it runs and is tested in plain Python.
@@ -48,6 +48,15 @@ log = logging.getLogger(__name__)
 PARTS_DIR = rundir.PARTS_DIR
 ACCOUNTING_FILE = rundir.ACCOUNTING
 BATCH_ROWS = 500
+
+
+@dataclass(frozen=True)
+class ExtractJobConfig:
+    """The extract stage's config (``curate extract --config``, a pipeline's ``extract:`` section)."""
+
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    #: Keep dropped and failed records as rows (with drop_reason) instead of only counting them.
+    keep_dropped: bool = False
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Pure Python for local inputs (the pipeline checks its inputs before Spark starts); URIs are expanded
 through a Spark session's Hadoop filesystem only when the caller passes one (duck-typed: no pyspark
-import here). Began in ``spark_jobs.job``, which still re-exports these names.
+import here).
 """
 
 from __future__ import annotations

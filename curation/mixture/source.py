@@ -1,5 +1,6 @@
-"""One notion of a mixture source, shared by ``curate mix`` (``spark_jobs.mix.MixSource``) and ``curate
-ablate`` (``curation.ablations.runner.AblationSource``), which extend it with their own fields.
+"""One notion of a mixture source, shared by ``curate mix`` (``curation.mixture.mix_config.MixSource``)
+and ``curate ablate`` (``curation.ablations.runner.AblationSource``), which extend it with their own
+fields.
 
 ``where`` is one dialect for both: a boolean SQL condition over the document columns written in what
 Spark SQL and DuckDB both accept (comparisons, ``AND``/``OR``/``NOT``, ``IS [NOT] NULL``, ``IN (...)``,
