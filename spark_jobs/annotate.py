@@ -85,17 +85,13 @@ class AnnotateJob(SparkJob):
             to_write = annotated if cfg.keep_dropped else annotated.filter("drop_reason IS NULL")
             to_write.write.mode("append").parquet(out)  # claim() emptied it
         scored.unpersist()
-        total = sum(counts.values())
-        kept = counts.get("kept", 0)
-        errored = sum(v for k, v in counts.items() if k.startswith("error."))
-        summary = {"records_read": total, "by_outcome": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-                   "kept": kept, "dropped": total - kept - errored, "errored": errored,
-                   **({"top_fraction": selection} if selection else {}),
-                   "seconds": round(time.perf_counter() - started, 2)}
-        rundir.write_accounting(out, summary)
+        seconds = round(time.perf_counter() - started, 2)
+        acc = rundir.RecordAccounting.of_outcomes(counts, **({"top_fraction": selection} if selection else {}),
+                                                  seconds=seconds)
+        rundir.write_accounting(out, acc)
         rundir.write_config(out, configlib.dump(cfg))
-        print(f"\nannotate finished in {summary['seconds']}s: {total} documents, kept {kept}, "
-              f"dropped {summary['dropped']}, errored {errored}\n  output: {out}   funnel: curate funnel {out}", flush=True)
+        print(f"\nannotate finished in {seconds}s: {acc.records_read} documents, kept {acc.kept}, "
+              f"dropped {acc.dropped}, errored {acc.errored}\n  output: {out}   funnel: curate funnel {out}", flush=True)
         return 0
 
 

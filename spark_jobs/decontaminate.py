@@ -32,7 +32,6 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 from curation import config as configlib
 from curation import decontam as dc
 from curation import fsutil, output_dir, rundir, stages
-from curation.errors import JobError
 from spark_jobs.job import SparkJob, StageProgress, log, read_documents
 
 #: Status recorded for rows dropped upstream (drop_reason not null) that were not checked.
@@ -115,19 +114,17 @@ class DecontaminateJob(SparkJob):
             by_status[status] = by_status.get(status, 0) + r["n"]
             if r["decontam_benchmark"] is not None:
                 per_bench.setdefault(r["decontam_benchmark"], {})[status] = r["n"]
-        written = sum(by_status.values())
-        if written != records_read:  # cannot happen by construction; never report a silent loss
-            raise JobError(f"accounting mismatch: read {records_read} rows, wrote {written}")
         seconds = round(time.perf_counter() - started, 2)
-        summary = {"records_read": records_read, "records_written": written,
-                   "by_status": dict(sorted(by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
-                   "seconds": seconds}
+        # Checked when built: every row read was written with a status (never a silent loss).
+        acc = rundir.RecordAccounting(records_read, records_written=sum(by_status.values()),
+                                      by_status=dict(sorted(by_status.items(), key=lambda kv: (-kv[1], kv[0]))),
+                                      extra={"seconds": seconds})
         report = dc.build_report(index, benchmarks, cfg, per_bench, by_status)
         rundir.write_json(out, rundir.REPORT, report)
-        rundir.write_accounting(out, summary)
+        rundir.write_accounting(out, acc)
         rundir.write_config(out, configlib.dump(cfg))
         print(f"\ndecontaminate finished in {seconds}s: {records_read} documents, "
-              + ", ".join(f"{k} {v}" for k, v in summary["by_status"].items())
+              + ", ".join(f"{k} {v}" for k, v in acc.by_status.items())
               + f"\n  output: {out}   report: {fsutil.join(out, rundir.REPORT)}", flush=True)
         return 0
 

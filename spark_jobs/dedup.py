@@ -117,16 +117,12 @@ class DedupJob(SparkJob):
         clusters = written.filter("dup_cluster IS NOT NULL").select("dup_cluster").distinct().count()
         docs.unpersist()
         keys.unpersist()
-        total = sum(counts.values())
-        kept = counts.get("kept", 0)
-        errored = sum(v for k, v in counts.items() if k.startswith("error."))
-        summary = {"records_read": total, "candidates": n_candidates,
-                   "by_outcome": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-                   "kept": kept, "dropped": total - kept - errored, "errored": errored, "clusters": clusters,
-                   **stats, "seconds": round(time.perf_counter() - started, 2)}
-        rundir.write_accounting(out, summary)
+        seconds = round(time.perf_counter() - started, 2)
+        acc = rundir.RecordAccounting.of_outcomes(counts, candidates=n_candidates, clusters=clusters, **stats,
+                                                  seconds=seconds)
+        rundir.write_accounting(out, acc)
         rundir.write_config(out, configlib.dump(cfg))
-        print(f"\ndedup finished in {summary['seconds']}s: {total} documents, kept {kept}, "
+        print(f"\ndedup finished in {seconds}s: {acc.records_read} documents, kept {acc.kept}, "
               f"exact {counts.get('dedup.exact', 0)}, url {counts.get('dedup.url', 0)}, "
               f"near-duplicate {counts.get('dedup.minhash', 0)}, {clusters} clusters\n  output: {out}", flush=True)
         return 0

@@ -79,10 +79,9 @@ class ExtractJob(SparkJob):
         # task has finished now, so whatever is still in progress is litter.
         for tmp in fsutil.list_files(fsutil.join(out, rundir.PARTS_DIR), ".inprogress"):
             fsutil.remove_tree(tmp)
-        summary = summarise(results)
-        summary["seconds"] = round(time.perf_counter() - started, 2)
-        rundir.write_accounting(out, summary)
-        print_summary(summary, out)
+        accounting = summarise(results).with_extra(seconds=round(time.perf_counter() - started, 2))
+        rundir.write_accounting(out, accounting)
+        print_summary(accounting, out)
         return 0
 
 
@@ -97,13 +96,13 @@ def local_folders(inputs: list[str]) -> list[str]:
     return [i for i in inputs if not fsutil.is_uri(i) and os.path.isdir(fsutil.local_path(i))]
 
 
-def print_summary(summary: dict, out: str) -> None:
-    n = summary["records_read"] or 1
+def print_summary(acc: rundir.RecordAccounting, out: str) -> None:
+    n = acc.records_read or 1
     lines = [
-        f"\nextract finished in {summary['seconds']}s: {summary['files']} files, {summary['records_read']} records",
-        f"  kept {summary['kept']} ({summary['kept'] / n:.1%}), dropped {summary['dropped']}, errored {summary['errored']}",
+        f"\nextract finished in {acc.extra['seconds']}s: {acc.extra['files']} files, {acc.records_read} records",
+        f"  kept {acc.kept} ({acc.kept / n:.1%}), dropped {acc.dropped}, errored {acc.errored}",
     ]
-    for outcome, count in summary["by_outcome"].items():
+    for outcome, count in acc.by_outcome.items():
         lines.append(f"    {outcome:<36} {count:>8}  {count / n:6.1%}")
     lines.append(f"  documents: {out}/*.parquet   accounting: {out}/{rundir.ACCOUNTING}   config: {out}/{rundir.CONFIG}")
     print("\n".join(lines), flush=True)

@@ -297,7 +297,7 @@ def check_extract_task(data: bytes) -> int:
             result = process_file(str(path), tmp + "/out", CFG, keep_dropped=True)
         totals = summarise([result])
         assert result.records_read == sum(result.by_outcome.values())
-        assert result.records_read == totals["kept"] + totals["dropped"] + totals["errored"]
+        assert result.records_read == totals.records_read == totals.kept + totals.dropped + totals.errored
         table = pq.read_table(Path(tmp) / "out" / result.part, columns=["id", "text", "drop_reason"])
         assert table.num_rows == result.records_read == result.rows_written
         rows = table.to_pylist()

@@ -62,9 +62,7 @@ class TagJob:
         by: dict[str, int] = {}
         for r in reasons:
             by[r or "kept"] = by.get(r or "kept", 0) + 1
-        kept = by.get("kept", 0)
-        rundir.write_accounting(args.output, {"records_read": len(reasons), "kept": kept, "dropped": len(reasons) - kept,
-                                              "errored": 0, "by_outcome": by})
+        rundir.write_accounting(args.output, rundir.RecordAccounting.of_outcomes(by))
         rundir.write_config(args.output, configlib.dump(cfg))
         return 0
 

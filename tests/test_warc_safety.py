@@ -134,8 +134,8 @@ try:
     peak_kb = int(status.split("VmHWM:")[1].split()[0])
 except (OSError, IndexError, ValueError):
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"by_outcome": result.by_outcome, "records_read": result.records_read, "kept": totals["kept"],
-                  "dropped": totals["dropped"], "errored": totals["errored"], "part": result.part,
+print(json.dumps({"by_outcome": result.by_outcome, "records_read": result.records_read, "kept": totals.kept,
+                  "dropped": totals.dropped, "errored": totals.errored, "part": result.part,
                   "peak_rss_mb": peak_kb / 1024}))
 """
 
@@ -355,7 +355,7 @@ def test_a_file_that_is_no_warc_is_one_not_warc_outcome(tmp_path, name):
     result = process_file(str(path), str(tmp_path / "out"), FAST, keep_dropped=True)
     assert result.by_outcome == {"error.not_warc": 1} and result.records_read == 1
     totals = summarise([result])
-    assert totals["errored"] == 1 and totals["kept"] == totals["dropped"] == 0
+    assert totals.errored == 1 and totals.kept == totals.dropped == 0
     row = pq.read_table(tmp_path / "out" / result.part).to_pylist()[0]
     assert row["url"] is None and row["error"].startswith("not a WARC or ARC file")
 

@@ -196,25 +196,17 @@ def completed_parts(out_dir: str) -> dict[str, FileResult]:
     return done
 
 
-def summarise(results: list[FileResult]) -> dict:
-    """The run's ``_accounting.json``: outcome counts summing to ``records_read``."""
+def summarise(results: list[FileResult]) -> rundir.RecordAccounting:
+    """The run's ``_accounting.json``: outcome counts summing to ``records_read`` (summed over the
+    files; checked when built), with the files, the rows written and each file's counts."""
     total: Counter[str] = Counter()
     for r in results:
         total.update(r.by_outcome)
-    records = sum(r.records_read for r in results)
-    errored = sum(v for k, v in total.items() if k.startswith(ERROR_PREFIX))
-    kept = total.get("kept", 0)
-    return {
-        "records_read": records,
-        "by_outcome": dict(sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "kept": kept,
-        "dropped": records - kept - errored,
-        "errored": errored,
-        "files": len(results),
-        "rows_written": sum(r.rows_written for r in results),
-        "per_file": {r.source_file: {"records_read": r.records_read, "by_outcome": r.by_outcome} for r in sorted(results, key=lambda r: r.source_file)},
-    }
-
+    return rundir.RecordAccounting.of_outcomes(
+        total, records_read=sum(r.records_read for r in results), files=len(results),
+        rows_written=sum(r.rows_written for r in results),
+        per_file={r.source_file: {"records_read": r.records_read, "by_outcome": r.by_outcome}
+                  for r in sorted(results, key=lambda r: r.source_file)})
 
 
 #: Schema of what each Spark task returns to the driver: one row per input file.
