@@ -55,7 +55,7 @@ import yaml
 
 from curation import config as configlib
 from curation import fsutil, output_dir, rundir, stages
-from curation.errors import CurateError, JobError, damaged_parquet_error
+from curation.errors import CurateError, JobError, damaged_parquet_error, report
 from curation.ingest.inputs import expand_inputs
 from curation.output_dir import OutputRefused
 
@@ -569,19 +569,14 @@ def resolve(cfg: PipelineConfig, output: str | None = None,
 def run(args: argparse.Namespace) -> int:
     try:
         cfg, plans = prepare(args.pipeline, args.output, args.input, args.overrides)
-    except (configlib.ConfigError, JobError) as exc:
-        log.error("pipeline config error: %s", exc)
-        return 2
-    except OutputRefused as exc:
-        log.error("pipeline: %s", exc)
-        return 2
+    except (configlib.ConfigError, JobError, OutputRefused) as exc:
+        return report("run", exc)
     conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
     try:
         outcomes = run_pipeline(cfg, plans, from_stage=args.from_stage, master=args.master, spark_conf=conf,
                                 pipeline_file=str(args.pipeline))
     except PipelineError as exc:
-        log.error("pipeline failed: %s", exc)
-        return 2
+        return report("run", exc)
     print("\n" + render(outcomes, cfg.output), flush=True)
     return 0
 

@@ -1,7 +1,7 @@
 """User-facing errors every layer shares, and the one-line reading of a damaged Parquet file.
 
 Pure Python: the pipeline (core), the Spark jobs and the CLI all raise and catch these, so they live
-below all of them (they began in ``spark_jobs.job``, which still re-exports them).
+below all of them.
 
 Every error a user can fix (a bad config, input, label or model file, a refused output folder, an
 impossible mixture plan...) derives from :class:`CurateError`. ``curate`` (``curate.cli.main``)

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from curation import config as configlib
 from curation import fsutil
-from curation.errors import CurateError, JobError, damaged_parquet_error
+from curation.errors import CurateError, JobError, damaged_parquet_error, report
 
 log = logging.getLogger("curate")
 
@@ -219,21 +219,18 @@ class SparkJob:
         try:
             cfg = self.load_config(args)
         except configlib.ConfigError as exc:
-            log.error("config error: %s", exc)
-            return 2
+            return report(self.name, exc)
         conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
         with session(f"curate-{self.name}", args.master, conf) as spark:
             try:
                 return self.run(spark, args, cfg)
             except CurateError as exc:  # JobError, OutputRefused, a model or tokenizer file...
-                log.error("%s: %s", self.name, exc)
-                return 2
+                return report(self.name, exc)
             except Exception as exc:
                 damaged = damaged_parquet_error(exc)
                 if damaged is None:
                     raise
-                log.error("%s: %s; rewrite it with the job that made it", self.name, damaged)
-                return 2
+                return report(self.name, f"{damaged}; rewrite it with the job that made it")
 
     def main(self, argv: list[str] | None = None) -> int:
         args = self.build_parser().parse_args(argv)

@@ -181,7 +181,7 @@ def test_curate_annotate_reports_bad_yaml_in_one_line_before_spark(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"config error: {bad}:4: not valid YAML" in lines[0], proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("curate annotate: error: ") and f"{bad}:4: not valid YAML" in lines[0], proc.stderr
     assert time.monotonic() - started < 30 and not (tmp_path / "y").exists()
 
 

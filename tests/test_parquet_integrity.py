@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -73,10 +72,10 @@ def test_spark_refuses_a_damaged_page_written_by_spark(spark, tmp_path):
     assert pipeline.damaged_parquet_message(SimpleNamespace(name="mix", upstream=None), ValueError("x")) is None
 
 
-def test_a_job_run_by_hand_over_a_damaged_part_exits_2_naming_it(spark, extracted_part, tmp_path, caplog):
+def test_a_job_run_by_hand_over_a_damaged_part_exits_2_naming_it(spark, extracted_part, tmp_path, capsys):
     flip_byte_in_column(extracted_part, "text")
     job = AnnotateJob()
     args = job.build_parser().parse_args([str(extracted_part.parent), "--output", str(tmp_path / "annotate")])
-    with caplog.at_level(logging.ERROR, logger="curate"):
-        assert job.execute(args) == 2
-    assert f"annotate: a Parquet page in file://{extracted_part} failed its checksum" in caplog.text
+    assert job.execute(args) == 2
+    err = capsys.readouterr().err
+    assert f"curate annotate: error: a Parquet page in file://{extracted_part} failed its checksum" in err

@@ -212,20 +212,21 @@ def _write_pipeline(tmp_path: Path, data: dict) -> Path:
     ({"input": str(DEMO_WARC), "extract": False, "annotate": False, "dedup": False, "decontaminate": False,
       "mix": False}, "every stage is disabled"),
 ])
-def test_bad_pipeline_is_exit_2_before_spark(tmp_path, no_spark, caplog, data, message):
+def test_bad_pipeline_is_exit_2_before_spark(tmp_path, no_spark, capsys, data, message):
     path = _write_pipeline(tmp_path, data)
     assert pipeline.run(_args(path, tmp_path / "run")) == 2
-    assert message in caplog.text
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("curate run: error: ") and message in err[0]
     assert not (tmp_path / "run" / pipeline.STATE_FILE).exists()
 
 
-def test_missing_pipeline_file_and_disabled_from_stage(tmp_path, no_spark, caplog):
+def test_missing_pipeline_file_and_disabled_from_stage(tmp_path, no_spark, capsys):
     assert pipeline.run(_args(tmp_path / "nope.yaml", tmp_path / "run")) == 2
-    assert "pipeline file not found" in caplog.text
+    assert "pipeline file not found" in capsys.readouterr().err
     path = _write_pipeline(tmp_path, {"input": str(DEMO_WARC), "annotate": False, "dedup": False,
                                       "decontaminate": False, "mix": False})
     assert pipeline.run(_args(path, tmp_path / "run", "--from", "dedup")) == 2
-    assert "--from dedup: not an enabled stage" in caplog.text
+    assert "curate run: error: --from dedup: not an enabled stage" in capsys.readouterr().err
 
 
 def test_sections_disabled_stages_and_chaining(tmp_path):

@@ -41,6 +41,13 @@ BAD_INPUTS = [
     (["train-classifier", "--recipe", "labels", "--labels", "{tmp}/missing.jsonl", "--docs", "{tmp}/docs.jsonl",
       "--target", "nope", "--output", "{tmp}/model"], "unknown target 'nope'"),
     (["dashboard", "{tmp}/no-run"], "run directory {tmp}/no-run does not exist"),
+    # the Spark stage verbs and `curate run` report through the same helper (the config is read before Spark starts)
+    (["extract", "{tmp}/in", "-o", "{tmp}/out", "--config", "{tmp}/missing.yaml"], "config file not found"),
+    (["annotate", "{tmp}/in", "-o", "{tmp}/out", "--config", "{tmp}/missing.yaml"], "config file not found"),
+    (["dedup", "{tmp}/in", "-o", "{tmp}/out", "--config", "{tmp}/missing.yaml"], "config file not found"),
+    (["decontaminate", "-i", "{tmp}/in", "-o", "{tmp}/out", "--config", "{tmp}/missing.yaml"], "config file not found"),
+    (["mix", "-o", "{tmp}/out", "--config", "{tmp}/missing.yaml"], "config file not found"),
+    (["run", "{tmp}/nope.yaml", "-o", "{tmp}/run"], "pipeline file not found: {tmp}/nope.yaml"),
 ]
 
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from curation import fsutil, plugins, rundir
+from curation import plugins, rundir
 from curation.errors import CurateError
-from curation.schema import ERROR_PREFIX, KEPT, PARQUET_WRITE_OPTIONS, Document
+from curation.schema import PARQUET_WRITE_OPTIONS, Document
 
 #: Extension → language (the common ones; others are skipped as ``code.unknown_language``).
 LANGUAGES = {
@@ -273,12 +273,8 @@ def write_documents(docs: Iterator[Document], out_dir: str | Path, kind: str) ->
             writer.write_batch(to_batch(batch))
     finally:
         writer.close()
-    total = sum(counts.values())
-    kept = counts.get(KEPT, 0)
-    errored = sum(n for outcome, n in counts.items() if outcome.startswith(ERROR_PREFIX))
-    acc = {"records_read": total, "kept": kept, "dropped": total - kept - errored, "errored": errored,
-           "by_outcome": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))}
-    fsutil.write_atomic(rundir.path(out, rundir.ACCOUNTING), (json.dumps(acc, indent=2) + "\n").encode())
+    acc = rundir.RecordAccounting.of_outcomes(counts).to_dict()
+    rundir.write_accounting(out, acc)
     return acc
 
 
