@@ -52,6 +52,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     seeds.add_arguments(sub.add_parser("seeds", help="web-rewrite seeds: top reasoning passages per topic"))
     sources.add_arguments(sub.add_parser("ingest", help="code, acquired text, Q&A dumps or a plugin's source into the document schema"))
     pipeline.add_arguments(sub.add_parser("run", help=f"run PIPELINE.yaml: {' → '.join(stages.names())} (resumable)"))
+    from curate import estimate
+
+    estimate.add_arguments(sub.add_parser("estimate", help="predict a run's wall time, core-hours, output and kept "
+                                                           "tokens per stage from a sample of its input"))
     run_sql.add_sql_arguments(sub.add_parser("sql", help="one read-only SQL query over a run directory (DuckDB, sandboxed)"))
     run_sql.add_catalog_arguments(sub.add_parser("catalog", help="write RUN/catalog.duckdb with one view per table of a run"))
     from curation.ablations import runner as ablate
@@ -86,6 +90,10 @@ def _dispatch(args: argparse.Namespace, jobs: dict) -> int:
         return sources.run(args)
     if args.command == "run":
         return pipeline.run(args)
+    if args.command == "estimate":
+        from curate import estimate
+
+        return estimate.run(args)
     if args.command == "dashboard":
         return dashboard.run(args)
     if args.command == "sql":

@@ -169,15 +169,15 @@ def estimate(m: Measurements) -> Estimate:
     stages: list[StageEstimate] = []
     nonlinear_from: str | None = None
     notes: list[str] = []
-    for st in m.sample.stages:
+    for i, st in enumerate(m.sample.stages):
         model = fit_time(m.cold.stage(st.name).seconds, m.probe.stage(st.name).seconds, st.seconds,
                          m.probe.input_bytes, m.sample.input_bytes)
         budget = m.budgets.get(st.name)
         flags: list[str] = []
         if st.name in NONLINEAR_STAGES and nonlinear_from is None:
             nonlinear_from = st.name
-            rate = _removed(st)
-            probe_rate = _removed(m.probe.stage(st.name))
+            rate = _removed(m.sample, i)
+            probe_rate = _removed(m.probe, i)
             flags.append(f"duplicates removed: {rate:.1%} of the sample ({probe_rate:.1%} of the probe); "
                          "a larger input holds more duplicates, so this is a lower bound and kept records/tokens "
                          "are upper bounds")
@@ -198,9 +198,12 @@ def estimate(m: Measurements) -> Estimate:
                     _total(stages, m.startup_seconds, m.cores, lambda s: s.per_tb), tuple(notes))
 
 
-def _removed(st: StageRun) -> float:
-    dropped = st.dropped if st.dropped is not None else st.records_in - st.kept
-    return dropped / st.records_in if st.records_in else 0.0
+def _removed(run: SampleRun, i: int) -> float:
+    """The share of the kept records entering stage ``i`` that it removed (rows dropped upstream and
+    passed through do not count)."""
+    st = run.stages[i]
+    before = run.stages[i - 1].kept if i else st.records_in
+    return (before - st.kept) / before if before else 0.0
 
 
 def _total(stages: Sequence[StageEstimate], startup: float, cores: int, pick) -> Figures:
@@ -226,16 +229,16 @@ def human_seconds(s: float) -> str:
         return f"{s:.0f} s"
     if s < 7200:
         return f"{s / 60:.1f} min"
-    return f"{s / 3600:.1f} h"
+    return f"{s / 3600:,.1f} h"
 
 
 def _row(name: str, f: Figures) -> str:
-    return (f"  {name:<14} {human_seconds(f.wall_seconds):>10} {f.core_hours:>11.3g} {human_bytes(f.output_bytes):>10} "
-            f"{f.kept_records:>14,} {f.kept_tokens:>16,}")
+    return (f"  {name:<14} {human_seconds(f.wall_seconds):>10} {f.core_hours:>11,.3g} {human_bytes(f.output_bytes):>10} "
+            f"{f.kept_records:>14,} {f.kept_tokens:>18,}")
 
 
 def render(e: Estimate) -> str:
-    head = (f"  {'stage':<14} {'wall':>10} {'core-hours':>11} {'output':>10} {'kept records':>14} {'kept tokens':>16}")
+    head = (f"  {'stage':<14} {'wall':>10} {'core-hours':>11} {'output':>10} {'kept records':>14} {'kept tokens':>18}")
     lines = [f"estimate: input {human_bytes(e.input_bytes)} compressed; sample {human_bytes(e.sample_bytes)} "
              f"(x{e.scale:,.1f}, sampled by {e.sampling}), probe {human_bytes(e.probe_bytes)}; {e.cores} cores; "
              f"session start-up {e.startup_seconds:.0f} s",
