@@ -46,7 +46,7 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,11 +107,36 @@ def pipeline_config_class() -> type:
 PipelineConfig = pipeline_config_class()
 
 
-def load_pipeline(path: str | os.PathLike, overrides: list[str] | None = None) -> PipelineConfig:
-    """PIPELINE.yaml (+ ``--set stage.key=value``) → :class:`PipelineConfig`; unknown top-level keys
-    (a misspelt stage) are errors here, a section's unknown keys are the job's errors later."""
-    raw = configlib.read_yaml(path, "pipeline")  # one line for bad YAML, bytes, keys or top level
-    return pipeline_config(configlib.merge(dict(raw), configlib.parse_overrides(overrides)))
+def load_pipeline(path: str | os.PathLike | None, overrides: list[str] | None = None,
+                  only: Sequence[str] | None = None) -> PipelineConfig:
+    """PIPELINE.yaml (+ ``--set stage.key=value``, + ``--stages``) → :class:`PipelineConfig`; unknown
+    top-level keys (a misspelt stage) are errors here, a section's unknown keys are the job's errors
+    later. ``path`` None: no YAML, every stage at its job's defaults (``only`` then says which run)."""
+    # one line for bad YAML, bytes, keys or top level
+    raw = configlib.read_yaml(path, "pipeline") if path is not None else {}
+    data = configlib.merge(dict(raw), configlib.parse_overrides(overrides))
+    return pipeline_config(select_stages(data, only) if only is not None else data)
+
+
+def select_stages(data: Mapping[str, Any], only: Sequence[str]) -> dict[str, Any]:
+    """``--stages extract,annotate``: those stages enabled, every other one disabled, whatever the
+    YAML says (its sections' settings are kept). The stages run as one chain in one Spark session,
+    each reading the output of the last enabled stage before it, which is why a user running stage
+    verbs one by one is pointed here: one JVM start-up instead of one per verb."""
+    names = stages.names()
+    unknown = [s for s in only if s not in names]
+    if unknown:
+        raise configlib.ConfigError(f"--stages: unknown stage(s) {', '.join(unknown)} (stages: {', '.join(names)})")
+    if not only:
+        raise configlib.ConfigError(f"--stages: name at least one stage ({', '.join(names)})")
+    out = dict(data)
+    for name in names:
+        section = out.get(name)
+        if section is None or isinstance(section, bool):
+            section = {}
+        if isinstance(section, Mapping):  # anything else is reported by pipeline_config
+            out[name] = {**section, "enabled": name in only}
+    return out
 
 
 def pipeline_config(data: Mapping[str, Any]) -> PipelineConfig:
@@ -524,7 +549,12 @@ def render(outcomes: list[StageOutcome], run_dir: str) -> str:
 
 # ---------------------------------------------------------------------------------- command
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("pipeline", metavar="PIPELINE.yaml", help="pipeline config: input, output and one section per stage")
+    parser.add_argument("pipeline", metavar="PIPELINE.yaml", nargs="?",
+                        help="pipeline config: input, output and one section per stage (optional with --stages: "
+                             "every stage then runs with its job's defaults)")
+    parser.add_argument("--stages", type=_stage_list, metavar="STAGE,STAGE",
+                        help="run only these stages, in pipeline order, in one Spark session, e.g. "
+                             "--stages extract,annotate (the others are disabled, whatever the YAML says)")
     parser.add_argument("--output", "-o", help="run directory (overrides output: in the YAML)")
     parser.add_argument("--input", "-i", action="append", help="input (overrides input: in the YAML; repeatable)")
     parser.add_argument("--from", dest="from_stage", choices=stages.names(), help="rerun this stage and every later one")
@@ -535,10 +565,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
 
 
-def prepare(pipeline: str, output: str | None = None, inputs: list[str] | None = None,
-            overrides: list[str] | None = None) -> tuple[PipelineConfig, list[StagePlan]]:
-    """Load and check everything that can be checked without Spark; raises ConfigError/JobError."""
-    return resolve(load_pipeline(pipeline, overrides), output, inputs)
+def _stage_list(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def prepare(pipeline: str | None, output: str | None = None, inputs: list[str] | None = None,
+            overrides: list[str] | None = None, *, only: Sequence[str] | None = None
+            ) -> tuple[PipelineConfig, list[StagePlan]]:
+    """Load and check everything that can be checked without Spark; raises ConfigError/JobError.
+    ``pipeline`` None needs ``only`` (``--stages``): which stages run at their defaults."""
+    if pipeline is None and only is None:
+        raise configlib.ConfigError("give PIPELINE.yaml, or --stages (with --input and --output) to run stages at their defaults")
+    return resolve(load_pipeline(pipeline, overrides, only), output, inputs)
 
 
 def resolve(cfg: PipelineConfig, output: str | None = None,
@@ -568,13 +606,13 @@ def resolve(cfg: PipelineConfig, output: str | None = None,
 
 def run(args: argparse.Namespace) -> int:
     try:
-        cfg, plans = prepare(args.pipeline, args.output, args.input, args.overrides)
+        cfg, plans = prepare(args.pipeline, args.output, args.input, args.overrides, only=args.stages)
     except (configlib.ConfigError, JobError, OutputRefused) as exc:
         return report("run", exc)
     conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
     try:
         outcomes = run_pipeline(cfg, plans, from_stage=args.from_stage, master=args.master, spark_conf=conf,
-                                pipeline_file=str(args.pipeline))
+                                pipeline_file=None if args.pipeline is None else str(args.pipeline))
     except PipelineError as exc:
         return report("run", exc)
     print("\n" + render(outcomes, cfg.output), flush=True)

@@ -276,3 +276,61 @@ def test_fingerprints(tmp_path):
     (d / "_config.yaml").write_text("a: 1")
     assert pipeline.tree_fingerprint(str(d)) != first
     assert pipeline.tree_fingerprint(str(tmp_path / "missing")) == "missing"
+
+
+# ------------------------------------------------------------ --stages: a chain of stage verbs, one JVM
+def _run_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    pipeline.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_stages_without_a_yaml_plans_the_chain_at_job_defaults(tmp_path, no_spark):
+    args = _run_args("--stages", "extract,annotate", "--input", str(DEMO_WARC), "--output", str(tmp_path / "run"))
+    cfg, plans = pipeline.prepare(args.pipeline, args.output, args.input, args.overrides, only=args.stages)
+    assert [p.name for p in plans] == ["extract", "annotate"]
+    assert plans[1].upstream == plans[0].output  # annotate reads what extract writes
+    assert not cfg.dedup.enabled and not cfg.mix.enabled
+
+
+def test_stages_overrides_the_yaml_and_keeps_its_settings(tmp_path, no_spark):
+    path = _write_pipeline(tmp_path, {"input": str(DEMO_WARC), "dedup": {"min_similarity": 0.7},
+                                      "decontaminate": False, "mix": False})
+    cfg, plans = pipeline.prepare(str(path), str(tmp_path / "run"), only=["extract", "dedup"])
+    assert [p.name for p in plans] == ["extract", "dedup"]  # annotate (on in the YAML) is off
+    assert plans[1].upstream == plans[0].output and plans[1].cfg.min_similarity == 0.7
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--stages", "extract,nope", "--input", "x.warc.gz", "--output", "{tmp}/run"], "--stages: unknown stage(s) nope"),
+    (["--stages", ",", "--input", "x.warc.gz", "--output", "{tmp}/run"], "--stages: name at least one stage"),
+    (["--input", "x.warc.gz", "--output", "{tmp}/run"], "give PIPELINE.yaml, or --stages"),
+])
+def test_stages_errors_are_one_line_before_spark(tmp_path, no_spark, capsys, argv, says):
+    assert pipeline.run(_run_args(*[a.replace("{tmp}", str(tmp_path)) for a in argv])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("curate run: error: ") and says in err[0], err
+
+
+def test_stage_chain_runs_in_one_spark_session(spark, tmp_path, monkeypatch, capsys):
+    """`curate run --stages extract,annotate` pays one session start-up for both stages, and both
+    stages complete with consistent accounting (the point of running verbs as one chain)."""
+    import spark_jobs.job
+
+    real, started = spark_jobs.job.session, []
+
+    def counting(*a, **k):
+        started.append(a[0] if a else k.get("app_name"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(spark_jobs.job, "session", counting)
+    monkeypatch.setattr(pipeline, "code_version", lambda: "test-version")
+    run = tmp_path / "run"
+    assert pipeline.run(_run_args("--stages", "extract,annotate", "--input", str(DEMO_WARC), "--output", str(run))) == 0
+    assert started == ["curate-pipeline"]
+    state = _state(run)
+    assert state["stages_enabled"] == ["extract", "annotate"] and state["status"] == "done", state
+    for stage in ("extract", "annotate"):
+        acc = json.loads((run / stage / "_accounting.json").read_text())
+        assert acc["kept"] + acc["dropped"] + acc["errored"] == acc["records_read"] > 0, acc
+    assert not (run / "dedup").exists()
