@@ -556,7 +556,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run only these stages, in pipeline order, in one Spark session, e.g. "
                              "--stages extract,annotate (the others are disabled, whatever the YAML says)")
     parser.add_argument("--output", "-o", help="run directory (overrides output: in the YAML)")
-    parser.add_argument("--input", "-i", action="append", help="input (overrides input: in the YAML; repeatable)")
+    parser.add_argument("--input", "-i", action="extend", nargs="+", metavar="INPUT",
+                        help="input file(s), folder, glob or manifest (overrides input: in the YAML; repeatable)")
     parser.add_argument("--from", dest="from_stage", choices=stages.names(), help="rerun this stage and every later one")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a pipeline value, e.g. --set dedup.enabled=false or --set mix.total_tokens=5000")

@@ -291,6 +291,8 @@ def test_stages_without_a_yaml_plans_the_chain_at_job_defaults(tmp_path, no_spar
     assert [p.name for p in plans] == ["extract", "annotate"]
     assert plans[1].upstream == plans[0].output  # annotate reads what extract writes
     assert not cfg.dedup.enabled and not cfg.mix.enabled
+    two = _run_args("--stages", "extract", "--input", str(DEMO_WARC), str(DEMO_WARC), "--output", str(tmp_path / "r2"))
+    assert two.pipeline is None and two.input == [str(DEMO_WARC)] * 2  # --input takes several files at once
 
 
 def test_stages_overrides_the_yaml_and_keeps_its_settings(tmp_path, no_spark):
