@@ -76,6 +76,7 @@ BENCHES: tuple[Bench, ...] = (
     Bench("scaling", 3600, args=("--repeats", "2")),
     Bench("dashboard_load", 1500, optional=True),
     Bench("fuzz", 600, args=("--seconds", "300")),
+    Bench("estimate", 3600),  # curate estimate --sample 0.05 and the full curate run on >= 20,000 records
 )
 BY_NAME = {b.name: b for b in BENCHES}
 
@@ -560,6 +561,26 @@ def _fuzz(d: dict) -> list[Row]:
     return [Row(f"fuzzing the WARC reader and the extract task ({num(d.get('seconds'), 0, ' s')}, mutated real records)",
                 f"{num(d.get('examples_tried'))} examples, {num(d.get('failures_found'))} failures", "—",
                 f"{num(d.get('examples_per_s'))} examples/s", "0 failures", d.get("failures_found") == 0)]
+
+
+@extractor("estimate", [("`curate estimate --sample 0.05` vs the full `curate run`: worst error", "the full run", "within ±20%")])
+def _estimate(d: dict) -> list[Row]:
+    cmp = d.get("comparison") or {}
+    tot = cmp.get("total") or {}
+    worst = g(d, "checks", 0, "value")
+
+    def pct(field):
+        e = g(tot, field, "error")
+        return "not run" if e is None else f"{100 * e:+.0f}%"
+
+    st = g(d, "settings", default={})
+    return [Row(f"`curate estimate --sample {num(st.get('sample'), 2)}` vs the full `curate run` "
+                f"({num(st.get('records'))} WARC records, {', '.join(k for k in cmp if k != 'total') or 'stages'}, "
+                f"{st.get('master', 'local')}): predicted total wall / output / kept records / kept tokens error",
+                f"{num(g(tot, 'wall_seconds', 'predicted'), 0, ' s')} predicted", f"{num(g(tot, 'wall_seconds', 'actual'), 0, ' s')} actual",
+                f"{pct('wall_seconds')} / {pct('output_bytes')} / {pct('kept_records')} / {pct('kept_tokens')}; "
+                f"worst stage figure {num(None if worst is None else 100 * worst, 0, '%')}",
+                "within ±20%", le(worst, 0.20))]
 
 
 # ------------------------------------------------------------------------------- the table
