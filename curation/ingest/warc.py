@@ -1,7 +1,11 @@
 """Streaming reader for WARC (gzip or plain), legacy ARC and WET files, safe on hostile input.
 
-warcio is used for every format: it reads ARC natively, tolerates bare-LF header lines, and at
-~18k records/s it is far from the bottleneck (extraction is 10-100x slower). What warcio does *not*
+Two engines, one result. FastWARC (:mod:`curation.ingest.warc_fastwarc`) reads the records of a
+seekable WARC that it can prove warcio reads the same way (most of a real crawl; about twice as fast
+here, bench/warc_read.py); warcio, with the hardening below, reads everything else: ARC files,
+unseekable streams, every record FastWARC cannot vouch for, and the last record of every file
+(where cuts and trailing garbage are). tests/test_warc_fastwarc.py holds the two to identical
+records on every shared WARC file and on hundreds of hostile mutations. What warcio does *not*
 do is report a file cut off mid-record: it returns the short payload silently. :func:`read_records`
 checks every record's payload against its Content-Length and reports the cut as ``error.truncated``,
 and turns any decoder error (corrupt gzip, garbage framing) into one ``error.read`` record, after
@@ -30,6 +34,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecordLoader
+
+from curation.ingest.warc_fastwarc import WARCIO_BLOCK, fast_records, resumable, usable
 
 #: WARC record types that carry a document.
 DOCUMENT_TYPES = ("response", "resource", "conversion")
@@ -88,34 +94,100 @@ def record_key(source_file: str, offset: int) -> str:
 
 def read_records(stream: BinaryIO, max_payload_bytes: int = 5_000_000, *,
                  max_header_line_bytes: int = MAX_HEADER_LINE_BYTES,
-                 max_header_block_bytes: int = MAX_HEADER_BLOCK_BYTES) -> Iterator[RawRecord]:
+                 max_header_block_bytes: int = MAX_HEADER_BLOCK_BYTES,
+                 engine: str = "auto") -> Iterator[RawRecord]:
     """Yield every record of a WARC/ARC/WET stream, documents with their payload read.
 
     Never raises on bad input: a decoder failure yields one ``error="read"`` record and ends; input
     that is no WARC/ARC at all yields one ``error="not_warc"`` record. Memory stays bounded by the
     payload cap and the header limits whatever the input holds.
+
+    ``engine="auto"`` reads a seekable WARC with FastWARC as far as it can vouch for the records
+    (:mod:`curation.ingest.warc_fastwarc`) and the rest with warcio; ``"warcio"`` reads it all with
+    warcio. Both yield the same records (tests/test_warc_fastwarc.py); the switch exists for that
+    test and bench/warc_read.py.
     """
     stream, not_warc = _sniff(stream)
     if not_warc is not None:
         yield not_warc
         return
     last = -1
-    it = _BoundedIterator(stream, max_header_line_bytes, max_header_block_bytes)
-    if stream.is_warc:
-        # warcio (arc2warc) falls back to ARC parsing on any line that does not start with "WARC/",
-        # and an ARC header is any line with four spaces: in a WARC file, garbage after the last
-        # record became a phantom "response" with a binary URL. A WARC file holds only WARC records.
-        it.known_format, it.mixed_arc_warc = "warc", False
-    for raw in _records(it, max_payload_bytes):
-        # Offsets name records (document ids hash them), so they must be unique. warcio's can
-        # repeat or go negative where a record fails to parse (the offset of the one before it,
-        # or a compressed position minus a decompressed length): those get the next free number.
-        raw.offset = last = max(raw.offset, last + 1)
-        yield raw
+    fast = engine == "auto" and stream.is_warc and usable(stream.stream, stream.pos)
+    if engine not in ("auto", "warcio"):
+        raise ValueError(f"engine must be 'auto' or 'warcio', not {engine!r}")
+    base, is_arc = stream.pos, None
+    run = 1  # records warcio reads before FastWARC tries again: doubles while FastWARC vouches for none
+    while True:
+        if fast:  # FastWARC reads what it can vouch for (warc_fastwarc's docstring); warcio the rest
+            records = fast_records(stream.stream, base, is_arc, max_payload_bytes, max_header_line_bytes,
+                                   max_header_block_bytes, _to_raw)
+            vouched = 0
+            while True:
+                try:
+                    raw = next(records)
+                except StopIteration as stop:
+                    base, is_arc = stop.value.offset, stop.value.is_arc
+                    break
+                raw.offset = last = max(raw.offset, last + 1)
+                vouched += 1
+                yield raw
+            run = 1 if vouched else min(run * 2, 64)
+            stream = _resume_at(stream.stream, base)
+        it = _BoundedIterator(stream, max_header_line_bytes, max_header_block_bytes)
+        it.is_arc = is_arc
+        if stream.is_warc:
+            # warcio (arc2warc) falls back to ARC parsing on any line that does not start with "WARC/",
+            # and an ARC header is any line with four spaces: in a WARC file, garbage after the last
+            # record became a phantom "response" with a binary URL. A WARC file holds only WARC records.
+            it.known_format, it.mixed_arc_warc = "warc", False
+        read = 0
+        for raw in _records(it, max_payload_bytes, is_arc):
+            if fast and read >= run and raw.error is None and raw.offset > last \
+                    and _starts_record(stream.stream, raw.offset):
+                # warcio read the record FastWARC could not vouch for and found the next one intact:
+                # FastWARC takes over again from that record's start (this read of it is dropped).
+                base, is_arc = raw.offset, it.is_arc
+                stream.stream.seek(base)
+                break
+            # Offsets name records (document ids hash them), so they must be unique. warcio's can
+            # repeat or go negative where a record fails to parse (the offset of the one before it,
+            # or a compressed position minus a decompressed length): those get the next free number.
+            raw.offset = last = max(raw.offset, last + 1)
+            read += 1
+            yield raw
+        else:
+            return
 
 
-def _records(it: ArchiveIterator, max_payload_bytes: int) -> Iterator[RawRecord]:
-    is_arc = None  # decided by the first record: warcio turns an ARC's filedesc header into a warcinfo
+def _resume_at(fh: BinaryIO, offset: int) -> _Replay:
+    """``fh`` from record ``offset`` on, read by warcio in the same blocks as from the file's start
+    (see :func:`curation.ingest.warc_fastwarc.resumable`): the rest of the block holding ``offset``
+    comes first, as the rest of a block does after a gzip member ends."""
+    fh.seek(offset)
+    head = fh.read(-offset % WARCIO_BLOCK)
+    return _Replay(head, fh, offset, is_warc=True)
+
+
+def _starts_record(fh: BinaryIO, offset: int) -> bool:
+    """A record's first line (``WARC/``) starts at ``offset``, plain or as a gzip member's first
+    bytes, and warcio can be started there afresh."""
+    pos = fh.tell()
+    try:
+        fh.seek(offset)
+        head = fh.read(4096)
+        compressed = head[:2] == _GZIP_MAGIC
+        if compressed:
+            head = _gunzip_head(head, 5)
+        return head.startswith(b"WARC/") and resumable(offset, compressed)
+    except Exception:
+        return False
+    finally:
+        fh.seek(pos)
+
+
+def _records(it: ArchiveIterator, max_payload_bytes: int, is_arc: bool | None = None) -> Iterator[RawRecord]:
+    # is_arc: decided by the file's first record (warcio turns an ARC's filedesc header into a
+    # warcinfo); given when warcio takes over from the FastWARC path mid-file.
     while True:
         try:
             rec = next(it)
@@ -134,7 +206,7 @@ def _records(it: ArchiveIterator, max_payload_bytes: int) -> Iterator[RawRecord]
             return
         if is_arc is None:
             filename = rec.rec_headers.get_header("WARC-Filename") or ""
-            is_arc = rec.rec_type == "warcinfo" and bool(re.search(r"\.arc(\.gz)?$", filename, re.I))
+            is_arc = it.is_arc = rec.rec_type == "warcinfo" and bool(re.search(r"\.arc(\.gz)?$", filename, re.I))
         try:
             raw = _to_raw(rec, _offset(it), max_payload_bytes, is_arc)
         except Exception as exc:  # the stream broke inside this record
@@ -159,9 +231,9 @@ class _Replay:
     Rewinding by ``seek`` would not work on remote (pyarrow) input streams, which cannot seek.
     """
 
-    def __init__(self, head: bytes, stream: BinaryIO, start: int) -> None:
+    def __init__(self, head: bytes, stream: BinaryIO, start: int, is_warc: bool = False) -> None:
         self.head, self.stream, self.pos = head, stream, start
-        self.is_warc = False  # set by _sniff: the file starts with "WARC/" (not an ARC)
+        self.is_warc = is_warc  # set by _sniff: the file starts with "WARC/" (not an ARC)
 
     def read(self, size: int | None = -1) -> bytes:
         if self.head:
@@ -353,6 +425,7 @@ class _BoundedIterator(ArchiveIterator):
         self.reader = _CappedReader(self.fh, max_line)
         self.loader = _GuardedLoader(max_line, max_block)
         self.max_blank = max_block
+        self.is_arc: bool | None = None  # the file's ARC flag once _records has decided it
 
     def _consume_blanklines(self):
         # warcio's loop (the first line after a record is skipped even if it is not blank: a slightly
