@@ -17,6 +17,7 @@ Both with ``--master local[W]``. Printed per stage and in total: predicted, actu
 goal: every figure within ±20%. Dedup's kept counts are upper bounds by design (flagged).
 
     python bench/estimate.py [--records 20000] [--sample 0.05] [--extractor resiliparse] [--mix] [--json OUT]
+    python bench/estimate.py --records 10000 --actual-from OLD.json   # a new estimate against an earlier full run
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per command")
     ap.add_argument("--json", default=None)
     ap.add_argument("--recompare", metavar="JSON", help="run nothing: recompute the comparison of a result JSON")
+    ap.add_argument("--actual-from", metavar="JSON", help="run only the estimate; take the full run's figures from an "
+                                                         "earlier result JSON on the same input and pipeline")
     args = ap.parse_args(argv)
     if args.recompare:
         result = json.loads(Path(args.recompare).read_text())
@@ -173,20 +176,33 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
 
     est_dir, est_json, run_dir = work / "estimate", work / "estimate.json", work / "run"
+    prior = json.loads(Path(args.actual_from).read_text()) if args.actual_from else None
+    if prior is not None:
+        same = {k: prior["settings"].get(k) for k in ("records", "warc_bytes", "extractor", "mix", "master")}
+        want = {"records": records, "warc_bytes": warc_bytes, "extractor": args.extractor, "mix": args.mix, "master": master}
+        if same != want or "actual" not in prior:
+            raise SystemExit(f"--actual-from {args.actual_from}: another input or pipeline ({same} != {want})")
     shutil.rmtree(est_dir, ignore_errors=True)
-    shutil.rmtree(run_dir, ignore_errors=True)
+    if prior is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
     rc_e, wall_e = timed([venv_bin("curate"), "estimate", str(pipe), "--sample", str(args.sample), "--input",
                           str(manifest), "--output", str(est_dir), "--json", str(est_json), "--master", master],
                          work / "estimate.log", args.timeout)
-    rc_r, wall_r = timed([venv_bin("curate"), "run", str(pipe), "--input", str(manifest), "--output", str(run_dir),
-                          "--master", master], work / "run.log", args.timeout)
+    if prior is None:
+        rc_r, wall_r = timed([venv_bin("curate"), "run", str(pipe), "--input", str(manifest), "--output", str(run_dir),
+                              "--master", master], work / "run.log", args.timeout)
+    else:
+        rc_r, wall_r = prior["run_rc"], prior["run_wall_s"]
     result = {"bench": "estimate", "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
               "machine": {"cpus": os.cpu_count(), "loadavg_1m_end": round(os.getloadavg()[0], 2)},
               "settings": {"records": records, "warc_files": len(files), "warc_bytes": warc_bytes,
                            "sample": args.sample, "extractor": args.extractor, "mix": args.mix, "master": master},
               "estimate_rc": rc_e, "estimate_wall_s": round(wall_e, 1), "run_rc": rc_r, "run_wall_s": round(wall_r, 1)}
+    if prior is not None:
+        result.update(actual_from=args.actual_from, actual_created=prior.get("created"))
     if rc_e == 0 and rc_r == 0:
-        analyse(result, json.loads(est_json.read_text()), actual(run_dir, work / "run.log", wall_r))
+        analyse(result, json.loads(est_json.read_text()),
+                prior["actual"] if prior is not None else actual(run_dir, work / "run.log", wall_r))
     result["bench_seconds"] = round(time.perf_counter() - t_start, 1)
     emit(result, args.json)
     return 0 if rc_e == 0 and rc_r == 0 else 1

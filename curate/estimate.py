@@ -15,8 +15,10 @@ Sampling (seeded by ``--seed``, so a rerun picks the same sample):
   below the fraction, copied byte for byte (one gzip member per record, as crawlers write
   ``.warc.gz``) into a sample WARC per input file.
 
-The probe (see :mod:`curation.estimate`) is the first quarter of the sample by the same ranking, so
-it is a subset of the sample. Predictions scale by compressed input bytes (sample bytes as written).
+The probe (see :mod:`curation.estimate`) is the first quarter of the sample by the same ranking (a
+probe by files at least as many files as the session has cores, so it runs as parallel as the
+sample), so it is a subset of the sample. Predictions scale by compressed input bytes (sample bytes
+as written).
 """
 
 from __future__ import annotations
@@ -63,12 +65,14 @@ class Sample:
     sample: list[str]
 
 
-def sample_inputs(files: list[str], fraction: float, seed: int, folder: Path) -> Sample:
-    """The probe and the sample of ``files`` (see the module docstring); record samples go to ``folder``."""
+def sample_inputs(files: list[str], fraction: float, seed: int, folder: Path, cores: int = 1) -> Sample:
+    """The probe and the sample of ``files`` (see the module docstring); record samples go to ``folder``.
+    A probe by files holds at least ``cores`` files (as parallel as the sample) and fewer than the sample."""
     k = max(1, round(fraction * len(files)))
     if k >= MIN_FILES:
         ranked = sorted(files, key=lambda f: (_rank(seed, os.path.basename(f)), f))[:k]
-        return Sample("files", sorted(ranked[:max(1, round(k * PROBE_SHARE))]), sorted(ranked))
+        n_probe = min(k - 1, max(1, cores, round(k * PROBE_SHARE)))
+        return Sample("files", sorted(ranked[:n_probe]), sorted(ranked))
     return _sample_records(files, fraction, seed, folder)
 
 
@@ -166,17 +170,18 @@ def _budgets(plans: list) -> dict[str, int]:
 def measure(cfg: pipeline.PipelineConfig, files: list[str], fraction: float, work: Path, *, seed: int = 0,
             master: str | None = None, spark_conf: dict[str, str] | None = None,
             pipeline_file: str | None = None) -> model.Measurements:
-    """Sample ``files``, run the cold probe, the probe and the sample in one session; measure them."""
+    """Sample ``files``; run the sample on cold workers, the probe and the sample again in one
+    session (see curation.estimate); measure them."""
     from spark_jobs.job import session
 
-    picked = sample_inputs(files, fraction, seed, work / "input")
     runs = work / "runs"
     options = {"master": master, "spark_conf": spark_conf, "pipeline_file": pipeline_file}
     started = time.perf_counter()
     with session("curate-estimate", master, spark_conf) as spark:
         startup = time.perf_counter() - started
         cores = int(spark.sparkContext.defaultParallelism)
-        cold, _ = _run_sample(cfg, picked.probe, runs / "cold", **options)
+        picked = sample_inputs(files, fraction, seed, work / "input", cores)
+        cold, _ = _run_sample(cfg, picked.sample, runs / "cold", **options)
         probe, _ = _run_sample(cfg, picked.probe, runs / "probe", **options)
         sample, plans = _run_sample(cfg, picked.sample, runs / "sample", **options)
     budgets = _budgets(plans)

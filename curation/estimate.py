@@ -6,14 +6,18 @@ turns those measurements into a prediction for the whole input and per TB of com
 Time. A stage's wall time is a fixed cost plus a cost per input byte. Three sample runs through the
 same code as ``curate run`` measure it, in one Spark session whose start-up is timed on its own:
 
-* ``cold``: a small probe (about a quarter of the sample) run first, on cold Python workers;
-* ``probe``: the same probe again, warm;
-* ``sample``: the sample, warm.
+* ``cold``: the sample, run first, on cold Python workers;
+* ``probe``: a probe (about a quarter of the sample, but at least as many files as the session has
+  cores, so that it runs as parallel as the sample does), warm;
+* ``sample``: the sample again, warm.
 
 The warm runs give the line: ``per_byte = (sample - probe) / (sample bytes - probe bytes)`` and
 ``fixed = probe - per_byte * probe bytes`` (both clamped at 0: a noisy machine can make the slope or
-the intercept negative). What the cold probe took beyond the warm one (loading models into fresh
-workers, the first Python imports, JIT) is paid once by a real run too, so it joins the fixed cost.
+the intercept negative). What the cold sample took beyond the warm one (loading models into every
+fresh worker, the first Python imports, JIT) is paid once by a real run too, so it joins the fixed
+cost. (A cold probe would warm only the workers its few tasks reach, and the sample would then pay
+the rest as if it were per-byte work; a probe on fewer cores than the sample would make the slope
+too flat.)
 A stage is then predicted as ``fixed + per_byte * bytes`` and the run as session start-up plus the
 stages. Core-hours are wall time times the cores the Spark master gave the session.
 
@@ -72,9 +76,9 @@ class Measurements:
     total_input_bytes: int  # the whole input, compressed, as on disk
     cores: int  # what the Spark master gave the session (defaultParallelism)
     startup_seconds: float  # JVM + session start, once per run
-    cold: SampleRun
-    probe: SampleRun
-    sample: SampleRun
+    cold: SampleRun  # the sample on cold workers
+    probe: SampleRun  # warm
+    sample: SampleRun  # warm
     #: Stage -> token budget (mix's total_tokens): that stage writes at most this many tokens.
     budgets: Mapping[str, int] = field(default_factory=dict)
     sampling: str = "files"  # files | records: what was sampled (see curate/estimate.py)
@@ -90,13 +94,13 @@ class TimeModel:
 
 
 def fit_time(cold: float, probe: float, sample: float, probe_bytes: int, sample_bytes: int) -> TimeModel:
-    """Fixed + per-byte cost of a stage from its cold probe, warm probe and warm sample times."""
+    """Fixed + per-byte cost of a stage from its cold sample, warm probe and warm sample times."""
     if sample_bytes > probe_bytes:
         per_byte = max(0.0, (sample - probe) / (sample_bytes - probe_bytes))
     else:  # one point only: call all of it proportional (an overestimate for a larger input)
         per_byte = sample / sample_bytes if sample_bytes else 0.0
     fixed = max(0.0, min(probe, sample) - per_byte * min(probe_bytes, sample_bytes))
-    return TimeModel(fixed + max(0.0, cold - probe), per_byte)
+    return TimeModel(fixed + max(0.0, cold - sample), per_byte)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ def test_many_files_are_sampled_by_file_deterministically(tmp_path):
     assert set(a.probe) <= set(a.sample)
     assert estimate.sample_inputs(files, 0.1, 0, tmp_path / "s") == a  # seeded: the same sample again
     assert estimate.sample_inputs(files, 0.1, 1, tmp_path / "s").sample != a.sample
+    wide = estimate.sample_inputs(files, 0.1, 0, tmp_path / "s", cores=4)  # as parallel as the sample
+    assert len(wide.probe) == 4 and set(wide.probe) <= set(a.sample)
+    assert len(estimate.sample_inputs(files, 0.1, 0, tmp_path / "s", cores=64).probe) == 9  # fewer than the sample
 
 
 def test_few_files_are_sampled_by_record(tmp_path):

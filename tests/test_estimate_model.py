@@ -23,21 +23,21 @@ def _run(n_bytes, records, extract_s, dedup_s, dedup_kept):
 def _measured(**kw):
     # extract: 10 s fixed + 1 s per 1,000 bytes, +4 s on cold workers; dedup: 30 s fixed, 0.1 s per 1,000 bytes
     base = dict(total_input_bytes=1_000_000, cores=2, startup_seconds=12.0,
-                cold=_run(10_000, 100, 24.0, 31.0, 95),
+                cold=_run(40_000, 400, 54.0, 34.0, 370),
                 probe=_run(10_000, 100, 20.0, 31.0, 95),
                 sample=_run(40_000, 400, 50.0, 34.0, 370))
     return est.Measurements(**{**base, **kw})
 
 
 def test_fit_time_separates_fixed_and_per_byte_cost():
-    m = est.fit_time(cold=24.0, probe=20.0, sample=50.0, probe_bytes=10_000, sample_bytes=40_000)
+    m = est.fit_time(cold=54.0, probe=20.0, sample=50.0, probe_bytes=10_000, sample_bytes=40_000)
     assert m.seconds_per_byte == pytest.approx(0.001)
-    assert m.fixed_seconds == pytest.approx(10.0 + 4.0)  # the warm intercept + what the cold probe added
+    assert m.fixed_seconds == pytest.approx(10.0 + 4.0)  # the warm intercept + what the cold sample added
     assert m.seconds(1_000_000) == pytest.approx(1014.0)
 
 
 def test_fit_time_clamps_noise_and_handles_one_point():
-    noisy = est.fit_time(cold=30.0, probe=31.0, sample=29.0, probe_bytes=10, sample_bytes=40)
+    noisy = est.fit_time(cold=28.0, probe=31.0, sample=29.0, probe_bytes=10, sample_bytes=40)
     assert noisy.seconds_per_byte == 0.0 and noisy.fixed_seconds == pytest.approx(29.0)
     one = est.fit_time(cold=5.0, probe=5.0, sample=5.0, probe_bytes=40, sample_bytes=40)
     assert one.seconds_per_byte == pytest.approx(5.0 / 40)
@@ -72,12 +72,12 @@ def test_dedup_rate_is_flagged_as_a_lower_bound():
 def test_budgeted_stage_is_capped():
     sample = est.SampleRun(40_000, (_stage("extract", 50.0, 400), _stage("mix", 5.0, 200, tokens=3_000, out=1_000)))
     probe = est.SampleRun(10_000, (_stage("extract", 20.0, 100), _stage("mix", 4.0, 50, tokens=750, out=250)))
-    e = est.estimate(_measured(cold=probe, probe=probe, sample=sample, budgets={"mix": 10_000}))
+    e = est.estimate(_measured(cold=sample, probe=probe, sample=sample, budgets={"mix": 10_000}))
     mix = e.stage("mix")
     assert mix.whole.kept_tokens == 10_000  # not 3,000 x 25
     assert mix.whole.kept_records == round(200 * 10_000 / 3_000)
     assert any("budget" in f for f in mix.flags)
-    small = est.estimate(_measured(cold=probe, probe=probe, sample=sample, budgets={"mix": 10**9}))
+    small = est.estimate(_measured(cold=sample, probe=probe, sample=sample, budgets={"mix": 10**9}))
     assert small.stage("mix").whole.kept_tokens == 3_000 * 25
 
 
