@@ -191,6 +191,9 @@ def estimate(m: Measurements) -> Estimate:
             flags.append(f"after {nonlinear_from}: kept records/tokens are upper bounds")
         if budget is not None:
             flags.append(f"token budget {budget:,}: writes at most that many tokens")
+        if model.seconds_per_byte == 0 and m.sample.input_bytes > m.probe.input_bytes:
+            flags.append("its time did not grow from probe to sample (fixed costs and noise hide the per-byte cost): "
+                         "predicted times are lower bounds; a larger --sample resolves them")
         stages.append(StageEstimate(
             st.name, round(model.fixed_seconds, 1), round(model.seconds_per_byte * 1e9, 2),
             _stage_figures(st, model, m.total_input_bytes, scale, m.cores, budget),

@@ -69,6 +69,14 @@ def test_dedup_rate_is_flagged_as_a_lower_bound():
     assert any("lower bound" in n for n in e.notes)
 
 
+def test_a_stage_whose_time_did_not_grow_is_flagged():
+    flat = _run(40_000, 400, 50.0, 30.0, 370)  # dedup: 30 s for the sample, 31 s for the probe
+    e = est.estimate(_measured(cold=flat, sample=flat))
+    assert e.stage("dedup").whole.wall_seconds == pytest.approx(30.0)
+    assert any("lower bounds" in f and "did not grow" in f for f in e.stage("dedup").flags)
+    assert not any("did not grow" in f for f in e.stage("extract").flags)
+
+
 def test_budgeted_stage_is_capped():
     sample = est.SampleRun(40_000, (_stage("extract", 50.0, 400), _stage("mix", 5.0, 200, tokens=3_000, out=1_000)))
     probe = est.SampleRun(10_000, (_stage("extract", 20.0, 100), _stage("mix", 4.0, 50, tokens=750, out=250)))
