@@ -62,6 +62,7 @@ class Bench:
 BENCHES: tuple[Bench, ...] = (
     Bench("extraction_quality", 1200),
     Bench("extract_throughput", 1800),
+    Bench("warc_read", 900),
     Bench("langid", 900),
     Bench("filter_parity", 1500),
     Bench("classifier_quality", 3000, args=("--sections", "dclm,llm,reasoning")),  # llm: ~15 min to embed on a cold cache
@@ -267,6 +268,32 @@ def _extract_throughput(d: dict) -> list[Row]:
     r = ratio(a, b)
     rows.append(Row("curate fast path speed-up: resiliparse / trafilatura pages/s", num(a, 1),
                     f"curate trafilatura {num(b, 1)}", num(r, 2, "×"), "≥ 8×", ge(r, 8)))
+    return rows
+
+
+@extractor("warc_read", [
+    ("WARC reading records/s, gzip, FastWARC path vs warcio path", "curate warcio path", "≥ 1.5×, identical"),
+    ("WARC reading records/s, gzip, default reader vs datatrove WarcReader", "datatrove", "≥ 1×"),
+    ("WARC reading records/s, plain, FastWARC path vs warcio path", "curate warcio path", "≥ 1.5×, identical"),
+    ("WARC reading records/s, plain, default reader vs datatrove WarcReader", "datatrove", "≥ 1×"),
+])
+def _warc_read(d: dict) -> list[Row]:
+    rows = []
+    for kind in ("gzip", "plain"):
+        res = g(d, "results", kind, default={}) or {}
+        fast, slow = g(res, "curate fastwarc (default)", "records_per_s"), g(res, "curate warcio", "records_per_s")
+        dt_ = g(res, "datatrove WarcReader", "records_per_s")
+        same = g(d, "corpora", kind, "curate_paths_identical")
+        label = f"WARC reading, {kind}, {num(g(d, 'corpora', kind, 'mb'), 0, ' MB')}: records/s (MB/s)"
+        r = ratio(fast, slow)
+        rows.append(Row(f"{label}, FastWARC path vs warcio path (identical records: {num(same)})",
+                        f"{num(fast)} ({num(g(res, 'curate fastwarc (default)', 'mb_per_s'), 1)})",
+                        f"warcio path {num(slow)} ({num(g(res, 'curate warcio', 'mb_per_s'), 1)})",
+                        num(r, 2, "×"), "≥ 1.5×, identical", None if r is None else (r >= 1.5 and bool(same))))
+        r = ratio(fast, dt_)
+        rows.append(Row(f"{label}, default reader vs datatrove WarcReader", num(fast),
+                        f"datatrove {num(dt_)} ({num(g(res, 'datatrove WarcReader', 'mb_per_s'), 1)})",
+                        num(r, 2, "×"), "≥ 1×", ge(r, 1.0)))
     return rows
 
 
