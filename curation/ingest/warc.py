@@ -61,12 +61,18 @@ class RawRecord:
     error_detail: str | None = None
 
 
+_CANONICAL_DATE = re.compile(r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_ARC_DATE = re.compile(r"\d{14}")
+
+
 def normalise_date(value: str | None) -> str | None:
     """WARC ISO dates and ARC ``YYYYMMDDhhmmss`` to ``YYYY-MM-DDThh:mm:ssZ``; otherwise as given."""
     if not value:
         return None
     v = value.strip()
-    if re.fullmatch(r"\d{14}", v):
+    if _CANONICAL_DATE.fullmatch(v):
+        return v  # already the output form (a valid date prints back as itself; an invalid one is kept)
+    if _ARC_DATE.fullmatch(v):
         try:
             return datetime.strptime(v, "%Y%m%d%H%M%S").strftime("%Y-%m-%dT%H:%M:%SZ")
         except ValueError:
