@@ -46,19 +46,18 @@ def main() -> None:
     kept: dict[str, tuple[int, int]] = {}
     for r in range(args.rounds):
         for way in (("verbs", "chain") if r % 2 == 0 else ("chain", "verbs")):
-            out = work / f"{way}-{r}"
-            shutil.rmtree(out, ignore_errors=True)
-            out.mkdir(parents=True)
+            out, logs = work / f"{way}-{r}", work / "logs" / f"{way}-{r}"
+            shutil.rmtree(out, ignore_errors=True)  # a new, empty folder: curate refuses one it did not make
             if way == "verbs":
                 a = run_measured([curate, "extract", *files, "-o", str(out / "extract"), *common], env=env,
-                                 log_path=out / "extract.log")
+                                 log_path=logs / "extract.log")
                 b = run_measured([curate, "annotate", str(out / "extract"), "-o", str(out / "annotate"), *common],
-                                 env=env, log_path=out / "annotate.log")
+                                 env=env, log_path=logs / "annotate.log")
                 assert a["rc"] == b["rc"] == 0, (a["log"], b["log"])
                 wall = a["wall_s"] + b["wall_s"]
             else:
                 c = run_measured([curate, "run", "--stages", "extract,annotate", "--input", *files,
-                                  "--output", str(out), *common], env=env, log_path=out / "run.log")
+                                  "--output", str(out), *common], env=env, log_path=logs / "run.log")
                 assert c["rc"] == 0, c["log"]
                 wall = c["wall_s"]
             rounds[way].append(round(wall, 2))
