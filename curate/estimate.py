@@ -194,7 +194,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pipeline", metavar="PIPELINE.yaml", help="the pipeline config `curate run` would run")
     parser.add_argument("--sample", type=float, required=True, metavar="FRACTION",
                         help="share of the input to run, 0 < FRACTION <= 1 (e.g. 0.05)")
-    parser.add_argument("--input", "-i", action="append", help="input (overrides input: in the YAML; repeatable)")
+    parser.add_argument("--input", "-i", action="extend", nargs="+", metavar="INPUT",
+                        help="input file(s), folder, glob or manifest (overrides input: in the YAML; repeatable)")
     parser.add_argument("--output", "-o", metavar="DIR",
                         help="work folder for the sample runs (default: a temporary folder, removed afterwards); "
                              "never the pipeline's run directory")

@@ -98,3 +98,13 @@ def test_estimate_on_the_demo_is_self_consistent(spark, tmp_path, capsys):
     assert e["whole"]["kept_records"] == e["stages"][-1]["whole"]["kept_records"]
     assert any("lower bound" in f for f in e["stages"][-1]["flags"])  # dedup
     assert (work / "runs" / "sample" / "dedup").is_dir() and not run_dir.exists()
+
+
+def test_input_takes_several_files_at_once():
+    """As for ``curate run``: ``--input a b`` is two inputs, not an input and a stray argument."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    estimate.add_arguments(parser)
+    args = parser.parse_args(["p.yaml", "--sample", "0.1", "--input", "a.warc.gz", "b.warc.gz", "-i", "c.warc.gz"])
+    assert args.pipeline == "p.yaml" and args.input == ["a.warc.gz", "b.warc.gz", "c.warc.gz"]
