@@ -28,7 +28,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import DEFAULT_HTML_DIR, REPO_ROOT, WORK_DIR, bench_env, collect_html_pages, emit, venv_bin, wait_group
+from _common import DEFAULT_HTML_DIR, WORK_DIR, bench_env, collect_html_pages, emit, run_measured, venv_bin
 
 WORK = WORK_DIR / "estimate"
 GOAL = 0.20
@@ -58,15 +57,8 @@ def pipeline_yaml(path: Path, extractor: str, mix_tokens: int | None) -> None:
 
 
 def timed(cmd: list[str], log: Path, timeout: float) -> tuple[int, float]:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as lf:
-        lf.write(("$ " + " ".join(cmd) + "\n").encode())
-        lf.flush()
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=bench_env(), cwd=REPO_ROOT, stdout=lf, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        rc, _ = wait_group(proc, timeout)
-    wall = time.perf_counter() - t0
+    done = run_measured(cmd, env=bench_env(), log_path=log, timeout=timeout)
+    rc, wall = done["rc"], done["wall_s"]
     print(f"[estimate] {cmd[1]}: rc={rc} in {wall:.0f} s (log {log})", file=sys.stderr, flush=True)
     return rc, wall
 
