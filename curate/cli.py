@@ -6,6 +6,7 @@ Logging is configured here (an entry point), never in library modules.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from curation.errors import CurateError, report
@@ -40,12 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     from curation.ingest import commoncrawl, sources
     from curation.query import funnel, run_sql
     from dashboards import launch as dashboard
+    from spark_jobs import job as spark_job
 
     parser = argparse.ArgumentParser(prog="curate", description="Curate: LLM pretraining data curation on Spark")
     sub = parser.add_subparsers(dest="command", required=True)
     for st in stages.ordered():
         job = st.load_adapter()
-        job.build_parser(sub.add_parser(st.name, help=st.help, description=st.help)).set_defaults(_run=job.execute)
+        job.build_parser(sub.add_parser(st.name, help=st.help, description=st.help)).set_defaults(
+            _run=functools.partial(spark_job.execute, job))
 
     def verb(name: str, add_arguments, run, help: str) -> None:
         verb_parser = sub.add_parser(name, help=help)

@@ -216,23 +216,32 @@ class SparkJob:
         return cfg
 
     def execute(self, args: argparse.Namespace) -> int:
-        try:
-            cfg = self.load_config(args)
-        except configlib.ConfigError as exc:
-            return report(self.name, exc)
-        conf = dict(kv.split("=", 1) for kv in args.spark_conf if "=" in kv)
-        with session(f"curate-{self.name}", args.master, conf) as spark:
-            try:
-                return self.run(spark, args, cfg)
-            except CurateError as exc:  # JobError, OutputRefused, a model or tokenizer file...
-                return report(self.name, exc)
-            except Exception as exc:
-                damaged = damaged_parquet_error(exc)
-                if damaged is None:
-                    raise
-                return report(self.name, f"{damaged}; rewrite it with the job that made it")
+        return execute(self, args)
 
     def main(self, argv: list[str] | None = None) -> int:
         args = self.build_parser().parse_args(argv)
         configure_logging(args.verbose)
         return self.execute(args)
+
+
+def execute(job: Any, args: argparse.Namespace) -> int:
+    """Run one stage adapter from parsed arguments: its config, then its ``run`` inside a Spark session.
+
+    A module function rather than only a SparkJob method because a plugin's adapter need only have
+    ``name``, ``build_parser``, ``load_config`` and ``run`` (the shape ``curate run`` calls); its
+    parser may leave out ``--master`` and ``--spark-conf``."""
+    try:
+        cfg = job.load_config(args)
+    except configlib.ConfigError as exc:
+        return report(job.name, exc)
+    conf = dict(kv.split("=", 1) for kv in getattr(args, "spark_conf", []) if "=" in kv)
+    with session(f"curate-{job.name}", getattr(args, "master", None), conf) as spark:
+        try:
+            return job.run(spark, args, cfg)
+        except CurateError as exc:  # JobError, OutputRefused, a model or tokenizer file...
+            return report(job.name, exc)
+        except Exception as exc:
+            damaged = damaged_parquet_error(exc)
+            if damaged is None:
+                raise
+            return report(job.name, f"{damaged}; rewrite it with the job that made it")

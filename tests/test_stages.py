@@ -162,6 +162,10 @@ def test_a_registered_stage_is_in_the_funnel_the_dashboard_and_the_cli(tag_stage
     with pytest.raises(SystemExit) as exit_:
         cli.main(["tag", "--help"])
     assert exit_.value.code == 0
+    # ...and runs as its own verb, although its parser has no --master or --spark-conf (a plugin's adapter
+    # need not be a SparkJob).
+    assert cli.main(["tag", str(documents), "--output", str(tmp_path / "tag-alone")]) == 0
+    assert (tmp_path / "tag-alone" / "part-00000.parquet").exists()
 
 
 def test_register_refuses_a_second_stage_of_the_same_name_and_an_unknown_anchor():
