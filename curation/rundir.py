@@ -52,7 +52,7 @@ SPARK_SUCCESS_CRC = "._SUCCESS.crc"
 SPARK_TEMPORARY = "_temporary"
 #: extract: one Parquet file + one accounting JSON per input file (resumable).
 PARTS_DIR = "_parts"
-#: mix: the token shards (``<source>.bin`` + ``.idx``).
+#: mix: the token shards (Megatron ``tokens-NNNNN.bin`` + ``.idx`` pairs, or nanoGPT's flat ``train.bin``).
 TOKENS_DIR = "_tokens"
 #: Suffix of an atomic write in progress (curation.fsutil.atomic_output).
 IN_PROGRESS = ".inprogress"

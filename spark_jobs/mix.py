@@ -32,6 +32,7 @@ import pyarrow as pa
 from curation import config as configlib
 from curation import fsutil, output_dir, rundir, stages
 from curation.errors import JobError
+from curation.mixture import token_shards
 from curation.mixture.mix_config import MixJobConfig, resolve_sources
 from curation.mixture.plan import PlanError, SourceBudget, plan
 from curation.mixture.sample import BINS, find_cut
@@ -132,12 +133,20 @@ class MixJob(SparkJob):
         with StageProgress(spark, "mix: write shards", shards):
             written = ordered.select("source", "id", "text", "n_tokens", "u", "copy").mapInArrow(
                 functools.partial(write_shards, out=out), "source string, rows long, tokens long").collect()
-        token_shards = None
+        token_shards_info = None
         if cfg.binary:
-            write = functools.partial(write_token_shards, tokenizer=str(cfg.tokenizer), out=out, eos_token=cfg.eos_token)
+            write = functools.partial(write_token_shards, tokenizer=str(cfg.tokenizer), out=out, eos_token=cfg.eos_token,
+                                      token_format=cfg.token_format)
             with StageProgress(spark, "mix: tokenised shards", shards):
-                token_shards = sorted((r.asDict() for r in ordered.select("text").mapInArrow(
+                shard_list = sorted((r.asDict() for r in ordered.select("text").mapInArrow(
                     write, "file string, docs long, tokens long, dtype string").collect()), key=lambda r: r["file"])
+            token_shards_info = {"format": cfg.token_format, "dtype": shard_list[0]["dtype"], "shards": shard_list}
+            if cfg.token_format == "nanogpt":
+                # nanoGPT maps one flat file: the partitions' parts, joined in mixture order on the driver.
+                tokens_dir = fsutil.join(out, rundir.TOKENS_DIR)
+                token_shards.concatenate([fsutil.join(tokens_dir, r["file"] + ".bin") for r in shard_list],
+                                         fsutil.join(tokens_dir, token_shards.NANOGPT_FILE))
+                token_shards_info["file"] = token_shards.NANOGPT_FILE
         ordered.unpersist()
         achieved: dict[str, tuple[int, int]] = {}
         for r in written:
@@ -155,7 +164,7 @@ class MixJob(SparkJob):
             "max_total_tokens": mix_plan.max_total_tokens, "warnings": list(mix_plan.warnings),
             "seed": cfg.seed, "tokenizer": cfg.tokenizer, "preset": cfg.preset, "sources": report,
             "inputs": {p: _fingerprint(p) for p in sorted({s.input for s in sources})},
-            **({"token_shards": token_shards} if token_shards is not None else {}),
+            **({"token_shards": token_shards_info} if token_shards_info is not None else {}),
             "config": configlib.dump(cfg), "seconds": round(time.perf_counter() - started, 2),
         }
         rundir.write_json(out, rundir.MANIFEST, manifest)
@@ -194,28 +203,28 @@ def write_shards(batches: Iterator[pa.RecordBatch], out: str) -> Iterator[pa.Rec
                                      schema=pa.schema([("source", pa.string()), ("rows", pa.int64()), ("tokens", pa.int64())]))
 
 
-def write_token_shards(batches: Iterator[pa.RecordBatch], tokenizer: str, out: str, eos_token: str) -> Iterator[pa.RecordBatch]:
-    """One ``tokens-<partition>.bin`` + ``.idx`` pair per Spark partition of the ordered mixture."""
+def write_token_shards(batches: Iterator[pa.RecordBatch], tokenizer: str, out: str, eos_token: str,
+                       token_format: str = "megatron") -> Iterator[pa.RecordBatch]:
+    """One Spark partition of the ordered mixture as ``tokens-<partition>.bin`` (+ its Megatron
+    ``.idx``); the layout is :mod:`curation.mixture.token_shards`'."""
     from pyspark import TaskContext
 
     from curation.mixture.tokens import load_tokenizer
 
     tok = load_tokenizer(tokenizer)
     eos = tok.token_id(eos_token)
-    dtype = np.uint16 if tok.vocab_size <= 65_536 else np.uint32
-    name = f"tokens-{TaskContext.get().partitionId():05d}"
-    offsets, n = [0], 0
+    dtype = token_shards.token_dtype(token_format, tok.vocab_size)
+    name = token_shards.shard_name(TaskContext.get().partitionId())
     # Streamed batch by batch: a partition's tokens never sit in memory at once (memory stays flat
-    # as the mixture grows); only the offsets (8 bytes per document) are kept for the index.
+    # as the mixture grows); only the document lengths (4 bytes each) are kept for the index.
     with fsutil.atomic_output(fsutil.join(out, rundir.TOKENS_DIR, name + ".bin")) as sink:
+        writer = token_shards.ShardWriter(sink, dtype)
         for batch in batches:
             for ids in tok.encode_batch(batch.column("text").to_pylist()):
-                arr = np.asarray(ids + ([eos] if eos is not None else []), dtype=dtype)
-                sink.write(arr.tobytes())
-                n += len(arr)
-                offsets.append(n)
-    fsutil.write_atomic(fsutil.join(out, rundir.TOKENS_DIR, name + ".idx"), np.asarray(offsets, dtype=np.int64).tobytes())
-    yield pa.RecordBatch.from_pylist([{"file": name, "docs": len(offsets) - 1, "tokens": n, "dtype": np.dtype(dtype).name}])
+                writer.add(ids + ([eos] if eos is not None else []))
+    if token_format == "megatron":
+        fsutil.write_atomic(fsutil.join(out, rundir.TOKENS_DIR, name + ".idx"), writer.megatron_index())
+    yield pa.RecordBatch.from_pylist([{"file": name, "docs": writer.docs, "tokens": writer.tokens, "dtype": dtype.name}])
 
 
 def _fingerprint(path: str) -> str:

@@ -104,26 +104,43 @@ def test_phi4_organic_preset_shares():
         resolve_sources(MixJobConfig(input="x", preset="phi4-organic", sources=(MixSource(name="forums"),)))
 
 
-def test_tokenised_binary_shards(spark, docs, shared_data, tmp_path):
+@pytest.mark.parametrize("token_format", ["megatron", "nanogpt"])
+def test_tokenised_binary_shards(spark, docs, shared_data, tmp_path, token_format):
+    """The shards read back with readers written from each format's description (tests/test_token_shards.py
+    for Megatron's indexed dataset; nanoGPT's ``np.memmap(train.bin, dtype=np.uint16)``)."""
     import duckdb
     import numpy as np
     from tokenizers import Tokenizer
 
-    cfg = _yaml(tmp_path, docs, shared_data, 200_000, extra="binary: true\nshards: 2\n")
+    from curation.ablations.token_streams import read_token_shards
+    from tests.test_token_shards import read_megatron_spec
+
+    cfg = _yaml(tmp_path, docs, shared_data, 200_000, extra=f"binary: true\nshards: 2\ntoken_format: {token_format}\n")
     out = tmp_path / "bin"
     assert run(spark, ["--config", str(cfg), "--output", str(out)]) == 0
-    manifest = json.loads((out / "mixture_manifest.json").read_text())
-    shards = manifest["token_shards"]
+    info = json.loads((out / "mixture_manifest.json").read_text())["token_shards"]
+    shards = info["shards"]
+    assert info["format"] == token_format and info["dtype"] == "uint16"
     assert [s["file"] for s in shards] == ["tokens-00000", "tokens-00001"] and {s["dtype"] for s in shards} == {"uint16"}
     rows = duckdb.sql(f"SELECT count(*), sum(n_tokens) FROM '{out}/*.parquet'").fetchall()[0]
     assert sum(s["docs"] for s in shards) == rows[0]
     assert sum(s["tokens"] for s in shards) == rows[1] + rows[0]  # each document's ids + one end-of-text
-    data = np.fromfile(out / "_tokens/tokens-00000.bin", dtype=np.uint16)
-    idx = np.fromfile(out / "_tokens/tokens-00000.idx", dtype=np.int64)
-    assert idx[0] == 0 and idx[-1] == len(data) and len(idx) == shards[0]["docs"] + 1
-    first_text = duckdb.sql(f"SELECT text FROM '{out}/part-00000.parquet' LIMIT 1").fetchall()[0][0]
     tok = Tokenizer.from_file(str(shared_data / "tokenizers/gpt-neo-test-tokenizer.json"))
-    assert data[idx[0]:idx[1]].tolist() == tok.encode(first_text, add_special_tokens=False).ids + [tok.token_to_id("<|endoftext|>")]
+    eos = tok.token_to_id("<|endoftext|>")
+    texts = [r[0] for r in duckdb.sql(f"SELECT text FROM read_parquet('{out}/part-*.parquet', filename=true, file_row_number=true) "
+                                      "ORDER BY filename, file_row_number").fetchall()]
+    expected = [tok.encode(t, add_special_tokens=False).ids + [eos] for t in texts]  # every document, in order
+    if token_format == "megatron":
+        assert sorted(p.name for p in (out / "_tokens").iterdir()) == [
+            "tokens-00000.bin", "tokens-00000.idx", "tokens-00001.bin", "tokens-00001.idx"]
+        got = read_megatron_spec(out / "_tokens/tokens-00000") + read_megatron_spec(out / "_tokens/tokens-00001")
+        assert len(read_megatron_spec(out / "_tokens/tokens-00000")) == shards[0]["docs"]
+        assert got == expected
+    else:
+        assert [p.name for p in (out / "_tokens").iterdir()] == ["train.bin"]
+        flat = np.memmap(out / "_tokens/train.bin", dtype=np.uint16, mode="r")
+        assert flat.tolist() == sum(expected, [])
+    assert read_token_shards(out).tolist() == sum(expected, [])  # the proxy trainer's reader, either format
 
 
 def test_long_documents_are_sampled_as_chunks(spark, docs, shared_data, tmp_path):

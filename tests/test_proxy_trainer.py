@@ -126,13 +126,16 @@ def test_split_holds_out_the_tail_and_rejects_short_sources():
 
 
 def test_read_token_shards_reads_mix_output(tmp_path):
+    from curation.mixture.token_shards import ShardWriter
+
     def write(dirname: str, name: str, docs: list[list[int]], dtype) -> None:
         d = tmp_path / dirname / "_tokens"
         d.mkdir(parents=True, exist_ok=True)
-        data = np.concatenate([np.asarray(doc, dtype) for doc in docs])
-        offsets = np.cumsum([0] + [len(doc) for doc in docs]).astype(np.int64)
-        (d / f"{name}.bin").write_bytes(data.tobytes())  # exactly as spark_jobs/mix.py writes them
-        (d / f"{name}.idx").write_bytes(offsets.tobytes())
+        with open(d / f"{name}.bin", "wb") as sink:  # as spark_jobs/mix.py writes Megatron shards
+            w = ShardWriter(sink, np.dtype(dtype))
+            for doc in docs:
+                w.add(doc)
+        (d / f"{name}.idx").write_bytes(w.megatron_index())
 
     write("small", "tokens-00001", [[7, 8, 0]], np.uint16)
     write("small", "tokens-00000", [[1, 2, 3, 0], [4, 5, 0]], np.uint16)
@@ -140,15 +143,24 @@ def test_read_token_shards_reads_mix_output(tmp_path):
     assert got.dtype == np.uint16 and got.tolist() == [1, 2, 3, 0, 4, 5, 0, 7, 8, 0]  # shard order
     assert read_token_shards(tmp_path / "small" / "_tokens").tolist() == got.tolist()
 
-    write("big", "tokens-00000", [[70_000, 1, 0], [99_999, 0]], np.uint32)
+    write("big", "tokens-00000", [[70_000, 1, 0], [99_999, 0]], np.int32)
     big = read_token_shards(tmp_path / "big")
-    assert big.dtype == np.uint32 and big.tolist() == [70_000, 1, 0, 99_999, 0]
+    assert big.dtype == np.int32 and big.tolist() == [70_000, 1, 0, 99_999, 0]
 
     (tmp_path / "big" / "_tokens" / "tokens-00000.bin").write_bytes(b"\0" * 7)
     with pytest.raises(ValueError, match="7 bytes"):
         read_token_shards(tmp_path / "big")
     with pytest.raises(FileNotFoundError):
         read_token_shards(tmp_path / "nothing")
+
+    # nanoGPT's flat train.bin: its dtype is in the mix manifest beside _tokens/
+    flat = tmp_path / "flat"
+    (flat / "_tokens").mkdir(parents=True)
+    (flat / "_tokens" / "train.bin").write_bytes(np.asarray([9, 70_000, 0], np.uint32).tobytes())
+    with pytest.raises(FileNotFoundError, match="mixture_manifest.json"):
+        read_token_shards(flat)
+    (flat / "mixture_manifest.json").write_text('{"token_shards": {"format": "nanogpt", "dtype": "uint32"}}')
+    assert read_token_shards(flat / "_tokens").tolist() == [9, 70_000, 0]
 
 
 # ------------------------------------------------------------------------------ sampler

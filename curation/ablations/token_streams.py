@@ -8,6 +8,7 @@ seeded by ``(seed, step)``: batch ``k`` is the same whether the run was interrup
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -20,9 +21,10 @@ import torch
 
 from curation import fsutil, rundir
 from curation.ablations.regmix import check_weights
+from curation.mixture import token_shards
 
 EOS_TOKEN = "<|endoftext|>"
-#: the mixture step's shard layout (see ``spark_jobs/mix.py: write_token_shards``)
+#: the mixture step's shard layout (see :mod:`curation.mixture.token_shards`)
 TOKENS_DIR = rundir.TOKENS_DIR
 _SHARD = re.compile(r"tokens-\d+\.bin")
 
@@ -71,35 +73,33 @@ def tokenize_texts(tokenizer_path: str | os.PathLike, texts: Sequence[str]) -> n
 
 
 def read_token_shards(directory: str | os.PathLike) -> np.ndarray:
-    """Concatenate the mixture step's ``_tokens/tokens-NNNNN.bin`` shards, in shard order.
+    """All the mixture step's token shards as one stream, in mixture order.
 
-    ``directory`` is the mix output (holding ``_tokens/``) or the ``_tokens`` folder itself.
-    Each ``.bin`` comes with an ``.idx`` of int64 document offsets whose last entry is the
-    shard's token count; the ``.bin``'s size then tells its dtype (2 bytes: uint16, 4: uint32),
-    because the writer picks the dtype from the tokenizer's vocabulary size.
+    ``directory`` is the mix output (holding ``_tokens/`` and ``mixture_manifest.json``) or the
+    ``_tokens`` folder itself. Megatron shards (``tokens-NNNNN.bin`` + ``.idx``) say their dtype in
+    their index; nanoGPT's flat ``train.bin`` does not, so its dtype comes from the manifest (which
+    the mix job writes beside ``_tokens/``).
     """
     root = Path(directory)
     tokens_dir = root / TOKENS_DIR if (root / TOKENS_DIR).is_dir() else root
+    flat = tokens_dir / token_shards.NANOGPT_FILE
+    if flat.is_file():
+        manifest = tokens_dir.parent / rundir.MANIFEST
+        try:
+            dtype = json.loads(manifest.read_text())["token_shards"]["dtype"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise FileNotFoundError(f"{flat}: its dtype is recorded in {manifest}, which cannot be read ({exc})") from exc
+        return np.fromfile(flat, dtype=dtype)
     bins = sorted(p for p in tokens_dir.glob("tokens-*.bin") if _SHARD.fullmatch(p.name))
     if not bins:
-        raise FileNotFoundError(f"no tokens-NNNNN.bin shards under {tokens_dir}")
+        raise FileNotFoundError(f"no {token_shards.NANOGPT_FILE} or tokens-NNNNN.bin shards under {tokens_dir}")
     parts = []
     for b in bins:
-        idx_path = b.with_suffix(".idx")
-        if not idx_path.exists():
-            raise FileNotFoundError(f"{b} has no matching {idx_path.name}")
-        idx = np.fromfile(idx_path, dtype=np.int64)
-        n = int(idx[-1]) if len(idx) else 0
-        size = b.stat().st_size
-        if size == n * 2:
-            dtype = np.uint16
-        elif size == n * 4:
-            dtype = np.uint32
-        else:
-            raise ValueError(f"{b}: {size} bytes does not hold the {n} tokens its .idx says "
-                             f"(expected {2 * n} for uint16 or {4 * n} for uint32)")
-        parts.append(np.fromfile(b, dtype=dtype) if n else np.zeros(0, np.uint16))
-    # np.concatenate promotes uint16 + uint32 shards to uint32
+        if not b.with_suffix(".idx").exists():
+            raise FileNotFoundError(f"{b} has no matching {b.with_suffix('.idx').name}")
+        tokens, _ = token_shards.read_megatron(b.with_suffix(""))
+        parts.append(np.asarray(tokens))
+    # np.concatenate promotes mixed dtypes (uint16 + int32 shards) to the wider one
     return np.concatenate(parts)
 
 

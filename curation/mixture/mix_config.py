@@ -9,6 +9,7 @@ samples them (:mod:`curation.mixture.token_counts`, :mod:`curation.mixture.plan`
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from curation import config as configlib
 from curation.mixture.source import KEPT, Source
@@ -54,10 +55,13 @@ class MixJobConfig:
     on_cap: str = "error"
     #: Output Parquet files (0: one per 1M rows, at least 1).
     shards: int = 0
-    #: Also write tokenised shards for training, in ``_tokens/``: ``tokens-NNNNN.bin`` (uint16 when the vocabulary
-    #: fits, else uint32; each document's ids then the end-of-text id) and ``tokens-NNNNN.idx``
-    #: (int64 start offsets of the documents, plus the end), one pair per Parquet shard.
+    #: Also write tokenised shards for training, in ``_tokens/`` (each document's ids, then the end-of-text id;
+    #: uint16 when the vocabulary fits 16 bits). Their layout is ``token_format``.
     binary: bool = False
+    #: megatron: Megatron-LM/NeMo indexed datasets, a ``tokens-NNNNN.bin`` + ``.idx`` pair per Parquet shard
+    #: (each pair's path without suffix is a ``--data-path`` prefix); nanogpt: one flat ``train.bin`` as
+    #: nanoGPT's train.py reads it. See :mod:`curation.mixture.token_shards`.
+    token_format: Literal["megatron", "nanogpt"] = "megatron"
     #: The end-of-text token appended after each document in binary shards (if in the vocabulary).
     eos_token: str = "<|endoftext|>"
     #: Documents longer than this many tokens are sampled as consecutive chunks of at most this
