@@ -339,3 +339,26 @@ def test_connection_error_retried_then_recorded(tmp_path, caplog):
     assert client.requests_sent == 3
     assert sum("retry" in r.getMessage() for r in caplog.records) == 2
     assert API_KEY not in caplog.text
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def test_progress_logged_every_n_answers_and_at_the_end(fake, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="classifiers.llm_label")
+    with LabelCache(tmp_path / "c.sqlite") as cache, _client(fake) as client:
+        rows, stats = label_documents(_docs(5), client, cache, workers=2, progress_every=2, progress_seconds=0)
+    assert stats.ok == 5 and len(rows) == 5
+    progress = [r.getMessage() for r in caplog.records if re.match(r"label: \d+/5 sent", r.getMessage())]
+    assert [m.split(" sent")[0] for m in progress] == ["label: 2/5", "label: 4/5", "label: 5/5"]
+    assert "100%" in progress[-1] and "5 ok, 0 malformed, 0 failed" in progress[-1]
+
+
+def test_retry_after_is_capped_by_max_backoff(fake, tmp_path):
+    """A server asking for a long wait gets at most max_backoff (here 0.05 s instead of 0.3 s)."""
+    with LabelCache(tmp_path / "c.sqlite") as cache, _client(fake, backoff=0.001, max_backoff=0.05) as client:
+        t0 = time.monotonic()
+        rows, _ = label_documents([{"id": 1, "text": "SLOW_RETRY_AFTER 2"}], client, cache)
+        elapsed = time.monotonic() - t0
+    assert rows[0]["error"] is None and fake.count() == 2
+    assert elapsed < 0.28
