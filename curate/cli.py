@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     this one list: no second list of imports and no if-chain to keep in step with it."""
     from classifiers import commands as classifier_commands
     from classifiers import llm_label, score_command, seeds
-    from curate import config_command, demo, estimate, pipeline
+    from curate import config_command, demo, estimate, export, pipeline
     from curation import stages
     from curation.ablations import runner as ablate
     from curation.ingest import commoncrawl, sources
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     verb("run", pipeline.add_arguments, pipeline.run, f"run PIPELINE.yaml: {' → '.join(stages.names())} (resumable)")
     verb("estimate", estimate.add_arguments, estimate.run,
          "predict a run's wall time, core-hours, output and kept tokens per stage from a sample of its input")
+    verb("export", export.add_arguments, export.run, "a stage's kept documents as sharded JSONL or Parquet for other tools")
     verb("sql", run_sql.add_sql_arguments, run_sql.run_sql, "one read-only SQL query over a run directory (DuckDB, sandboxed)")
     verb("catalog", run_sql.add_catalog_arguments, run_sql.run_catalog,
          "write RUN/catalog.duckdb with one view per table of a run")
