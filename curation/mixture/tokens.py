@@ -4,16 +4,21 @@ Two kinds of local file, nothing fetched from a hub:
 
 * Hugging Face ``tokenizers`` JSON (e.g. ``../shared/data/tokenizers/*.json``);
 * tiktoken BPE files (``*.tiktoken``: one ``base64(token) rank`` per line, as OpenAI publishes
-  ``cl100k_base.tiktoken``). Such a file holds no split regex, so the file name picks it:
-  ``o200k*`` and ``cl100k*`` get those encodings' patterns, anything else GPT-2's (r50k/p50k and
-  byte-level BPEs trained like GPT-2's). ``<|endoftext|>`` gets the id those encodings give it
-  (for other files: the first id after the ranks).
+  ``cl100k_base.tiktoken``), read by tiktoken's own loader (``tiktoken.load.load_tiktoken_bpe``). Such a
+  file holds no split regex, so the pattern is explicit configuration: ``pattern=`` of
+  :func:`load_tokenizer`, or in a tokenizer setting (a YAML ``tokenizer:``, ``--tokenizer``) the
+  suffix ``FILE.tiktoken?pattern=NAME``. NAME is one of tiktoken's own encodings
+  (:func:`tiktoken_patterns`: ``cl100k_base``, ``o200k_base``, ``r50k_base``, …, read from the installed
+  ``tiktoken_ext.openai_public``, not copied here). The one case that needs no NAME is OpenAI's own
+  published file, recognised by the sha256 tiktoken pins for it (not by its file name); it also gets that
+  encoding's special tokens. Any other file gets ``<|endoftext|>`` as the first id after its ranks.
 
 Counting uses each library's batch encoder (Rust) on whole Arrow batches.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,20 +94,44 @@ def bundled_tokenizer_path() -> Path:
     return bundled_encoder_path() / "tokenizer.json"
 
 
-def load_tokenizer(path: str | Path) -> Tokenizer:
+#: ``tokenizer: FILE.tiktoken?pattern=NAME``: the split pattern of a tiktoken file, in a setting that is one string.
+PATTERN_SUFFIX = "?pattern="
+
+
+def tokenizer_spec(path: str | Path, pattern: str | None = None) -> str:
+    """The one-string form of a tokenizer setting (what :func:`load_tokenizer` and every ``tokenizer:`` take)."""
+    return f"{path}{PATTERN_SUFFIX}{pattern}" if pattern else str(path)
+
+
+def split_spec(spec: str | Path) -> tuple[str, str | None]:
+    """``"FILE.tiktoken?pattern=NAME"`` -> ``("FILE.tiktoken", "NAME")``; anything else -> ``(spec, None)``."""
+    path, sep, pattern = str(spec).partition(PATTERN_SUFFIX)
+    return (path, pattern.strip() or None) if sep else (str(spec), None)
+
+
+def load_tokenizer(path: str | Path, pattern: str | None = None) -> Tokenizer:
     """Load (once per process) a tokenizer from a local HF ``tokenizer.json``, a ``*.tiktoken``
-    file, or ``bundled``."""
-    p = bundled_tokenizer_path() if str(path) == BUNDLED else Path(path)
-    key = str(p.resolve()) if p.exists() else str(p)
+    file (``pattern``: its split pattern, see the module docstring), or ``bundled``.
+
+    ``path`` may carry the pattern itself (``FILE.tiktoken?pattern=NAME``, :func:`tokenizer_spec`)."""
+    path, spec_pattern = split_spec(path)
+    if pattern and spec_pattern and pattern != spec_pattern:
+        raise TokenizerError(f"{path}: two tiktoken patterns given ({spec_pattern!r} in the setting, {pattern!r})")
+    pattern = pattern or spec_pattern
+    p = bundled_tokenizer_path() if path == BUNDLED else Path(path)
+    key = (str(p.resolve()) if p.exists() else str(p)) + (PATTERN_SUFFIX + pattern if pattern else "")
     with _LOCK:
         if key in _CACHE:
             return _CACHE[key]
         if not p.is_file():
             raise TokenizerError(f"tokenizer file not found: {p} (a local Hugging Face tokenizer.json or *.tiktoken file)")
         if p.suffix == ".tiktoken":
-            tok = _load_tiktoken(p)
+            tok = _load_tiktoken(p, pattern)
             _CACHE[key] = tok
             return tok
+        if pattern:
+            raise TokenizerError(f"{p}: pattern={pattern!r} applies to *.tiktoken files only "
+                                 "(a tokenizer.json carries its own pre-tokenizer)")
         from tokenizers import Tokenizer as HFTokenizer
 
         try:
@@ -118,42 +147,109 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         return tok
 
 
-# Split patterns and <|endoftext|> ids of OpenAI's published encodings (facts from tiktoken_ext.openai_public,
-# which would download the rank files; here the user supplies them).
-_R50K_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
-_CL100K_PAT = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|"""
-               r"""\s*[\r\n]|\s+(?!\S)|\s""")
-_O200K_PAT = "|".join([
-    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
-    r"""\p{N}{1,3}""", r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""", r"""\s*[\r\n]+""", r"""\s+(?!\S)""", r"""\s+""",
-])
-_TIKTOKEN_KINDS = {"o200k": (_O200K_PAT, 199999), "cl100k": (_CL100K_PAT, 100257), "r50k": (_R50K_PAT, 50256),
-                   "p50k": (_R50K_PAT, 50256)}
+@dataclass(frozen=True)
+class TiktokenPattern:
+    """One of tiktoken's own encodings, as far as a local rank file needs it."""
+
+    name: str
+    pat_str: str
+    special_tokens: dict[str, int]
+    #: sha256 tiktoken pins for OpenAI's published rank file of this encoding (None: not a .tiktoken file).
+    file_sha256: str | None
 
 
-def _load_tiktoken(p: Path) -> Tokenizer:
-    import base64
-    import binascii
+_PATTERNS: dict[str, TiktokenPattern] = {}
+_PATTERNS_LOCK = threading.Lock()  # not _LOCK: load_tokenizer holds that one while it asks for a pattern
+
+
+def tiktoken_patterns() -> dict[str, TiktokenPattern]:
+    """Every encoding of the installed ``tiktoken_ext.openai_public`` (gpt2, r50k_base, p50k_base,
+    cl100k_base, o200k_base, …) with its split pattern, special tokens and pinned file hash.
+
+    The module's constructors would download the rank files; each is run here on a copy of its module
+    globals in which the two loaders only note the hash they were given, so nothing is fetched and
+    nothing of tiktoken is patched."""
+    with _PATTERNS_LOCK:
+        if _PATTERNS:
+            return _PATTERNS
+        import types
+
+        from tiktoken_ext import openai_public
+
+        hashes: list[str | None] = []
+
+        def load_tiktoken_bpe(_url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+            hashes.append(expected_hash)
+            return {}
+
+        def data_gym_to_mergeable_bpe_ranks(*_a: Any, **_kw: Any) -> dict[bytes, int]:
+            hashes.append(None)
+            return {}
+
+        env = dict(vars(openai_public), load_tiktoken_bpe=load_tiktoken_bpe,
+                   data_gym_to_mergeable_bpe_ranks=data_gym_to_mergeable_bpe_ranks)
+        ctors = {name: types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+                 for name, fn in openai_public.ENCODING_CONSTRUCTORS.items()}
+        env.update({fn.__name__: ctors[name] for name, fn in openai_public.ENCODING_CONSTRUCTORS.items()})
+        for name, ctor in ctors.items():
+            hashes.clear()
+            spec = ctor()
+            _PATTERNS[name] = TiktokenPattern(name, spec["pat_str"], dict(spec["special_tokens"]),
+                                              hashes[0] if hashes else None)
+        return _PATTERNS
+
+
+def _pattern(p: Path, name: str) -> TiktokenPattern:
+    patterns = tiktoken_patterns()
+    if name not in patterns:
+        raise TokenizerError(f"{p}: unknown tiktoken pattern {name!r}; one of: {', '.join(patterns)}")
+    return patterns[name]
+
+
+def _load_tiktoken(p: Path, pattern: str | None) -> Tokenizer:
+    import hashlib
 
     import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
 
-    ranks: dict[bytes, int] = {}
-    # Parsed here rather than by tiktoken.load, which copies every file it reads into a cache folder.
-    for n, line in enumerate(p.read_bytes().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            token, rank = line.split()
-            ranks[base64.b64decode(token, validate=True)] = int(rank)
-        except (ValueError, binascii.Error) as exc:
-            raise TokenizerError(f"{p}:{n}: not a tiktoken BPE file (expected 'base64-token rank' per line)") from exc
+    data = p.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    official = [t for t in tiktoken_patterns().values() if t.file_sha256 == digest]
+    if pattern is None:
+        if not official:
+            raise TokenizerError(
+                f"{p}: a *.tiktoken file holds no split pattern; name it: {tokenizer_spec(p, 'NAME')} "
+                f"(NAME one of: {', '.join(tiktoken_patterns())})")
+        chosen = official[0]
+    else:
+        chosen = _pattern(p, pattern)
+        if official and chosen.pat_str != official[0].pat_str:
+            raise TokenizerError(f"{p}: this is OpenAI's {official[0].name} rank file; pattern={pattern!r} would "
+                                 f"split text differently (use pattern={official[0].name})")
+    # tiktoken's own loader, with its download cache off (TIKTOKEN_CACHE_DIR=""): it would otherwise copy
+    # the file into a temp folder keyed by its path and, on the next load of the same path, return that
+    # copy even after the file changed.
+    saved = os.environ.get("TIKTOKEN_CACHE_DIR")
+    os.environ["TIKTOKEN_CACHE_DIR"] = ""
+    try:
+        ranks = load_tiktoken_bpe(str(p))
+    except ValueError as exc:  # "Error parsing line b'...' in FILE"
+        raise TokenizerError(f"{p}: not a tiktoken BPE file (expected 'base64-token rank' per line; "
+                             f"{str(exc).split(' in ')[0]})") from exc
+    finally:
+        if saved is None:
+            os.environ.pop("TIKTOKEN_CACHE_DIR", None)
+        else:
+            os.environ["TIKTOKEN_CACHE_DIR"] = saved
     if not ranks:
         raise TokenizerError(f"{p}: empty tiktoken file")
     missing = [b for b in range(256) if bytes([b]) not in ranks]
     if missing:  # tiktoken cannot encode a byte that has no rank (it panics in Rust)
         raise TokenizerError(f"{p}: {len(missing)} single bytes have no rank (e.g. {missing[0]:#04x}); not a byte-level BPE")
-    kind = next((k for k in _TIKTOKEN_KINDS if k in p.stem.lower()), None)
-    pat, eot = _TIKTOKEN_KINDS.get(kind, (_R50K_PAT, max(ranks.values()) + 1))
-    enc = tiktoken.Encoding(name=p.stem, pat_str=pat, mergeable_ranks=ranks, special_tokens={"<|endoftext|>": eot})
+    if official:  # OpenAI's file: that encoding's special tokens (same ids as tiktoken.get_encoding gives)
+        special = dict((chosen if chosen.file_sha256 == digest else official[0]).special_tokens)
+    else:
+        special = {"<|endoftext|>": max(ranks.values()) + 1}
+    enc = tiktoken.Encoding(name=f"{p.stem}:{chosen.name}", pat_str=chosen.pat_str, mergeable_ranks=ranks,
+                            special_tokens=special)
     return Tokenizer(str(p), enc.n_vocab, enc)
