@@ -19,6 +19,7 @@ import streamlit as st
 
 from curation import rundir
 from curation.query import confine, run_sql
+from curation.query import funnel as funnel_mod
 from dashboards import docview, queries
 
 RUN_DIR_ENV = "CURATE_RUN_DIR"
@@ -112,26 +113,30 @@ def columns(run: str, view: str) -> dict[str, str]:
     return queries.columns(cursor(Path(run)), view)
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def token_counter(run: str) -> funnel_mod.TokenCounter:
+    """How this run's tokens are counted: the run's mixture tokenizer, else the shipped default,
+    else whitespace words (labelled so), as ``curate funnel`` does."""
+    return queries.token_counter(Path(run))
+
+
 @st.cache_data(ttl=TTL_S, show_spinner="Counting tokens…")
 def token_table(run: str, view: str) -> str:
-    """A table of the view's documents without their text, with each one's token count
-    (``n_tokens``): the whitespace split is the expensive part of every token query, so it runs once
-    per run (and TTL) in one scan, and the Funnel and Scores aggregates (both populations) read this
-    small in-memory table instead. The view itself when it already has ``n_tokens``."""
-    cur = cursor(Path(run))
-    cols = queries.columns(cur, view)
-    if "n_tokens" in cols:
-        return view
-    name = f"_dashboard_tokens_{view}"
-    keep = ", ".join(queries.quote(c) for c in ("drop_reason", "lang", "scores") if c in cols)
-    cur.execute(f"CREATE OR REPLACE TABLE {queries.quote(name)} AS "
-                f"SELECT {keep}, {queries.token_expr(cols)} AS n_tokens FROM {queries.quote(view)}")
-    return name
+    """The view's documents without their text, with each one's token count (``n_tokens``):
+    tokenizing is the expensive part of every token query, so it runs once per run (and TTL), and
+    the Funnel and Scores aggregates (both populations) read this small in-memory table."""
+    return queries.token_table(cursor(Path(run)), view, token_counter(run))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Counting documents and tokens…")
 def funnel(run: str, view: str):
-    return queries.funnel(cursor(Path(run)), token_table(run, view), Path(run))
+    return queries.funnel(cursor(Path(run)), token_table(run, view), Path(run), token_counter(run))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def extract_accounting(run: str) -> dict | None:
+    """Extract's ``_accounting.json``: records read and the outcomes decided per record."""
+    return queries.extract_accounting(Path(run))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner="Binning every score…")

@@ -5,9 +5,10 @@ run's stage folders) and returns a small result: aggregation happens in DuckDB, 
 far more documents than a browser page, or pandas, should. Tests call these directly and compare
 them with the pages.
 
-Tokens are the ``n_tokens`` column when a table has one (a ``curate mix`` output), else whitespace
-words: :mod:`curation.query.funnel`'s definition, and its query and row order make the funnel table, so
-the page and ``curate funnel`` agree by construction.
+Tokens are the ``n_tokens`` column when a table has one (a ``curate mix`` output), else counted with
+the run's tokenizer (:func:`token_counter`, :func:`token_table`): :mod:`curation.query.funnel`'s
+definition, and its query, bases, shares and row order make the funnel table, so the page and
+``curate funnel`` agree by construction.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from curation import rundir, stages
@@ -35,7 +37,7 @@ def doc_stages() -> tuple[str, ...]:
 
 
 DOC_STAGES = doc_stages()
-#: ``curate funnel``'s expression: whitespace words (a regex split; the slow part of a query).
+#: ``curate funnel --tokens words``' expression: whitespace words (a regex split).
 WHITESPACE_TOKENS = funnel_mod.WHITESPACE_TOKENS
 #: Fine bins of a score's range: slider thresholds sit on their edges, so the counts a threshold
 #: keeps are exact sums of bins, computed once, and moving the slider runs no query.
@@ -87,27 +89,101 @@ def step_order(run_dir: Path) -> list[str]:
                                  lambda folder: stage_config(Path(run_dir), folder.name))
 
 
-def funnel(con: duckdb.DuckDBPyConnection, view: str, run_dir: Path) -> pd.DataFrame:
-    """Documents and tokens per (stage, outcome, lang), in pipeline order.
+def token_counter(run_dir: Path, choice: str | None = None) -> funnel_mod.TokenCounter:
+    """How the run's tokens are counted (:func:`curation.query.funnel.token_counter`: the run's
+    mixture tokenizer, else the shipped default, else words), configs read through the confinement."""
+    return funnel_mod.token_counter(Path(run_dir) / stages.document_stages()[-1].folder, choice,
+                                    lambda folder: stage_config(Path(run_dir), folder.name))
+
+
+def token_table(con: duckdb.DuckDBPyConnection, view: str, counter: funnel_mod.TokenCounter,
+                name: str | None = None) -> str:
+    """A table of the view's documents without their text, with each one's token count
+    (``n_tokens``, by ``counter``), so the Funnel and Scores aggregates read a small in-memory
+    table instead of tokenizing again. The view itself when it already has ``n_tokens``."""
+    cols = columns(con, view)
+    if "n_tokens" in cols:
+        return view
+    name = name or f"_dashboard_tokens_{view}"
+    keep = [c for c in ("drop_reason", "lang", "scores") if c in cols]
+    select = ", ".join([*map(quote, keep), "text" if "text" in cols else "NULL::VARCHAR AS text"])
+    reader = con.sql(f"SELECT {select} FROM {quote(view)}").to_arrow_reader(funnel_mod.STREAM_ROWS)
+    batches = []
+    for batch in reader:
+        n = counter.count(batch.column("text").to_pylist())
+        batches.append(pa.RecordBatch.from_arrays([*(batch.column(c) for c in keep), pa.array(n, pa.int64())],
+                                                  names=[*keep, "n_tokens"]))
+    counted = pa.Table.from_batches(batches) if batches else pa.table(
+        {**{c: pa.array([], reader.schema.field(c).type) for c in keep}, "n_tokens": pa.array([], pa.int64())})
+    con.register("_dashboard_counted", counted)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {quote(name)} AS SELECT * FROM _dashboard_counted")
+    finally:
+        con.unregister("_dashboard_counted")
+    return name
+
+
+def funnel(con: duckdb.DuckDBPyConnection, view: str, run_dir: Path,
+           counter: funnel_mod.TokenCounter | None = None) -> pd.DataFrame:
+    """Rows and tokens per (stage, outcome, lang), in pipeline order, and whether each outcome was
+    decided on a document (``document``; else per WARC record, before extraction).
 
     Grouped by language once, so the page's language filter is a pandas filter over a few dozen
-    rows instead of a new scan of every document.
-    """
-    rows = funnel_mod.outcomes(con, quote(view), by="lang")  # the query `curate funnel` runs
-    key = funnel_mod.sort_key(step_order(run_dir))
-    rows = sorted(((funnel_mod.stage_of(o), o, lang, docs, tokens) for o, lang, docs, tokens in rows),
-                  key=lambda r: key(r[0], r[1], r[2]))
-    return pd.DataFrame(rows, columns=["stage", "outcome", "lang", "docs", "tokens"])
+    rows instead of a new scan of every document. Tokens: the view's ``n_tokens`` (a
+    :func:`token_table`), else counted by ``counter`` (default: :func:`token_counter`, what
+    ``curate funnel`` uses)."""
+    counter = counter or token_counter(run_dir)
+    found = funnel_mod.outcomes(con, quote(view), by="lang", counter=counter)  # the query `curate funnel` runs
+    rows = funnel_mod.rows_of(found, True, step_order(run_dir))
+    return pd.DataFrame([(r.stage, r.outcome, r.by, r.docs, r.tokens, r.document) for r in rows],
+                        columns=["stage", "outcome", "lang", "docs", "tokens", "document"])
 
 
-def funnel_view(raw: pd.DataFrame, langs: list[str] | None = None) -> pd.DataFrame:
-    """The funnel table shown: one row per outcome (for the chosen languages), with shares."""
+def extract_accounting(run_dir: Path) -> dict | None:
+    """The extract stage's ``_accounting.json`` (records read and their outcomes), read through the
+    run's confinement; None when missing, malformed or outside the run."""
+    allowed = confine.Confinement.under(run_dir)
+
+    def read(folder: Path) -> dict | None:
+        try:
+            return read_json(folder / rundir.ACCOUNTING, allowed)
+        except (OSError, ValueError, confine.OutsideRunError):
+            return None
+
+    return funnel_mod.extract_accounting(Path(run_dir) / stages.document_stages()[-1].folder, read)
+
+
+def funnel_rows(raw: pd.DataFrame) -> list[funnel_mod.FunnelRow]:
+    return [funnel_mod.FunnelRow(r.stage, r.outcome, int(r.docs), int(r.tokens), r.lang, bool(r.document))
+            for r in raw.itertuples(index=False)]
+
+
+def funnel_bases(raw: pd.DataFrame, accounting: dict | None, langs: list[str] | None = None) -> funnel_mod.Bases:
+    """Records read and documents (:func:`curation.query.funnel.bases_of`); with a language filter,
+    those of the chosen languages' rows (a WARC record has no language)."""
     df = raw if not langs else raw[raw["lang"].fillna("(none)").isin(langs)]
-    out = (df.groupby(["stage", "outcome"], sort=False, as_index=False)[["docs", "tokens"]].sum())
-    total_docs, total_tokens = max(1, int(out["docs"].sum())), max(1, int(out["tokens"].sum()))
-    out["docs %"] = (100 * out["docs"] / total_docs).round(2)
-    out["tokens %"] = (100 * out["tokens"] / total_tokens).round(2)
-    return out
+    return funnel_mod.bases_of(funnel_rows(df), None if langs else accounting)
+
+
+def funnel_view(raw: pd.DataFrame, langs: list[str] | None = None, bases: funnel_mod.Bases | None = None,
+                unit: str = "tokens") -> pd.DataFrame:
+    """The funnel table shown: one row per outcome (for the chosen languages) with its shares of
+    records read, of documents (blank for a record-level outcome) and of ``unit`` (tokens or words),
+    in percent: :func:`curation.query.funnel.shares`, as ``curate funnel`` prints them."""
+    df = raw if not langs else raw[raw["lang"].fillna("(none)").isin(langs)]
+    out = (df.groupby(["stage", "outcome", "document"], sort=False, as_index=False)[["docs", "tokens"]].sum())
+    rows = [funnel_mod.FunnelRow(r.stage, r.outcome, int(r.docs), int(r.tokens), None, bool(r.document))
+            for r in out.itertuples(index=False)]
+    bases = bases or funnel_bases(raw, None, langs)
+    pct = {"of_records": "% of records", "of_documents": "% of documents", "of_tokens": f"% of {unit}"}
+    table = pd.DataFrame([{"stage": s["stage"], "outcome": s["outcome"], "records": s["docs"],
+                           pct["of_records"]: s["of_records"], pct["of_documents"]: s["of_documents"],
+                           unit: s["tokens"], pct["of_tokens"]: s["of_tokens"]} for s in funnel_mod.shares(rows, bases)],
+                         columns=["stage", "outcome", "records", pct["of_records"], pct["of_documents"], unit,
+                                  pct["of_tokens"]])
+    for col in pct.values():
+        table[col] = (100 * table[col].astype(float)).round(2)
+    return table
 
 
 # ------------------------------------------------------------------------------------- scores

@@ -67,12 +67,12 @@ def test_annotate_keeps_every_row_and_funnel_matches(spark, extracted):
     # Per language: the same documents, split by lang.
     by_lang, _ = funnel.compute(extracted.parent, by="lang")
     assert sum(r.docs for r in by_lang) == acc["records_read"]
-    assert any(r.outcome.startswith("kept [en]") for r in by_lang)
+    assert any(r.outcome == "kept" and r.by == "en" for r in by_lang)
     # Per page type (recorded by extract for every HTML page): the same documents again, and the
     # kept ones all have one (only non-HTML records, e.g. WARC requests, have none).
     by_type, _ = funnel.compute(extracted.parent, by="page_type")
     assert sum(r.docs for r in by_type) == acc["records_read"]
-    kept_types = {r.outcome.split("[", 1)[1].rstrip("]") for r in by_type if r.outcome.startswith("kept [")}
+    kept_types = {r.by for r in by_type if r.outcome == "kept"}
     assert kept_types and kept_types <= {"article", "forum", "product", "collection", "listing", "docs", "service", "other"}
 
 

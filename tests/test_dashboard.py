@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -23,7 +24,9 @@ from curation.query import run_sql
 from dashboards import ablation_outputs, data, docview, jobs, launch, queries, sample_run
 
 APP = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
-TOKENS = queries.WHITESPACE_TOKENS
+#: A document's tokens as the dashboard counts them: the run's tokenizer (the sample run's mixture
+#: names the bundled one), one text at a time through a DuckDB function (the pages count in batches).
+TOKENS = "ntok(text)"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,10 @@ def run(tmp_path_factory) -> sample_run.SampleRun:
 @pytest.fixture(scope="module")
 def con(run):
     c = run_sql.connect(run.run_dir)
+    counter = queries.token_counter(run.run_dir)
+    assert (counter.unit, counter.name) == ("tokens", "bundled")
+    c.create_function("ntok", lambda texts: pa.array([int(counter.count([t])[0]) for t in texts.to_pylist()], pa.int64()),
+                      ["VARCHAR"], "BIGINT", type="arrow")
     yield c
     c.close()
 
@@ -105,18 +112,25 @@ def test_sample_run_at_100k_takes_seconds(tmp_path):
 def test_funnel_page_matches_sql_and_curate_funnel(app, run, con):
     total, tokens = one(con, f"SELECT count(*), sum({TOKENS}) FROM decontaminate")
     kept, kept_tokens = one(con, f"SELECT count(*), sum({TOKENS}) FROM decontaminate WHERE drop_reason IS NULL")
-    assert num(metric(app, "Documents")) == total
+    # Documents: the records extraction ran on (not WARC requests, non-2xx responses, non-HTML or
+    # records cut short).
+    not_docs = one(con, "SELECT count(*) FROM decontaminate WHERE drop_reason LIKE 'warc.%' OR drop_reason "
+                        "LIKE 'http.%' OR drop_reason IN ('trafilatura_v1.not_html', 'error.truncated')")[0]
+    assert num(metric(app, "Records read")) == total
+    assert num(metric(app, "Documents")) == total - not_docs > 0
     assert num(metric(app, "Tokens")) == tokens
     assert num(metric(app, "Kept documents")) == kept
     assert num(metric(app, "Kept tokens")) == kept_tokens
-    table = frame(app, "stage", "outcome", "docs %")
+    table = frame(app, "stage", "outcome", "% of documents")
     cli = {r.outcome: (r.docs, r.tokens) for r in funnel_mod.compute(run.run_dir)[0]}
-    assert {r.outcome: (r.docs, r.tokens) for r in table.itertuples()} == cli
+    assert {r.outcome: (r.records, r.tokens) for r in table.itertuples()} == cli
     assert list(table["outcome"])[-1] == "kept" and list(table["stage"])[0] in ("error", "warc")
+    assert table.loc[table["outcome"] == "kept", "% of documents"].item() == round(100 * kept / (total - not_docs), 2)
+    assert table.loc[table["outcome"] == "warc.request", "% of documents"].isna().all()
     # The language filter.
     app.multiselect(key="funnel_langs").set_value(["de"]).run()
     de = one(con, "SELECT count(*) FROM decontaminate WHERE lang = 'de'")[0]
-    assert num(metric(app, "Documents")) == de > 0
+    assert num(metric(app, "Records read")) == num(metric(app, "Documents")) == de > 0
 
 
 @pytest.mark.slow  # ~1 s: Streamlit AppTest renders

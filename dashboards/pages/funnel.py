@@ -1,4 +1,8 @@
-"""Funnel: documents and tokens per stage and drop reason, optionally for some languages only."""
+"""Funnel: records read, documents and tokens per stage and drop reason, optionally for some languages only.
+
+Two bases, as ``curate funnel`` prints them: records read (every WARC record) and documents (the
+records extraction ran on); a kept share is a share of documents. The table is
+:func:`dashboards.queries.funnel_view`, the CLI's shares."""
 
 from __future__ import annotations
 
@@ -14,31 +18,44 @@ if view is None:
     st.stop()
 
 raw = data.funnel(str(run), view)
+counter = data.token_counter(str(run))
+unit = counter.unit
 langs = sorted(raw["lang"].fillna("(none)").unique())
 chosen = st.multiselect("Languages", langs, default=[], placeholder="All languages", key="funnel_langs",
                         help="Rows dropped before language identification have no language: (none).")
-table = queries.funnel_view(raw, chosen)
-docs, tokens = int(table["docs"].sum()), int(table["tokens"].sum())
+bases = queries.funnel_bases(raw, data.extract_accounting(str(run)), chosen)
+table = queries.funnel_view(raw, chosen, bases, unit)
 kept = table[table["outcome"] == queries.KEPT]
-kept_docs = int(kept["docs"].sum())
-kept_tokens = int(kept["tokens"].sum())
+kept_docs = int(kept["records"].sum())
+kept_tokens = int(kept[unit].sum())
 
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Documents", f"{docs:,}")
-c2.metric("Kept documents", f"{kept_docs:,}", f"{100 * kept_docs / max(1, docs):.1f}%", delta_color="off")
-c3.metric("Tokens", f"{tokens:,}")
-c4.metric("Kept tokens", f"{kept_tokens:,}", f"{100 * kept_tokens / max(1, tokens):.1f}%", delta_color="off")
-st.caption(f"From the `{view}` stage (the latest: rows dropped upstream pass through it). "
-           "Tokens are " + ("the `n_tokens` column." if "n_tokens" in data.columns(str(run), view)
-                            else "whitespace words, as in `curate funnel`."))
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric("Records read", f"{bases.records:,}",
+          help="Every WARC record (requests, metadata, revisits and responses)" if not chosen
+          else "Rows of the chosen languages")
+c2.metric("Documents", f"{bases.documents:,}", f"{100 * bases.documents / max(1, bases.records):.1f}% of records",
+          delta_color="off", help="The records extraction ran on: 2xx HTML responses and WET conversions")
+c3.metric("Kept documents", f"{kept_docs:,}", f"{100 * kept_docs / max(1, bases.documents):.1f}% of documents",
+          delta_color="off")
+c4.metric(unit.capitalize(), f"{bases.tokens:,}")
+c5.metric(f"Kept {unit}", f"{kept_tokens:,}", f"{100 * kept_tokens / max(1, bases.tokens):.1f}%", delta_color="off")
+notes = [f"From the `{view}` stage (the latest: rows dropped upstream pass through it); records read and "
+         f"documents from {bases.source}."]
+if "n_tokens" in data.columns(str(run), view):
+    notes.append("Tokens are the `n_tokens` column.")
+else:
+    notes.append(f"{unit.capitalize()} counted with {counter.name} ({counter.why}), as in `curate funnel`."
+                 + (" Not tokens: Japanese, Chinese and Thai put no spaces between words." if counter.words else ""))
+if chosen:
+    notes.append("With a language filter the bases are the chosen languages' rows.")
+st.caption(" ".join(notes))
 
 st.dataframe(table, hide_index=True, width="stretch", key="funnel_table",
-             column_config={"docs %": st.column_config.NumberColumn(format="%.2f%%"),
-                            "tokens %": st.column_config.NumberColumn(format="%.2f%%")})
+             column_config={c: st.column_config.NumberColumn(format="%.2f%%") for c in table.columns if c.startswith("% ")})
 
-by_stage = table.groupby("stage", sort=False)[["docs", "tokens"]].sum()
+by_stage = table.groupby("stage", sort=False)[["records", unit]].sum()
 st.subheader("Per stage")
-st.bar_chart(by_stage, y="docs", horizontal=True, sort=False)
+st.bar_chart(by_stage, y="records", horizontal=True, sort=False)
 
 if not chosen:
     st.subheader("Per language")
