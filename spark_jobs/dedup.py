@@ -101,8 +101,9 @@ class DedupJob(SparkJob):
             newest = [F.col("crawl_date").desc_nulls_last(), *keep_order]
             res = _group_dedup(alive.filter("url_key IS NOT NULL"), "url_key", newest, "dedup.url")
             marked, alive = _apply(marked, alive, res)
-        if cfg.minhash:
-            res, rounds = _minhash_dedup(spark, alive.filter("bands IS NOT NULL"), cfg, keep_order)
+        if cfg.minhash:  # its label rounds run Spark actions: progress per round of stages
+            with StageProgress(spark, "dedup minhash", int(spark.conf.get("spark.sql.shuffle.partitions"))):
+                res, rounds = _minhash_dedup(spark, alive.filter("bands IS NOT NULL"), cfg, keep_order)
             stats["minhash_label_rounds"] = rounds
             marked, alive = _apply(marked, alive, res)
         result = (docs.join(marked, ROW, "left")
@@ -112,9 +113,10 @@ class DedupJob(SparkJob):
         with StageProgress(spark, "dedup write", result.rdd.getNumPartitions()):
             result.write.mode("append").parquet(out)  # claim() emptied it
         written = spark.read.parquet(out)
-        counts = {r["outcome"]: r["n"] for r in written.groupBy(
-            F.coalesce("drop_reason", F.lit("kept")).alias("outcome")).agg(F.count("*").alias("n")).collect()}
-        clusters = written.filter("dup_cluster IS NOT NULL").select("dup_cluster").distinct().count()
+        with StageProgress(spark, "dedup counts", written.rdd.getNumPartitions()):
+            counts = {r["outcome"]: r["n"] for r in written.groupBy(
+                F.coalesce("drop_reason", F.lit("kept")).alias("outcome")).agg(F.count("*").alias("n")).collect()}
+            clusters = written.filter("dup_cluster IS NOT NULL").select("dup_cluster").distinct().count()
         docs.unpersist()
         keys.unpersist()
         seconds = round(time.perf_counter() - started, 2)
