@@ -1,7 +1,7 @@
 """Spark job: extracted documents (Parquet) → language, heuristic and classifier annotations.
 
-    spark-submit spark_jobs/annotate.py INPUT_DIR --output DIR [--config annotate.yaml] [--keep-dropped]
-    curate annotate INPUT_DIR --output DIR
+    spark-submit spark_jobs/annotate.py INPUT... --output DIR [--config annotate.yaml] [--keep-dropped]
+    curate annotate INPUT... --output DIR        # or --input INPUT...
 
 The steps are a YAML list (spark_jobs/configs/annotate.yaml); each records scores and may drop a
 document with ``<step>.<reason>``. Rows already dropped upstream (extract run with
@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import config as configlib
-from curation import output_dir, rundir, stages
+from curation import output_dir, rundir, stages, verb_inputs
 from curation.errors import JobError
 from curation.filters.annotate_task import AnnotateJobConfig, StepSpec, annotate_batches, build_steps, output_schema
 from curation.schema import DOC_SCHEMA
@@ -33,9 +33,11 @@ class AnnotateJob(SparkJob):
     name = "annotate"
     description = stages.get(name).help
     config_cls = AnnotateJobConfig
+    set_example = "batch_rows=500"
+    example = "curate annotate runs/r1/extract --output runs/r1/annotate --keep-dropped"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("input", metavar="INPUT_DIR", help="Parquet documents (an extract output)")
+        verb_inputs.add_input_arguments(parser, "Parquet documents: an extract output folder, files, globs or manifests")
         parser.add_argument("--output", "-o", required=True, help="output directory (local path or URI)")
         parser.add_argument("--keep-dropped", action="store_true", help="keep dropped rows with their drop_reason")
 
@@ -62,12 +64,12 @@ class AnnotateJob(SparkJob):
         from pyspark.sql.pandas.types import from_arrow_schema
 
         started = time.perf_counter()
-        src, out = args.input, args.output
+        src, out = verb_inputs.expand_manifests(verb_inputs.given(args)), args.output
         try:
-            docs = spark.read.parquet(src)
+            docs = spark.read.parquet(*src)
         except Exception as exc:  # AnalysisException: path missing or no Parquet
-            raise JobError(f"cannot read Parquet documents from {src!r}: {exc}".splitlines()[0]) from exc
-        output_dir.claim(out, self.name, inputs=[src])
+            raise JobError(f"cannot read Parquet documents from {' '.join(src)!r}: {exc}".splitlines()[0]) from exc
+        output_dir.claim(out, self.name, inputs=src)
         schema = output_schema(cfg.promote)
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.batch_rows))
         task = functools.partial(annotate_batches, specs=cfg.steps, promote=cfg.promote)

@@ -1,7 +1,7 @@
 """Spark job: documents (Parquet or JSONL) → benchmark-contamination verdicts (phi-4 Algorithm 1).
 
-    spark-submit spark_jobs/decontaminate.py --input DOCS --benchmarks BENCH.yaml --output DIR
-    curate decontaminate --input DOCS --benchmarks BENCH.yaml --output DIR
+    spark-submit spark_jobs/decontaminate.py DOCS... --benchmarks BENCH.yaml --output DIR
+    curate decontaminate DOCS... --benchmarks BENCH.yaml --output DIR     # or --input DOCS...
 
 Every input row is written with all its columns plus ``decontam_status`` (clean | partial |
 contaminated; null for rows dropped upstream, which pass through unchecked), ``decontam_benchmark``,
@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
 
 from curation import config as configlib
 from curation import decontam as dc
-from curation import fsutil, output_dir, rundir, stages
+from curation import fsutil, output_dir, rundir, stages, verb_inputs
 from spark_jobs.job import SparkJob, StageProgress, log, read_documents
 
 #: Status recorded for rows dropped upstream (drop_reason not null) that were not checked.
@@ -42,12 +42,14 @@ class DecontaminateJob(SparkJob):
     name = "decontaminate"
     description = stages.get(name).help
     config_cls = dc.DecontaminateJobConfig
+    set_example = "check_dropped=true"
+    example = "curate decontaminate runs/r1/dedup --benchmarks bench.yaml --output runs/r1/decontaminate"
 
     def __init__(self) -> None:
         self._benchmarks: list[dc.Benchmark] | None = None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--input", "-i", required=True, help="documents: Parquet or JSONL (file, folder or glob) with id and text")
+        verb_inputs.add_input_arguments(parser, "documents: Parquet or JSONL with id and text (files, folders, globs or manifests)")
         parser.add_argument("--benchmarks", "-b", help="BENCH.yaml listing the benchmarks (or set benchmarks= in the config)")
         parser.add_argument("--output", "-o", required=True, help="output directory (local path or URI)")
         parser.add_argument("--allowlist", help="allow-list of common 13-grams (python -m curation.decontam allowlist …)")
@@ -75,10 +77,10 @@ class DecontaminateJob(SparkJob):
         from pyspark.sql.types import StructType
 
         started = time.perf_counter()
-        src, out = args.input, args.output
+        src, out = verb_inputs.expand_manifests(verb_inputs.given(args)), args.output
         benchmarks = self._benchmarks or dc.load_benchmarks(dc.load_benchmark_specs(cfg.benchmarks))
         docs = read_documents(spark, src, cfg.input_format)
-        output_dir.claim(out, self.name, inputs=[src])
+        output_dir.claim(out, self.name, inputs=src)
 
         t0 = time.perf_counter()
         index = dc.build_index(benchmarks, cfg.decontam)

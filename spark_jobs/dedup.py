@@ -1,7 +1,7 @@
 """Spark job: exact, URL and MinHash near-duplicate removal.
 
-    spark-submit spark_jobs/dedup.py DOCS --output DIR [--config dedup.yaml]
-    curate dedup --input DOCS --output DIR
+    spark-submit spark_jobs/dedup.py DOCS... --output DIR [--config dedup.yaml]
+    curate dedup DOCS... --output DIR            # or --input DOCS...
 
 DOCS is Parquet (an annotate/extract output, or any table) or JSON Lines with at least ``id`` and
 ``text``. Every row is written back with ``drop_reason`` (``dedup.exact``, ``dedup.url``,
@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import config as configlib
-from curation import output_dir, rundir, stages
+from curation import output_dir, rundir, stages, verb_inputs
 from curation.dedup import ROW, DedupJobConfig, MinHashParams, key_batches, key_schema
 from curation.errors import JobError
 from spark_jobs.job import SparkJob, StageProgress, log, read_documents
@@ -38,10 +38,11 @@ class DedupJob(SparkJob):
     name = "dedup"
     description = stages.get(name).help
     config_cls = DedupJobConfig
+    set_example = "min_similarity=0.8"
+    example = "curate dedup runs/r1/annotate --output runs/r1/dedup"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("input", nargs="?", metavar="DOCS", help="Parquet or JSONL documents with id and text")
-        parser.add_argument("--input", "-i", dest="input_opt", metavar="DOCS", help="same as the positional DOCS")
+        verb_inputs.add_input_arguments(parser, "Parquet or JSONL documents with id and text: folders, files, globs or manifests")
         parser.add_argument("--output", "-o", required=True, help="output directory (local path or URI)")
 
     def load_config(self, args: argparse.Namespace) -> DedupJobConfig:
@@ -61,11 +62,9 @@ class DedupJob(SparkJob):
         from pyspark.sql.types import StructType
 
         started = time.perf_counter()
-        src = args.input_opt or args.input
-        if not src:
-            raise JobError("give the input documents (DOCS or --input DOCS)")
+        src = verb_inputs.expand_manifests(verb_inputs.given(args))
         out = args.output
-        output_dir.claim(out, self.name, inputs=[src])
+        output_dir.claim(out, self.name, inputs=src)
         docs = read_documents(spark, src)
         for name, dtype in (("drop_reason", "string"), ("url", "string"), ("crawl_date", "string")):
             if name not in docs.columns:

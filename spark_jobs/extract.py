@@ -1,7 +1,7 @@
 """Spark job: WARC/ARC/WET files → extracted documents (Parquet) with exact accounting.
 
     spark-submit spark_jobs/extract.py INPUT... --output DIR [--extractor resiliparse] [--keep-dropped]
-    curate extract INPUT... --output DIR            # the same job in local mode
+    curate extract INPUT... --output DIR            # the same job in local mode; --input INPUT... too
 
 INPUT is a file, a directory, a glob, or a manifest (``*.txt``/``*.paths[.gz]`` or ``@file``: one
 path or glob per line); local paths and Hadoop URIs (s3a://, hdfs://) alike. Each Spark task streams
@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: make the packa
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from curation import config as configlib
-from curation import fsutil, output_dir, rundir, stages
+from curation import fsutil, output_dir, rundir, stages, verb_inputs
 from curation.ingest.extract_task import (
     RESULT_SCHEMA,
     ExtractJobConfig,
@@ -41,9 +41,11 @@ class ExtractJob(SparkJob):
     name = "extract"
     description = stages.get(name).help
     config_cls = ExtractJobConfig
+    set_example = "extract.time_limit_s=5"
+    example = "curate extract crawl/*.warc.gz --output runs/r1/extract --keep-dropped"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("inputs", nargs="+", metavar="INPUT", help="WARC/ARC/WET files, directories, globs or manifests")
+        verb_inputs.add_input_arguments(parser, "WARC/ARC/WET files, folders, globs or manifests")
         parser.add_argument("--output", "-o", required=True, help="output directory (local path or URI)")
         parser.add_argument("--extractor", choices=["trafilatura", "resiliparse"], help="shorthand for --set extract.extractor=…")
         parser.add_argument("--keep-dropped", action="store_true", help="keep dropped/failed records as rows")
@@ -60,9 +62,9 @@ class ExtractJob(SparkJob):
     def run(self, spark, args: argparse.Namespace, cfg: ExtractJobConfig) -> int:
         started = time.perf_counter()
         out = args.output
-        files = expand_inputs(args.inputs, spark)
+        files = expand_inputs(verb_inputs.given(args), spark)
         # The expanded files and every folder given: an output inside either would delete input.
-        prepare_output(out, cfg, resume=args.resume, inputs=[*files, *local_folders(args.inputs)])
+        prepare_output(out, cfg, resume=args.resume, inputs=[*files, *local_folders(verb_inputs.given(args))])
         done = completed_parts(out) if args.resume else {}
         todo = [f for f in files if f not in done]
         log.info("extract: %d input files (%d already complete), extractor=%s, output=%s",

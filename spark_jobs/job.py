@@ -17,7 +17,7 @@ import time
 from typing import Any, ClassVar
 
 from curation import config as configlib
-from curation import fsutil
+from curation import fsutil, verb_inputs
 from curation.errors import CurateError, JobError, damaged_parquet_error, report
 
 log = logging.getLogger("curate")
@@ -106,15 +106,18 @@ def get_session(app_name: str, master: str | None = None, conf: dict[str, str] |
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson", ".jsonl.gz", ".json.gz", ".jsonl.bz2", ".json.bz2")
 
 
-def read_documents(spark, src: str, fmt: str = "auto"):
-    """Parquet or JSON lines → DataFrame with at least ``id`` and ``text`` (all columns kept)."""
+def read_documents(spark, src: str | list[str], fmt: str = "auto"):
+    """Parquet or JSON lines (one path, folder or glob, or a list of them) → DataFrame with at least
+    ``id`` and ``text`` (all columns kept)."""
+    paths = [src] if isinstance(src, str) else list(src)
+    src = paths[0] if len(paths) == 1 else " ".join(paths)  # as messages quote it
     if fmt == "auto":
-        fmt = "jsonl" if _looks_like_json(src) else "parquet"
+        fmt = "jsonl" if all(_looks_like_json(p) for p in paths) else "parquet"
     try:
         if fmt == "jsonl":
             # PERMISSIVE: a line that is not JSON (or not UTF-8) becomes a row of nulls with the raw
             # line in _corrupt_record, so it is written and counted like any other row.
-            docs = spark.read.option("mode", "PERMISSIVE").option("recursiveFileLookup", "true").json(src)
+            docs = spark.read.option("mode", "PERMISSIVE").option("recursiveFileLookup", "true").json(paths)
             # Spark keeps a corrupt line's raw bytes, which may not be UTF-8; Parquet readers such as
             # DuckDB then refuse the whole file. Make every string column valid (U+FFFD), keep the row.
             from pyspark.sql import functions as F
@@ -122,7 +125,7 @@ def read_documents(spark, src: str, fmt: str = "auto"):
             docs = docs.select(*[F.make_valid_utf8(c).alias(c) if t == "string" else F.col(c)
                                  for c, t in docs.dtypes])
         else:
-            docs = spark.read.parquet(src)
+            docs = spark.read.parquet(*paths)
     except Exception as exc:  # AnalysisException: path missing or not this format
         raise JobError(f"cannot read {fmt} documents from {src!r}: {exc}".splitlines()[0]) from exc
     missing = [c for c in ("id", "text") if c not in docs.columns]
@@ -179,11 +182,19 @@ class StageProgress:
 
 
 class SparkJob:
-    """Base class: subclasses set ``name``, ``config_cls`` and implement ``add_arguments``/``run``."""
+    """Base class: subclasses set ``name``, ``config_cls`` and implement ``add_arguments``/``run``.
+
+    ``add_arguments`` declares the input with :func:`curation.verb_inputs.add_input_arguments`
+    (positional ``INPUT…`` or ``--input``, gathered in ``args.input``), so every verb reads its
+    input alike and :func:`execute` can check it before Spark starts."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     config_cls: ClassVar[type]
+    #: A ``--set`` override valid for this job's config, shown in its ``--help``.
+    set_example: ClassVar[str] = "batch_rows=500"
+    #: One command line that runs the job, shown at the end of its ``--help``.
+    example: ClassVar[str] = ""
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:  # pragma: no cover - overridden
         pass
@@ -195,11 +206,20 @@ class SparkJob:
     def run(self, spark, args: argparse.Namespace, cfg: Any) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def inputs(self, args: argparse.Namespace, cfg: Any) -> list[str]:
+        """The data this run reads, as given (checked to exist before Spark starts)."""
+        return verb_inputs.given(args) if hasattr(args, "input") else []
+
     def build_parser(self, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
         parser = parser or argparse.ArgumentParser(prog=f"{self.name}", description=self.description)
+        if parser.description is None:
+            parser.description = self.description
+        if self.example and parser.epilog is None:
+            parser.epilog = f"example:\n  {self.example}"
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter  # the command as typed, unwrapped
         parser.add_argument("--config", help=f"YAML config file (defaults: spark_jobs/configs/{self.name}.yaml)")
         parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                            help="override a config value, e.g. --set extract.time_limit_s=5 (repeatable)")
+                            help=f"override a config value, e.g. --set {self.set_example} (repeatable)")
         parser.add_argument("--master", help="Spark master (default local[*]; ignored under spark-submit)")
         parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                             help="extra Spark configuration, e.g. spark.executor.memory=4g (repeatable)")
@@ -224,6 +244,18 @@ class SparkJob:
         return self.execute(args)
 
 
+def check_inputs(job: Any, args: argparse.Namespace, cfg: Any) -> None:
+    """Every local input of the run exists, before any Spark session starts (one that does not
+    would otherwise fail only after Spark's start-up); InputError naming it. A plugin's adapter
+    without :meth:`SparkJob.inputs` is checked on ``args.input`` when it has one."""
+    if hasattr(job, "inputs"):
+        items = job.inputs(args, cfg)
+    else:
+        value = getattr(args, "input", None)
+        items = [value] if isinstance(value, str) else list(value or [])
+    verb_inputs.check_exist(items)
+
+
 def execute(job: Any, args: argparse.Namespace) -> int:
     """Run one stage adapter from parsed arguments: its config, then its ``run`` inside a Spark session.
 
@@ -232,7 +264,8 @@ def execute(job: Any, args: argparse.Namespace) -> int:
     parser may leave out ``--master`` and ``--spark-conf``."""
     try:
         cfg = job.load_config(args)
-    except configlib.ConfigError as exc:
+        check_inputs(job, args, cfg)
+    except (configlib.ConfigError, verb_inputs.InputError) as exc:
         return report(job.name, exc)
     conf = dict(kv.split("=", 1) for kv in getattr(args, "spark_conf", []) if "=" in kv)
     with session(f"curate-{job.name}", getattr(args, "master", None), conf) as spark:

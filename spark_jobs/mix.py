@@ -1,7 +1,10 @@
 """Spark job: assemble a token-budgeted mixture from curated documents.
 
-    curate mix --config MIX.yaml --output DIR
+    curate mix MIX.yaml --output DIR [--input DOCS]     # MIX.yaml: positional or --config
     spark-submit spark_jobs/mix.py --config MIX.yaml --output DIR
+
+The positional is the mixture (MIX.yaml), not data: the data are named in it. ``--input DOCS`` (as
+for every verb) sets the mixture's ``input``, which sources without their own ``input`` read.
 
 MIX.yaml lists sources, each a SQL ``where`` over a Parquet/JSONL input (the job's ``input`` by
 default) with a share of ``total_tokens`` and an epoch cap; ``preset: phi4-organic`` supplies
@@ -16,6 +19,7 @@ the same bytes, and ``mixture_manifest.json`` with planned vs achieved tokens an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import hashlib
 import os
@@ -30,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from curation import config as configlib
-from curation import fsutil, output_dir, rundir, stages
+from curation import fsutil, output_dir, rundir, stages, verb_inputs
 from curation.errors import JobError
 from curation.mixture import token_shards
 from curation.mixture.mix_config import MixJobConfig, resolve_sources
@@ -45,8 +49,13 @@ class MixJob(SparkJob):
     name = "mix"
     description = stages.get(name).help
     config_cls = MixJobConfig
+    set_example = "total_tokens=1000000"
+    example = "curate mix mix.yaml --input runs/r1/decontaminate --output runs/r1/mix"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("mixture", nargs="?", metavar="MIX.yaml", help="the mixture: sources, shares, tokenizer (same as --config)")
+        verb_inputs.add_input_arguments(parser, "documents (Parquet/JSONL folder, file or glob) that sources without "
+                                        "their own input read: sets the mixture's input", metavar="DOCS", one=True, positional=False)
         parser.add_argument("--output", "-o", required=True, help="output directory for shards and the manifest")
         parser.add_argument("--total-tokens", type=int, default=None, help="override total_tokens")
 
@@ -54,7 +63,13 @@ class MixJob(SparkJob):
         return [f"total_tokens={args.total_tokens}"] if args.total_tokens else []
 
     def load_config(self, args: argparse.Namespace) -> MixJobConfig:
+        mixture = getattr(args, "mixture", None)
+        if mixture and args.config and mixture != args.config:
+            raise configlib.ConfigError(f"two mixtures: {mixture} and --config {args.config}; give one")
+        args.config = args.config or mixture
         cfg = super().load_config(args)
+        if getattr(args, "input", None):
+            cfg = dataclasses.replace(cfg, input=verb_inputs.given(args, one=True)[0])
         from curation.mixture.tokens import TokenizerError, load_tokenizer
 
         if cfg.total_tokens <= 0:
@@ -71,6 +86,10 @@ class MixJob(SparkJob):
         except TokenizerError as exc:
             raise configlib.ConfigError(str(exc)) from exc
         return cfg
+
+    def inputs(self, args: argparse.Namespace, cfg: MixJobConfig) -> list[str]:
+        """Every source's documents (checked before Spark starts, like every verb's input)."""
+        return sorted({s.input for s in resolve_sources(cfg)})
 
     def run(self, spark, args: argparse.Namespace, cfg: MixJobConfig) -> int:
         from pyspark import StorageLevel

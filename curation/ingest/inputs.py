@@ -8,17 +8,17 @@ import here).
 from __future__ import annotations
 
 import glob as globlib
-import gzip
 import os
 import re
 
 from curation import fsutil
 from curation.errors import JobError
+from curation.verb_inputs import MANIFEST_SUFFIXES, read_manifest
 
 #: Suffixes of web-archive files picked up when an input is a directory.
 ARCHIVE_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wet", ".wet.gz", ".wat", ".wat.gz")
-#: Inputs with these names are manifests: one path or glob per line.
-MANIFEST_SUFFIXES = (".txt", ".paths", ".paths.gz", ".manifest")
+#: Inputs with these names are manifests (one path or glob per line): curation.verb_inputs.
+__all__ = ["ARCHIVE_SUFFIXES", "MANIFEST_SUFFIXES", "expand_inputs", "walk_files"]
 
 
 def expand_inputs(inputs: list[str], spark=None) -> list[str]:
@@ -34,7 +34,7 @@ def expand_inputs(inputs: list[str], spark=None) -> list[str]:
         if not item or item.startswith("#"):
             continue
         if item.startswith("@") or item.endswith(MANIFEST_SUFFIXES):
-            files.extend(expand_inputs(_read_manifest(item.lstrip("@")), spark))
+            files.extend(expand_inputs(read_manifest(item.lstrip("@")), spark))
             continue
         # Any URI (file: included) goes through Hadoop when a session is at hand: one code path
         # for s3a://, hdfs:// and local URIs, which lets local tests exercise it.
@@ -43,27 +43,6 @@ def expand_inputs(inputs: list[str], spark=None) -> list[str]:
             raise JobError(f"input {item!r} matches no file")
         files.extend(found)
     return sorted(dict.fromkeys(files))
-
-
-def _read_manifest(path: str) -> list[str]:
-    try:
-        raw = fsutil.open_input(path).read()
-    except (OSError, FileNotFoundError) as exc:
-        raise JobError(f"cannot read manifest {path!r}: {exc}") from exc
-    if path.endswith(".gz"):
-        raw = gzip.decompress(raw)
-    base = os.path.dirname(fsutil.local_path(path)) if not fsutil.is_uri(path) else None
-    lines = []
-    for line in raw.decode("utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if base and not fsutil.is_uri(line) and not os.path.isabs(line):
-            line = os.path.join(base, line)
-        lines.append(line)
-    if not lines:
-        raise JobError(f"manifest {path!r} lists no input")
-    return lines
 
 
 def _expand_local(item: str) -> list[str]:
