@@ -1,6 +1,7 @@
 """``curate score``: one score per input row, from a shipped model name or a model directory.
 
-    curate score --model quality|reasoning|DIR --input FILE.jsonl|FILE.parquet|DIR|GLOB --output OUT.parquet
+    curate score INPUT... --model quality|reasoning|DIR --output OUT.parquet
+    (INPUT: .jsonl/.parquet files, folders such as a stage output, globs or manifests; or --input INPUT...)
 
 Output: one row per input row, in input order (files in sorted path order, rows in file order),
 with ``id`` when the input has one, ``score`` (float64, higher = better) and ``reason``: null when
@@ -17,6 +18,7 @@ import glob
 from collections.abc import Iterator
 from pathlib import Path
 
+from curation import verb_inputs
 from curation.errors import report
 
 #: Rows scored per call (a transformer tier embeds them in its own batches).
@@ -30,20 +32,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     shipped = ", ".join(loading.shipped_names()) or "none installed"
     p.add_argument("--model", required=True, help=f"a shipped model ({shipped}) or a model directory "
                    "(from `curate train-classifier`); an existing path wins over a name")
-    p.add_argument("--input", required=True, help="a .jsonl/.parquet file, a folder of them, or a glob")
+    verb_inputs.add_input_arguments(p, ".jsonl/.parquet files, folders of them (a stage output), globs or manifests")
     p.add_argument("--output", required=True, help="output .parquet: id (when the input has one) and score")
     p.add_argument("--text-column", default="text")
     p.add_argument("--device", default="auto", help="transformer models: cpu, cuda or auto")
 
 
-def input_files(spec: str) -> list[Path]:
-    """The files ``spec`` names: a file, a folder (its .jsonl/.parquet files, recursively) or a glob."""
+def input_files(spec: str | list[str]) -> list[Path]:
+    """The files ``spec`` names: files, folders (their .jsonl/.parquet files, recursively, outside
+    hidden and ``_`` folders such as a stage's ``_dropped``), globs or manifests, in order given,
+    each file once."""
+    if not isinstance(spec, str):
+        found = [f for item in verb_inputs.expand_manifests(spec) for f in input_files(item)]
+        return list(dict.fromkeys(found))
+    if verb_inputs.is_manifest(spec):
+        return input_files(verb_inputs.read_manifest(spec.lstrip("@")))
     p = Path(spec)
     if p.is_file():
         files = [p]
     elif p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(INPUT_SUFFIXES)
-                       and not f.name.startswith(("_", ".")))
+                       and not any(part.startswith(("_", ".")) for part in f.relative_to(p).parts))
     elif any(c in spec for c in "*?["):
         files = sorted(Path(f) for f in glob.glob(spec, recursive=True)
                        if Path(f).is_file() and f.lower().endswith(INPUT_SUFFIXES))
@@ -88,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from curation.schema import PARQUET_WRITE_OPTIONS
 
     try:
-        files = input_files(args.input)
+        files = input_files(verb_inputs.given(args))
         claim_file(args.output, "score", inputs=[str(f) for f in files])  # never an input, never a foreign file
         loading.check(args.model)  # a bad model folder fails before any input is read
         model = loading.load(args.model, device=getattr(args, "device", "auto"))

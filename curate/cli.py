@@ -12,6 +12,17 @@ import sys
 from curation.errors import CurateError, report
 
 
+def version() -> str:
+    """The installed distribution's version (``curate --version``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("curate")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     from spark_jobs.job import configure_logging
 
@@ -36,43 +47,67 @@ def build_parser() -> argparse.ArgumentParser:
     from classifiers import commands as classifier_commands
     from classifiers import llm_label, score_command, seeds
     from curate import config_command, demo, estimate, export, pipeline
-    from curation import stages
+    from curation import stages, verb_inputs
     from curation.ablations import runner as ablate
     from curation.ingest import commoncrawl, sources
     from curation.query import funnel, run_sql
     from dashboards import launch as dashboard
     from spark_jobs import job as spark_job
 
-    parser = argparse.ArgumentParser(prog="curate", description="Curate: LLM pretraining data curation on Spark")
+    parser = argparse.ArgumentParser(
+        prog="curate", description="Curate: LLM pretraining data curation on Spark",
+        epilog="Every verb that reads data takes it the same way: INPUT... as positionals (files, folders, globs, "
+               "stage folders, manifests) or --input INPUT...; `curate VERB --help` shows each verb's own.")
+    parser.add_argument("--version", action="version", version=f"curate {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for st in stages.ordered():
         job = st.load_adapter()
         job.build_parser(sub.add_parser(st.name, help=st.help, description=st.help)).set_defaults(
             _run=functools.partial(spark_job.execute, job))
 
-    def verb(name: str, add_arguments, run, help: str) -> None:
-        verb_parser = sub.add_parser(name, help=help)
+    def verb(name: str, add_arguments, run, help: str, description: str | None = None) -> None:
+        """One sub-command: ``help`` is its line in ``curate --help``; ``description`` (default: the
+        same) heads its own ``--help``."""
+        verb_parser = sub.add_parser(name, help=help, description=description or help[:1].upper() + help[1:] + ".")
         add_arguments(verb_parser)
         verb_parser.set_defaults(_run=run)
 
-    verb("fetch-cc", commoncrawl.add_arguments, commoncrawl.run, "download Common Crawl WARC files and write a manifest")
+    def funnel_arguments(p: argparse.ArgumentParser) -> None:
+        funnel.add_arguments(p)  # its positional RUN_DIR, plus --input for it like every verb
+        verb_inputs.adopt_positional(p, "run_dir")
+
+    verb("fetch-cc", commoncrawl.add_arguments, commoncrawl.run, "download Common Crawl WARC files and write a manifest",
+         "Download WARC files of one Common Crawl crawl (a sample of its paths) and write a manifest that "
+         "`curate extract` or `curate run` take as input.")
     verb("train-classifier", classifier_commands.add_train_arguments, classifier_commands.run_train,
          "train a quality, reasoning or topic classifier")
     verb("score", score_command.add_arguments, score_command.run,
-         "score JSONL/Parquet documents with a shipped or trained model")
+         "score JSONL/Parquet documents with a shipped or trained model",
+         "Score every row of JSONL/Parquet documents (INPUT... or --input: files, folders such as a stage "
+         "output, globs, manifests) with a shipped model name or a trained model folder; one Parquet file out.")
     verb("label", llm_label.add_arguments, llm_label.run,
          "label documents with an OpenAI-compatible LLM (cached, resumable)")
-    verb("funnel", funnel.add_arguments, funnel.run, "documents and tokens per stage and drop reason (DuckDB)")
+    verb("funnel", funnel_arguments, verb_inputs.single(funnel.run, "run_dir"),
+         "documents and tokens per stage and drop reason (DuckDB)",
+         "Count documents and tokens kept and dropped, per stage and drop reason, over a run directory or one "
+         "stage output (RUN_DIR or --input RUN_DIR).")
     verb("seeds", seeds.add_arguments, seeds.run, "web-rewrite seeds: top reasoning passages per topic")
     verb("ingest", sources.add_arguments, sources.run,
          "code, acquired text, Q&A dumps or a plugin's source into the document schema")
-    verb("run", pipeline.add_arguments, pipeline.run, f"run PIPELINE.yaml: {' → '.join(stages.names())} (resumable)")
+    verb("run", pipeline.add_arguments, pipeline.run, f"run PIPELINE.yaml: {' → '.join(stages.names())} (resumable)",
+         f"Run the stages of PIPELINE.yaml ({' → '.join(stages.names())}) into one run directory, each stage's "
+         "output feeding the next; a rerun skips stages whose inputs and config did not change.")
     verb("estimate", estimate.add_arguments, estimate.run,
          "predict a run's wall time, core-hours, output and kept tokens per stage from a sample of its input")
     verb("export", export.add_arguments, export.run, "a stage's kept documents as sharded JSONL or Parquet for other tools")
-    verb("sql", run_sql.add_sql_arguments, run_sql.run_sql, "one read-only SQL query over a run directory (DuckDB, sandboxed)")
+    verb("sql", run_sql.add_sql_arguments, run_sql.run_sql, "one read-only SQL query over a run directory (DuckDB, sandboxed)",
+         "Run one read-only SQL statement (DuckDB, sandboxed to the input's folder) over a run directory, one "
+         "stage output, a Parquet file or a glob; each table is a view named after its stage folder or file. "
+         "RUN or --input RUN.")
     verb("catalog", run_sql.add_catalog_arguments, run_sql.run_catalog,
-         "write RUN/catalog.duckdb with one view per table of a run")
+         "write RUN/catalog.duckdb with one view per table of a run",
+         "Write a DuckDB catalog file with one view per table of a run directory, a stage output, a Parquet "
+         "file or a glob (RUN or --input RUN), for any DuckDB client.")
     verb("dashboard", dashboard.add_arguments, dashboard.run,
          "Streamlit dashboard over a run directory (127.0.0.1 by default)")
     verb("ablate", ablate.add_arguments, ablate.run,

@@ -1,5 +1,9 @@
 """Read-only SQL over a run directory: ``curate sql RUN "SELECT …"`` and ``curate catalog RUN``.
 
+RUN may also be one stage output folder, one Parquet file or a glob of them (a view named after the
+file, or after the folder its shards or the glob's fixed part are in), given as the positional or
+as ``--input`` (:mod:`curation.verb_inputs`, as for every verb).
+
 The one access layer the CLI, the notebooks and the dashboard share, so every reader sees the same
 table names and the same safety rules:
 
@@ -28,6 +32,7 @@ inside the allowed directory.
 from __future__ import annotations
 
 import argparse
+import glob as globlib
 import json
 import os
 import re
@@ -45,7 +50,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from curation import fsutil
+from curation import fsutil, verb_inputs
 from curation.errors import CurateError, report
 from curation.output_dir import OutputRefused
 from curation.query import confine
@@ -153,6 +158,48 @@ def _sql_string(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+def _glob_parts(spec: str) -> tuple[Path, tuple[str, ...]]:
+    """A glob split into its fixed leading folders (canonical) and the pattern parts after them."""
+    parts = Path(spec).parts
+    fixed = next(i for i, part in enumerate(parts) if globlib.has_magic(part))
+    return (Path(*parts[:fixed]) if fixed else Path.cwd()).resolve(), parts[fixed:]
+
+
+def sandbox_root(target: str | Path) -> Path:
+    """The one folder a query over ``target`` may read (canonical, as DuckDB checks it): the target
+    itself when it is a folder; the folder of a Parquet file; a glob's fixed leading folders."""
+    spec = str(target)
+    path = Path(spec)
+    if path.is_file():
+        return path.resolve().parent
+    if path.is_dir() or not globlib.has_magic(spec):
+        return path.resolve()
+    return _glob_parts(spec)[0]
+
+
+def _file_tables(target: str) -> dict[str, str] | None:
+    """The one view of a Parquet file (named after it, or after its folder for a ``part-…`` shard)
+    or of a glob (named after its fixed folder); None when ``target`` is a folder."""
+    path = Path(target)
+    if path.is_dir():
+        return None
+    if path.is_file():
+        if not path.name.endswith(".parquet"):
+            raise FileNotFoundError(f"{target} is not a Parquet file: give a run directory, a stage folder, "
+                                    "a .parquet file or a glob of them")
+        real = path.resolve()
+        stem = real.name[: -len(".parquet")]
+        return {_identifier(real.parent.name if SHARD.match(real.name) else stem): real.as_posix()}
+    if not globlib.has_magic(target):
+        raise FileNotFoundError(f"run directory {target} does not exist (give a run directory, a stage folder, "
+                                "a Parquet file or a glob)")
+    root, rest = _glob_parts(target)
+    pattern = root.joinpath(*rest).as_posix()
+    if not any(f.endswith(".parquet") and os.path.isfile(f) for f in globlib.iglob(pattern, recursive=True)):
+        raise FileNotFoundError(f"{target} matches no Parquet file")
+    return {_identifier(root.name): pattern}
+
+
 def discover_tables(run_dir: str | Path) -> dict[str, str]:
     """View name → absolute Parquet glob (or file) for every table in the run, sorted by name.
 
@@ -160,9 +207,14 @@ def discover_tables(run_dir: str | Path) -> dict[str, str]:
     to the run (``annotate``, ``annotate/_dropped`` → ``annotate_dropped``); any other Parquet file
     is a table of its own (``seeds.parquet`` → ``seeds``, ``ablate/runs.parquet`` →
     ``ablate_runs``). Shards at the top of ``run_dir`` (when it is itself a stage output) take the
-    folder's own name. Symlinked folders are not followed and files whose link points outside the
-    run are ignored; JSON/YAML sidecars are not tables.
+    folder's own name, and so does a file named like its folder (``scored/scored.parquet`` →
+    ``scored``, not ``scored_scored``). Symlinked folders are not followed and files whose link
+    points outside the run are ignored; JSON/YAML sidecars are not tables. ``run_dir`` may also be
+    one Parquet file or a glob: one view (see :func:`_file_tables`).
     """
+    single = _file_tables(str(run_dir))
+    if single is not None:
+        return single
     root = Path(run_dir).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"run directory {run_dir} does not exist")
@@ -181,7 +233,8 @@ def discover_tables(run_dir: str | Path) -> dict[str, str]:
         for f in files:
             if prefix is None or not f.startswith(prefix):
                 stem = f[: -len(".parquet")]
-                found.append((stem if rel == "." else f"{rel}/{stem}", (here / f).as_posix()))
+                name = stem if rel == "." else rel if stem == here.name else f"{rel}/{stem}"
+                found.append((name, (here / f).as_posix()))
     tables: dict[str, str] = {}
     for rel, glob in sorted(found):
         name = base = _identifier(rel)
@@ -234,8 +287,8 @@ def connect(run_dir: str | Path, *, threads: int | None = None, skip_unreadable:
     cursors share the locked configuration. ``limits`` sets DuckDB's ``memory_limit`` (locked with
     the rest; it bounds every cursor together); without it DuckDB's default (80% of RAM) applies.
     """
-    root = Path(run_dir).resolve()  # DuckDB checks canonical paths, so the allowed one must be too
-    tables = discover_tables(root)
+    root = sandbox_root(run_dir)  # DuckDB checks canonical paths, so the allowed one must be too
+    tables = discover_tables(run_dir)
     con = duckdb.connect(":memory:")
     con.execute(f"SET threads = {int(threads or min(4, os.cpu_count() or 1))}")
     # DuckDB adds its temp directory (default ``./.tmp``, relative to the working directory) to the
@@ -427,8 +480,8 @@ def write_catalog(run_dir: str | Path, path: str | Path | None = None) -> Path:
     """
     from curation.output_dir import claim_file  # beside its one use
 
-    root = Path(run_dir).resolve()
-    tables = discover_tables(root)
+    root = sandbox_root(run_dir)
+    tables = discover_tables(run_dir)
     target = Path(path) if path is not None else root / CATALOG_FILE
     # Replacing a file is allowed only when it is a catalog written here (never a user's database).
     claim_file(str(target), "catalog", ours=is_catalog)
@@ -523,8 +576,9 @@ def _write(result: QueryResult, fmt: str, stream) -> None:
 
 
 def add_sql_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (or one stage output)")
-    p.add_argument("sql", metavar="SQL", nargs="?", default="SHOW TABLES",
+    verb_inputs.add_input_arguments(p, "a run directory, one stage output folder, a Parquet file or a glob",
+                                    dest="run_dir", metavar="RUN", one=True)
+    p.add_argument("sql", metavar="SQL", nargs="?", default=None,
                    help="one read-only statement (default: SHOW TABLES); tables are views named after the stage folders")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"at most this many rows (default {DEFAULT_LIMIT}; 0: all)")
@@ -551,11 +605,15 @@ def add_limit_arguments(p: argparse.ArgumentParser, prefix: str = "") -> None:
 def run_sql(args: argparse.Namespace, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     limits = Limits(timeout_s=args.timeout_s or None, memory_limit=args.memory_limit)
+    targets, sql = list(args.run_dir or []), args.sql
+    if sql is None and len(targets) == 2:  # ``--input RUN "SELECT …"``: the positional was the SQL
+        sql = targets.pop()
     try:
-        con = connect(args.run_dir, limits=limits)
+        target = verb_inputs.given(argparse.Namespace(run_dir=targets), "run_dir", one=True)[0]
+        con = connect(target, limits=limits)
         try:
             with process_memory_cap(limits):
-                result = query(con, args.sql, limit=args.limit or None, limits=limits)
+                result = query(con, sql or "SHOW TABLES", limit=args.limit or None, limits=limits)
         finally:
             con.close()
     except (SqlError, FileNotFoundError, duckdb.Error) as exc:
@@ -567,14 +625,15 @@ def run_sql(args: argparse.Namespace, out=None, err=None) -> int:
 
 
 def add_catalog_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
-    p.add_argument("--output", default=None, help=f"catalog file (default RUN_DIR/{CATALOG_FILE})")
+    verb_inputs.add_input_arguments(p, "a run directory, one stage output folder, a Parquet file or a glob",
+                                    dest="run_dir", metavar="RUN", one=True)
+    p.add_argument("--output", default=None, help=f"catalog file (default RUN/{CATALOG_FILE}, or beside the file)")
 
 
 def run_catalog(args: argparse.Namespace, out=None, err=None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        path = write_catalog(args.run_dir, args.output)
+        path = write_catalog(verb_inputs.given(args, "run_dir", one=True)[0], args.output)
         counts = catalog_counts(path)
     except (FileNotFoundError, duckdb.Error, OSError, OutputRefused) as exc:
         return report("catalog", exc, err)
