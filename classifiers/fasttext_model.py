@@ -34,6 +34,7 @@ from classifiers.artifacts import META_FILE, read_meta, record_files, verify_fil
 from classifiers.training_data import HQ, PUNCT_CHARS
 from curation.errors import ModelError as ModelError  # one definition; re-exported
 from curation.model_files import check_fasttext
+from curation.progress import heartbeat
 
 META_VERSION = 1
 MODEL_FILE = "model.bin"
@@ -137,7 +138,8 @@ def train_model_file(train_path: str | Path, model_path: str | Path, params: dic
     # __main__, which breaks scripts without an ``if __name__ == "__main__"`` guard.
     for attempt in range(5):
         args[4] = json.dumps(hp)
-        proc = subprocess.run(args, capture_output=True, text=True)
+        with heartbeat(f"fastText training on {Path(train_path).name}"):  # the child prints nothing we keep
+            proc = subprocess.run(args, capture_output=True, text=True)
         if proc.returncode == 0:
             return hp
         err = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]

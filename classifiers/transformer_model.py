@@ -49,6 +49,7 @@ from curation.model_files import (
     encoder_weight_files,
     verify,
 )
+from curation.progress import Progress
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -174,27 +175,29 @@ class Windows:
 def embed(texts: Sequence[Any], encoder: Encoder | str | Path | None = None, batch_size: int = 64,
           max_tokens: int = DEFAULT_MAX_TOKENS, device: str | None = None,
           max_chunks: int = DEFAULT_MAX_CHUNKS, layers: Sequence[int] = (-1,),
-          pools: Sequence[str] = ("mean",)) -> np.ndarray:
+          pools: Sequence[str] = ("mean",), progress: str | None = None) -> np.ndarray:
     """Document embeddings, float32 ``(len(texts), dim * len(layers) * len(pools))``.
 
     Each text is tokenised without truncation, cut into windows of ``<= max_tokens`` tokens
     (``[CLS] ... [SEP]`` included), and the first ``max_chunks`` windows are each mean-pooled over
     tokens and L2-normalised (:func:`window_embeddings`); then they are pooled per document
     (:func:`pool_windows`). ``encoder`` is an :class:`Encoder`, a local model folder, or None for
-    the bundled MiniLM.
+    the bundled MiniLM. ``progress``: a label to log windows embedded under (curation.progress).
     """
     pools = [str(x) for x in pools]
     if not pools or set(pools) - set(POOLS):
         raise ValueError(f"pools must be a non-empty subset of {POOLS}, got {pools}")
-    w = window_embeddings(texts, encoder, batch_size, max_tokens, device, max_chunks, layers)
+    w = window_embeddings(texts, encoder, batch_size, max_tokens, device, max_chunks, layers, progress=progress)
     return pool_windows(w, pools)
 
 
 def window_embeddings(texts: Sequence[Any], encoder: Encoder | str | Path | None = None, batch_size: int = 64,
                       max_tokens: int = DEFAULT_MAX_TOKENS, device: str | None = None,
-                      max_chunks: int = DEFAULT_MAX_CHUNKS, layers: Sequence[int] = (-1,)) -> Windows:
+                      max_chunks: int = DEFAULT_MAX_CHUNKS, layers: Sequence[int] = (-1,),
+                      progress: str | None = None) -> Windows:
     """Every window's embedding, per hidden layer in ``layers`` (0 = the token embeddings, -1 = the
-    last layer). Windows are batched across documents sorted by length with dynamic padding."""
+    last layer). Windows are batched across documents sorted by length with dynamic padding.
+    ``progress``: a label under which windows embedded are logged every few seconds (training)."""
     import torch
 
     enc = _as_encoder(encoder, device)
@@ -237,6 +240,7 @@ def window_embeddings(texts: Sequence[Any], encoder: Encoder | str | Path | None
 
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if str(enc.device).startswith("cuda")
            else contextlib.nullcontext())
+    counter = Progress(progress, "windows embedded", total=len(order)) if progress else None
     with torch.inference_mode(), amp:
         for start in range(0, len(order), bs):
             idx = order[start:start + bs]
@@ -255,6 +259,10 @@ def window_embeddings(texts: Sequence[Any], encoder: Encoder | str | Path | None
                 pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
                 pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
                 win_emb[idx, j] = pooled.cpu().numpy()
+            if counter is not None:
+                counter.update(len(idx))
+    if counter is not None:
+        counter.done()
     return Windows(win_emb, np.asarray(owner, dtype=np.int64), np.asarray(position, dtype=np.int64), len(texts))
 
 
@@ -359,8 +367,8 @@ def train(train_texts: Sequence[str], train_labels: Sequence[Any], valid_texts: 
             raise ValueError(f"features: expected ({len(y_tr)}, {want}) and ({len(y_va)}, {want}), "
                              f"got {X_tr.shape} and {X_va.shape}")
     else:
-        X_tr = embed([normalize(_clean(t, 10 ** 7)) for t in train_texts], **kw)
-        X_va = embed([normalize(_clean(t, 10 ** 7)) for t in valid_texts], **kw)
+        X_tr = embed([normalize(_clean(t, 10 ** 7)) for t in train_texts], **kw, progress="embed training texts")
+        X_va = embed([normalize(_clean(t, 10 ** 7)) for t in valid_texts], **kw, progress="embed validation texts")
     embed_s = time.perf_counter() - t0
     mean = X_tr.mean(0).astype(np.float64)
     scale = X_tr.std(0).astype(np.float64)
@@ -447,7 +455,8 @@ class RegressionConfig:
             raise ValueError("max_chunks and batch_size must be >= 1 and max_tokens >= 3")
 
 
-def features(texts: Sequence[Any], encoder: Encoder, cfg: RegressionConfig, *, normalized: bool = False) -> np.ndarray:
+def features(texts: Sequence[Any], encoder: Encoder, cfg: RegressionConfig, *, normalized: bool = False,
+             progress: str | None = None) -> np.ndarray:
     """The head's input: the pooled embedding of the normalised text, then (optionally) the raw
     text's statistics. ``normalized`` says the texts already went through ``normalize``."""
     from classifiers import text_stats
@@ -455,7 +464,7 @@ def features(texts: Sequence[Any], encoder: Encoder, cfg: RegressionConfig, *, n
     max_chars = cfg.max_tokens * cfg.max_chunks * CHARS_PER_TOKEN_BUDGET * 2
     norm = texts if normalized else [normalize(_clean(t, max_chars)) for t in texts]
     X = embed(norm, encoder, batch_size=cfg.batch_size, max_tokens=cfg.max_tokens, max_chunks=cfg.max_chunks,
-              layers=cfg.layers, pools=cfg.pools).astype(np.float64)
+              layers=cfg.layers, pools=cfg.pools, progress=progress).astype(np.float64)
     if cfg.text_stats:
         X = np.hstack([X, text_stats.matrix(texts)])
     return X
@@ -599,8 +608,8 @@ def train_regression(train_texts: Sequence[str], train_scores: Sequence[float], 
         raise ValueError(f"training data needs at least {THRESHOLD_FOLDS} documents and more than one distinct score")
     enc = load_encoder(encoder_path, device)
     t0 = time.perf_counter()
-    X_tr = features(train_texts, enc, cfg)
-    X_va = features(valid_texts, enc, cfg) if len(valid_texts) else np.zeros((0, X_tr.shape[1]))
+    X_tr = features(train_texts, enc, cfg, progress="embed training texts")
+    X_va = features(valid_texts, enc, cfg, progress="embed validation texts") if len(valid_texts) else np.zeros((0, X_tr.shape[1]))
     embed_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     head = fit_head(X_tr, y_tr, cfg.threshold)

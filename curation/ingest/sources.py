@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from curation import plugins, rundir
 from curation.errors import CurateError
+from curation.progress import Progress
 from curation.schema import PARQUET_WRITE_OPTIONS, Document
 
 #: Extension → language (the common ones; others are skipped as ``code.unknown_language``).
@@ -252,7 +253,9 @@ def text_documents(path: str | Path, source: str = "acquired") -> Iterator[Docum
 
 
 def write_documents(docs: Iterator[Document], out_dir: str | Path, kind: str) -> dict:
-    """Parquet in the document schema (one file) + ``_accounting.json``; returns the accounting."""
+    """Parquet in the document schema (one file) + ``_accounting.json``; returns the accounting.
+    Logs the documents read so far every :data:`curation.progress.EVERY_S` seconds: every
+    source kind's loop runs here."""
     import pyarrow.parquet as pq
 
     from curation.schema import DOC_SCHEMA, to_batch
@@ -260,12 +263,14 @@ def write_documents(docs: Iterator[Document], out_dir: str | Path, kind: str) ->
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
+    progress = Progress(f"ingest {kind}", "documents read")
     writer = pq.ParquetWriter(out / f"part-{kind}.parquet", DOC_SCHEMA, **PARQUET_WRITE_OPTIONS)
     try:
         batch: list[Document] = []
         for doc in docs:
             counts[doc.outcome] = counts.get(doc.outcome, 0) + 1
             batch.append(doc)
+            progress.update()
             if len(batch) >= 1000:
                 writer.write_batch(to_batch(batch))
                 batch = []
@@ -273,6 +278,7 @@ def write_documents(docs: Iterator[Document], out_dir: str | Path, kind: str) ->
             writer.write_batch(to_batch(batch))
     finally:
         writer.close()
+    progress.done()
     acc = rundir.RecordAccounting.of_outcomes(counts).to_dict()
     rundir.write_accounting(out, acc)
     return acc
