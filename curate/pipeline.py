@@ -30,6 +30,14 @@ when it finished. Anything else reruns it from scratch (its folder deleted first
 Spark write leaves ``_temporary`` debris the jobs would refuse to overwrite), and every later stage
 reruns after it. ``--from STAGE`` forces that. After each stage the accounting is checked against
 the Parquet row counts of its input and output, and the run stops loudly if records went missing.
+
+Failing fast: ``curate run --check`` (:func:`run_checks`) lists, without Spark and without writing,
+everything that can be known before running (inputs, each stage's config as its job loads it, models,
+benchmark files, the tokenizer, the mixture's budget and each source's ``where`` bound over the
+columns the stages will write); a run makes the same checks before its first stage. Once the stage
+that feeds the mixture has written its output, each source's rows are counted there
+(:func:`mixture_sources_problem`) and a source that selects nothing stops the run, named with its
+``where``, before the later stages run.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ import json
 import logging
 import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,8 +62,9 @@ from typing import Any
 
 import yaml
 
+from curate import stage_checks
 from curation import config as configlib
-from curation import fsutil, output_dir, rundir, stages
+from curation import fsutil, output_dir, plan_check, rundir, stages
 from curation.errors import CurateError, JobError, damaged_parquet_error, report
 from curation.ingest.inputs import expand_inputs
 from curation.output_dir import OutputRefused
@@ -191,42 +201,54 @@ def plan_stages(cfg: PipelineConfig) -> list[StagePlan]:
     plans: list[StagePlan] = []
     upstream: str | None = None
     for st in stages.ordered():
-        stage = st.name
-        section: StageSection = getattr(cfg, stage)
-        if not section.enabled:
+        if not getattr(cfg, st.name).enabled:
             continue
-        out = rundir.stage_folder(cfg.output, st.folder)
-        settings = dict(section.settings)
-        if section.config:
-            try:
-                base = configlib.read_yaml(section.config)  # its errors get the stage prefix below
-            except configlib.ConfigError as exc:
-                raise configlib.ConfigError(f"{stage}.config: {exc}") from exc
-            settings = configlib.merge(base, settings)
-        reads: tuple[str, ...]
-        if upstream is None:
-            if not cfg.input:
-                raise configlib.ConfigError("input is required: set it in the YAML or pass --input")
-            reads = cfg.input
-            if st.input != "files" and len(reads) != 1:
-                raise configlib.ConfigError(f"{stage} is the first enabled stage and reads one documents path; input has {len(reads)}")
-        else:
-            reads = (upstream,)
-        if st.input == "config" and "input" not in section.settings:
-            # The chain wins over a mixture file's own input; an input set in the section itself wins over both.
-            settings["input"] = reads[0]
-        argv = st.argv(reads, out)
-        config_file = rundir.stage_section_file(cfg.output, stage)
-        fsutil.write_atomic(config_file, yaml.safe_dump(settings, sort_keys=False, allow_unicode=True).encode())
-        job = st.load_adapter()
-        args = job.build_parser().parse_args([*argv, "--config", config_file])
-        try:
-            job_cfg = job.load_config(args)
-        except configlib.ConfigError as exc:
-            raise configlib.ConfigError(f"{stage}: {exc}") from exc
-        plans.append(StagePlan(stage, job, args, job_cfg, out, upstream, reads))
-        upstream = out
+        plans.append(plan_stage(cfg, st, upstream, rundir.stage_section_file(cfg.output, st.name)))
+        upstream = plans[-1].output
     return plans
+
+
+def stage_reads(cfg: PipelineConfig, st: stages.Stage, upstream: str | None) -> tuple[str, ...]:
+    """What an enabled stage reads: the previous enabled stage's output, else the run's ``input``."""
+    if upstream is not None:
+        return (upstream,)
+    if not cfg.input:
+        raise configlib.ConfigError("input is required: set it in the YAML or pass --input")
+    if st.input != "files" and len(cfg.input) != 1:
+        raise configlib.ConfigError(f"{st.name} is the first enabled stage and reads one documents path; input has {len(cfg.input)}")
+    return cfg.input
+
+
+def stage_settings(cfg: PipelineConfig, st: stages.Stage, reads: tuple[str, ...]) -> dict[str, Any]:
+    """A section's job config keys: its ``config`` file with its own keys merged over it (and the
+    chain's input for a stage that takes it from its config)."""
+    section: StageSection = getattr(cfg, st.name)
+    settings = dict(section.settings)
+    if section.config:
+        try:
+            base = configlib.read_yaml(section.config)  # its errors get the stage prefix here
+        except configlib.ConfigError as exc:
+            raise configlib.ConfigError(f"{st.name}.config: {exc}") from exc
+        settings = configlib.merge(base, settings)
+    if st.input == "config" and "input" not in section.settings:
+        # The chain wins over a mixture file's own input; an input set in the section itself wins over both.
+        settings["input"] = reads[0]
+    return settings
+
+
+def plan_stage(cfg: PipelineConfig, st: stages.Stage, upstream: str | None, config_file: str) -> StagePlan:
+    """One enabled stage resolved: its section written to ``config_file`` and loaded by its job."""
+    reads = stage_reads(cfg, st, upstream)
+    out = rundir.stage_folder(cfg.output, st.folder)
+    settings = stage_settings(cfg, st, reads)
+    fsutil.write_atomic(config_file, yaml.safe_dump(settings, sort_keys=False, allow_unicode=True).encode())
+    job = st.load_adapter()
+    args = job.build_parser().parse_args([*st.argv(reads, out), "--config", config_file])
+    try:
+        job_cfg = job.load_config(args)
+    except configlib.ConfigError as exc:
+        raise configlib.ConfigError(f"{st.name}: {exc}") from exc
+    return StagePlan(st.name, job, args, job_cfg, out, upstream, reads)
 
 
 # ---------------------------------------------------------------------------------- fingerprints
@@ -446,6 +468,12 @@ def run_pipeline(cfg: PipelineConfig, plans: list[StagePlan], *, from_stage: str
 
     if from_stage is not None and from_stage not in {p.name for p in plans}:
         raise PipelineError(f"--from {from_stage}: not an enabled stage (enabled: {', '.join(p.name for p in plans)})")
+    checks = run_checks(cfg, plans)  # the rest of --check (resolve made the config checks), before any Spark work
+    if not checks.ok:
+        raise PipelineError(checks.first_failure() + " (curate run --check lists every check)")
+    for c in checks.rows:
+        if c.status == plan_check.WARN:
+            log.warning("%s: %s", c.name, c.detail)
     state = State(cfg.output)
     version = code_version()
     raw_fp = {item: raw_input_fingerprint(item) for item in cfg.input} if stages.get(plans[0].name).input == "files" else {}
@@ -479,14 +507,44 @@ def run_pipeline(cfg: PipelineConfig, plans: list[StagePlan], *, from_stage: str
                 log.info("%s: up to date, skipped (%s)", plan.name, plan.output)
                 outcomes.append(StageOutcome(plan.name, "skipped", "up to date", time.perf_counter() - started,
                                              record.get("accounting", {})))
-                continue
-            log.info("%s: running (%s)", plan.name, reason)
-            cascade = cascade or plan.name
-            outcomes.append(_run_stage(plan, record, inputs, inputs_fp, reason, version, state, spark, JobError))
-            outcomes[-1].seconds = time.perf_counter() - started
+            else:
+                log.info("%s: running (%s)", plan.name, reason)
+                cascade = cascade or plan.name
+                outcomes.append(_run_stage(plan, record, inputs, inputs_fp, reason, version, state, spark, JobError))
+                outcomes[-1].seconds = time.perf_counter() - started
+            problem = mixture_sources_problem(plan, plans)
+            if problem:
+                state.data.update(status="failed", finished=_now(), error=problem)
+                state.save()
+                raise PipelineError(problem)
     state.data.update(status="done", finished=_now())
     state.save()
     return outcomes
+
+
+def mixture_sources_problem(plan: StagePlan, plans: list[StagePlan]) -> str | None:
+    """Once ``plan``'s output exists: the mixture sources that read it, counted (DuckDB over its files,
+    each source's ``where``), and a message naming every one that selects nothing, rather than the mix
+    stage's "has no tokens" after every later stage ran. None when all select rows (or none read it)."""
+    from curation.mixture import check as mixcheck
+    from curation.mixture.mix_config import MixJobConfig, resolve_sources
+
+    out = os.path.normpath(plan.output)
+    sources = [s for p in plans if p is not plan and isinstance(p.cfg, MixJobConfig)
+               for s in resolve_sources(p.cfg) if s.input and not fsutil.is_uri(s.input) and os.path.normpath(os.path.abspath(s.input)) == out]
+    if not sources or fsutil.is_uri(plan.output):
+        return None
+    try:
+        counted = mixcheck.count_sources(plan.output, sources)
+    except Exception as exc:  # DuckDB cannot evaluate it (a Spark-only where): the mix job will
+        log.warning("mixture sources not counted in %s's output (%s)", plan.name, str(exc).splitlines()[0])
+        return None
+    log.info("mixture sources in %s's output (rows with text): %s", plan.name, mixcheck.describe(counted))
+    empty = mixcheck.empty_sources(counted, f"{plan.name}'s output {plan.output}")
+    if not empty:
+        return None
+    return ("; ".join(empty) + f". The mix stage would find no tokens for {'it' if len(empty) == 1 else 'them'}: "
+            f"change the where, or what the stages before keep (rerun from the changed one with --from)")
 
 
 def damaged_parquet_message(plan: StagePlan, exc: BaseException) -> str | None:
@@ -563,6 +621,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override a pipeline value, e.g. --set dedup.enabled=false or --set mix.total_tokens=5000")
     parser.add_argument("--master", help="Spark master, e.g. local[2] or spark://127.0.0.1:7077 (default local[*])")
     parser.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark configuration (repeatable)")
+    parser.add_argument("--check", action="store_true",
+                        help="check everything that can be known without running (inputs, every stage's config, "
+                             "models, benchmark files, tokenizer, the mixture's budget and where clauses), print a "
+                             "table and exit 0 (all ok) or 1; writes nothing, starts no Spark")
     parser.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -583,6 +645,17 @@ def prepare(pipeline: str | None, output: str | None = None, inputs: list[str] |
 def resolve(cfg: PipelineConfig, output: str | None = None,
             inputs: list[str] | None = None) -> tuple[PipelineConfig, list[StagePlan]]:
     """:func:`prepare` for a config already built (``curate run`` and :class:`Pipeline` both come here)."""
+    cfg = with_overrides(cfg, output, inputs)
+    local = local_inputs(cfg)
+    # The run directory is resumable: never cleared, but never a folder curate did not make
+    # (each stage then claims its own sub-folder, which a rerun clears).
+    output_dir.claim(cfg.output, "run", inputs=local, resume=True)
+    return cfg, plan_stages(cfg)
+
+
+def with_overrides(cfg: PipelineConfig, output: str | None = None, inputs: list[str] | None = None) -> PipelineConfig:
+    """``--output``/``--input`` applied; the run directory made absolute (executors on a cluster,
+    whose working folders differ, write into it)."""
     if output:
         cfg = dataclasses.replace(cfg, output=output)
     if inputs:
@@ -590,22 +663,152 @@ def resolve(cfg: PipelineConfig, output: str | None = None,
     if not cfg.output:
         raise configlib.ConfigError("output (the run directory) is required: set it in the YAML or pass --output")
     if not fsutil.is_uri(cfg.output):
-        # Absolute, so executors on a cluster (whose working folders differ) write into the run directory.
         cfg = dataclasses.replace(cfg, output=os.path.abspath(fsutil.local_path(cfg.output)))
+    return cfg
+
+
+def local_inputs(cfg: PipelineConfig) -> list[str]:
+    """The run's local inputs (WARC files expanded, or the documents path), checked to exist: an input
+    that matches nothing fails here, not after Spark started. URIs are Spark's to resolve."""
     local = [i for i in cfg.input if not fsutil.is_uri(i)]
     first = next(s for s in stages.ordered() if getattr(cfg, s.name).enabled)
     if first.input == "files":  # extract reads WARC files
-        files = expand_inputs(local) if local else []  # an input that matches nothing fails here, not after Spark started
-        local = [*files, *(i for i in local if os.path.isdir(i))]
-    elif local and not os.path.exists(local[0]):
+        files = expand_inputs(local) if local else []
+        return [*files, *(i for i in local if os.path.isdir(i))]
+    if local and not os.path.exists(local[0]):
         raise configlib.ConfigError(f"input {local[0]!r} does not exist")
-    # The run directory is resumable: never cleared, but never a folder curate did not make
-    # (each stage then claims its own sub-folder, which a rerun clears).
-    output_dir.claim(cfg.output, "run", inputs=local, resume=True)
-    return cfg, plan_stages(cfg)
+    return local
+
+
+# ---------------------------------------------------------------------------------- checks
+def run_checks(cfg: PipelineConfig, plans: list[StagePlan] | None = None) -> plan_check.Report:
+    """Everything that can be known about a run without running it, as a table of checks
+    (curation.plan_check): output folder, inputs, every stage's config as its job loads it, and what
+    each stage's config points at (annotate's models, decontaminate's benchmark files, mix's tokenizer,
+    budget and every source's ``where`` over the columns it will read).
+
+    ``plans`` None (``curate run --check``): nothing is written; each stage's section is loaded from a
+    temporary copy, and every failure is a row. Given (``curate run``, after :func:`resolve` wrote and
+    loaded them): only the checks its job's config does not already make."""
+    report = plan_check.Report()
+    if plans is None:
+        report.run("output", lambda: _check_output(cfg))
+        report.run("input", lambda: _describe_inputs(local_inputs(cfg), cfg))
+    loaded = {p.name: p for p in plans or ()}
+    columns = _initial_columns(cfg)
+    upstream: str | None = None
+    with tempfile.TemporaryDirectory(prefix="curate-check-") as tmp:
+        for st in stages.ordered():
+            if not getattr(cfg, st.name).enabled:
+                continue
+            out = rundir.stage_folder(cfg.output, st.folder)
+            stage_cfg = loaded[st.name].cfg if st.name in loaded else _check_stage(cfg, st, upstream, tmp, report)
+            if stage_cfg is not None:
+                for name, check in stage_checks.for_stage(stage_cfg, stage_checks.Context(st.name, columns, out_of_run(cfg))):
+                    report.run(name, check)
+                if plans is None:
+                    _explain_config_failure(report, st.name)
+            columns = stage_checks.columns_after(stage_cfg, columns)
+            upstream = out
+    return report
+
+
+def _initial_columns(cfg: PipelineConfig) -> stage_checks.Columns:
+    """The columns the first enabled stage reads: extract writes the document schema; documents
+    given as input have their own."""
+    from curation.mixture import check as mixcheck
+    from curation.schema import DOC_SCHEMA
+
+    first = next(s for s in stages.ordered() if getattr(cfg, s.name).enabled)
+    if first.input == "files":
+        return stage_checks.Columns(mixcheck.arrow_columns(DOC_SCHEMA))
+    path = cfg.input[0] if cfg.input else ""
+    try:
+        columns = None if not path or fsutil.is_uri(path) else mixcheck.read_columns(path)
+    except Exception:  # unreadable input: the stage's own check reports it
+        columns = None
+    return stage_checks.Columns(columns) if columns is not None else \
+        stage_checks.Columns(mixcheck.arrow_columns(DOC_SCHEMA), exact=False)
+
+
+def out_of_run(cfg: PipelineConfig) -> Callable[[str], bool]:
+    """Whether a path lies outside the run directory: data there exists now and can be read now."""
+    run_dir = cfg.output.rstrip("/") + "/"
+    return lambda path: not (fsutil.is_uri(path) or os.path.abspath(path).startswith(run_dir))
+
+
+def _check_output(cfg: PipelineConfig) -> str:
+    """The run directory could be claimed (output_dir.claim's rules), without creating anything."""
+    out = cfg.output
+    if fsutil.is_uri(out):
+        return f"{out} (remote: not looked up)"
+    output_dir.refuse_overlap(out, [i for i in cfg.input if not fsutil.is_uri(i)])
+    if not os.path.isdir(out) or not os.listdir(out):
+        return f"{out} (new)"
+    found = output_dir.read_marker(out)
+    if found != "run":
+        raise OutputRefused(f"output {out!r} is not empty and is not a curate run directory; choose a new or empty folder"
+                            if found is None else f"output {out!r} holds curate's {found!r} output, not a run's")
+    return f"{out} (resumed)"
+
+
+def _describe_inputs(local: list[str], cfg: PipelineConfig) -> str:
+    remote = [i for i in cfg.input if fsutil.is_uri(i)]
+    parts = [f"{len(local)} local path(s)" + (f": {local[0]}" if len(local) == 1 else "")] if local else []
+    if remote:
+        parts.append(f"{len(remote)} remote (not looked up)")
+    return ", ".join(parts) or "none"
+
+
+def _check_stage(cfg: PipelineConfig, st: stages.Stage, upstream: str | None, tmp: str,
+                 report: plan_check.Report) -> Any | None:
+    """One ``<stage>`` row: its section loaded by its job (from a temporary copy); the config its own
+    checks should run on, or None when even its keys do not parse."""
+    config_file = os.path.join(tmp, f"{st.name}.yaml")
+    try:
+        plan = plan_stage(cfg, st, upstream, config_file)
+    except Exception as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        report.add(st.name, plan_check.FAIL, message.removeprefix(f"{st.name}: "))
+        try:  # the keys alone (no job checks): so the rows below can still say what exactly is wrong
+            return configlib.load(st.config_class(), config_file, [])
+        except Exception:
+            return None
+    report.add(st.name, plan_check.OK, "config loads")
+    return plan.cfg
+
+
+def _explain_config_failure(report: plan_check.Report, stage: str) -> None:
+    """A stage row that failed for what one of its own rows reports points there instead."""
+    row = next((c for c in report.rows if c.name == stage), None)
+    if row is None or row.status != plan_check.FAIL:
+        return
+    for c in report.rows:
+        if c.name.startswith(stage + " ") and c.status == plan_check.FAIL and c.detail \
+                and (c.detail in row.detail or row.detail in c.detail):
+            row.detail = f"see {c.name!r} below"
+            return
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """``curate run --check``: the table of checks; exit 0 when none failed, 1 otherwise (2: the
+    pipeline file itself could not be read). Writes nothing and starts no Spark."""
+    started = time.perf_counter()
+    try:
+        if args.pipeline is None and args.stages is None:
+            raise configlib.ConfigError("give PIPELINE.yaml, or --stages (with --input and --output)")
+        cfg = with_overrides(load_pipeline(args.pipeline, args.overrides, args.stages), args.output, args.input)
+    except (configlib.ConfigError, JobError) as exc:
+        return report("run", exc)
+    checks = run_checks(cfg)
+    print(f"checks for {args.pipeline or 'the stages given'} ({time.perf_counter() - started:.1f} s, nothing run):")
+    print(checks.render(), flush=True)
+    return 0 if checks.ok else 1
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "check", False):
+        return check_command(args)
     try:
         cfg, plans = prepare(args.pipeline, args.output, args.input, args.overrides, only=args.stages)
     except (configlib.ConfigError, JobError, OutputRefused) as exc:
