@@ -80,5 +80,5 @@ def render_funnel(run_dir: Path) -> str:
         lines.append(f"mixture: {m['achieved_total_tokens']:,} of {m['total_tokens']:,} tokens — " + ", ".join(
             f"{n} {s['achieved_tokens']:,}/{s['planned_tokens']:,}" for n, s in m["sources"].items()))
     lines.append(f"\nrun directory: {run_dir}   documents: {stage_dir}/*.parquet   "
-                 f"SQL: duckdb -c \"SELECT lang, count(*) FROM '{stage_dir}/*.parquet' GROUP BY 1\"")
+                 f"SQL: curate sql {run_dir} \"SELECT lang, count(*) FROM {stage_dir.name} GROUP BY 1\"")
     return "\n".join(lines)

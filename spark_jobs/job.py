@@ -29,7 +29,7 @@ def configure_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("py4j", "trafilatura", "urllib3", "htmldate", "charset_normalizer"):
+    for noisy in ("py4j", "trafilatura", "urllib3", "htmldate", "charset_normalizer", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

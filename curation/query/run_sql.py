@@ -642,5 +642,5 @@ def run_catalog(args: argparse.Namespace, out=None, err=None) -> int:
     print(f"{'view':<{width}}  {'rows':>10}", file=out)
     for name, n in counts.items():
         print(f"{name:<{width}}  {n:>10}", file=out)
-    print(f'query it with: duckdb {path} -c "SELECT count(*) FROM {next(iter(counts), "...")}"', file=out)
+    print(f'query it with: python -c "import duckdb; print(duckdb.connect(\'{path}\', read_only=True).sql(\'SELECT count(*) FROM {next(iter(counts), "...")}\'))"', file=out)
     return 0
