@@ -110,3 +110,8 @@ def test_bad_ablation_configs_are_clear_errors(shared_data, tmp_path, capsys):
     assert cli.main(["ablate", "--config", str(tiny), "--output", str(tmp_path / "o")]) == 2
     assert "source 'a' has 40 tokens: too few" in capsys.readouterr().err
     assert not (tmp_path / "o/proxies").exists()
+    # A budget too small for one proxy: one line, before any source is read.
+    budgeted = _config(shared_data, tmp_path, flops_per_core=1e9)
+    assert cli.main(["ablate", "--config", str(budgeted), "--output", str(tmp_path / "b"), "--budget", "1e-9"]) == 2
+    assert "too small for one proxy" in capsys.readouterr().err
+    assert not (tmp_path / "b/data").exists()

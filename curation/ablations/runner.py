@@ -24,6 +24,7 @@ import concurrent.futures as cf
 import hashlib
 import json
 import logging
+import math
 import multiprocessing as mp
 import os
 import re
@@ -68,6 +69,33 @@ class AblationSource(Source):
     #: The largest share the final mixture may give this source (for a ``mixture:`` source: its
     #: ``max_epochs`` × unique tokens ÷ the mixture's total, so ``curate mix`` accepts the proposal).
     share_cap: float = bounded(1.0, lo=0, hi=1, lo_open=True)
+    #: Unique tokens this source holds in the target run (the full-scale run the ablation stands in
+    #: for), in the target run's tokens; 0: a ``mixture:`` source's unique tokens, else the tokens read.
+    #: Sets how often a repetition-matched proxy repeats the source (``repetition``).
+    target_tokens: int = bounded(0, lo=0, hi=10**18)
+
+
+@dataclass(frozen=True)
+class TargetRunSection:
+    """The full-scale run the proxies stand in for; 0 means unknown. ``tokens`` turns on repetition
+    matching; ``6 · params · tokens`` is its compute, for ``budget_share`` and the cost report."""
+
+    params: int = bounded(0, lo=0, hi=10**15)
+    tokens: int = bounded(0, lo=0, hi=10**18)
+
+
+@dataclass(frozen=True)
+class VerifySection:
+    """``curate ablate --verify``: the proposal and three baselines trained at a larger scale."""
+
+    #: The scale-up model has at least this many times the proxy's parameters (d_model grows,
+    #: then n_layer where d_model is fixed) ...
+    param_scale: float = bounded(4.0, lo=4, hi=1e6)
+    #: ... and trains this many times the proxy's steps (same batch, sequence length and seed).
+    step_scale: float = bounded(4.0, lo=4, hi=1e6)
+    #: Fix the scale-up model's shape (0: grown from the proxy's); it must still reach param_scale.
+    n_layer: int = bounded(0, lo=0, hi=256)
+    d_model: int = bounded(0, lo=0, hi=16_384)
 
 
 @dataclass(frozen=True)
@@ -122,6 +150,19 @@ class AblationConfig:
     workers: int = bounded(0, lo=0, hi=1024)
     #: numpy and torch both take seeds below 2^63.
     seed: int = bounded(0, lo=0, hi=2**63 - 1)
+    target_run: TargetRunSection = field(default_factory=TargetRunSection)
+    #: matched: each proxy repeats every source as often as the target run will (its stream is cut to
+    #: target_tokens × proxy tokens ÷ target_run.tokens, and the epoch caps are the target run's);
+    #: none: every proxy draws from all it read; auto: matched when target_run.tokens is set.
+    repetition: str = "auto"
+    #: Choose ``proxies`` from a budget instead (0: off; both set: the smaller decides): CPU core-hours
+    #: (``--budget``) ...
+    budget_core_hours: float = bounded(0.0, lo=0, hi=1e9)
+    #: ... or a share of the target run's compute (6 · target_run.params · target_run.tokens).
+    budget_share: float = bounded(0.0, lo=0, hi=1)
+    #: FLOP/s one core sustains on a proxy (0: measured on a few steps before the plan is made).
+    flops_per_core: float = bounded(0.0, lo=0, hi=1e18)
+    verify: VerifySection = field(default_factory=VerifySection)
 
 
 #: Devices torch names (``resolve_device``); anything else fails inside a proxy's worker process.
@@ -170,7 +211,20 @@ def load_config(path: str | None, overrides: list[str] | None = None) -> Ablatio
         raise configlib.ConfigError(f"tokenizer file not found: {cfg.tokenizer}")
     if cfg.target.text and not Path(cfg.target.text).exists():
         raise configlib.ConfigError(f"target.text not found: {cfg.target.text}")
+    if cfg.repetition not in ("auto", "matched", "none"):
+        raise configlib.ConfigError(f"repetition must be auto, matched or none, got {cfg.repetition!r}")
+    if cfg.repetition == "matched" and not cfg.target_run.tokens:
+        raise configlib.ConfigError("repetition: matched needs the target run's size (target_run.tokens)")
+    if cfg.budget_share and not (cfg.target_run.params and cfg.target_run.tokens):
+        raise configlib.ConfigError("budget_share needs the target run's size (target_run.params and target_run.tokens)")
+    if cfg.verify.d_model and cfg.verify.d_model % cfg.model.n_head:
+        raise configlib.ConfigError(f"verify.d_model ({cfg.verify.d_model}) must be a multiple of model.n_head "
+                                    f"({cfg.model.n_head})")
     return cfg
+
+
+def repetition_matched(cfg: AblationConfig) -> bool:
+    return cfg.repetition == "matched" or (cfg.repetition == "auto" and cfg.target_run.tokens > 0)
 
 
 def mixture_sources(mix_dir: str) -> tuple[AblationSource, ...]:
@@ -188,7 +242,8 @@ def mixture_sources(mix_dir: str) -> tuple[AblationSource, ...]:
             raise configlib.ConfigError(f"mixture: {manifest} holds no tokens; nothing to ablate")
         return tuple(AblationSource(name=n, input=str(mix_dir), kind="documents", where=f"source = '{n}' AND copy = 0",
                                     max_epochs=epochs.get(n, 1.0), prior=float(r["share"]),
-                                    share_cap=min(1.0, epochs.get(n, 1.0) * r["unique_tokens"] / total))
+                                    share_cap=min(1.0, epochs.get(n, 1.0) * r["unique_tokens"] / total),
+                                    target_tokens=int(r["unique_tokens"]))
                      for n, r in sorted(m["sources"].items()))
     except configlib.ConfigError:
         raise
@@ -256,7 +311,9 @@ def prepare_data(cfg: AblationConfig, out: Path) -> dict:
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     # A target over sources needs no data of its own: changing it reuses the streams (and the proxies).
-    ident = _identity({"sources": configlib.to_dict(cfg.sources), "tokenizer": cfg.tokenizer, "vocab": cfg.vocab_size,
+    # target_tokens says how much of a source the target run has, not what is read: not part of the data.
+    srcs = [{k: v for k, v in configlib.to_dict(s).items() if k != "target_tokens"} for s in cfg.sources]
+    ident = _identity({"sources": srcs, "tokenizer": cfg.tokenizer, "vocab": cfg.vocab_size,
                        "target": [cfg.target.text, cfg.target.field] if cfg.target.text else None})
     manifest_path = data / "manifest.json"
     if manifest_path.is_file():
@@ -320,11 +377,16 @@ def _vocab(tok_path: Path) -> int:
 # ---------------------------------------------------------------------------------------- plan
 
 
-def load_sources(out: Path, names: list[str], seq_len: int):
+def load_sources(out: Path, names: list[str], seq_len: int, limits: dict[str, int] | None = None):
+    """Each source's train/val split; with ``limits`` (repetition matching) the training head is cut
+    to that many tokens, the validation tail kept whole (every run is judged on the same text)."""
     from curation.ablations.token_streams import split_tokens
 
     srcs = [split_tokens(n, np.load(out / "data" / f"{n}.npy", mmap_mode="r", allow_pickle=False), seq_len=seq_len)
             for n in names]
+    for s in srcs:
+        if limits and s.name in limits:
+            s.train = s.train[: limits[s.name]]
     target = out / "data" / f"{TARGET}.npy"
     if target.is_file():
         ids = np.load(target, mmap_mode="r", allow_pickle=False)
@@ -336,16 +398,56 @@ def load_sources(out: Path, names: list[str], seq_len: int):
     return srcs
 
 
-def make_plan(cfg: AblationConfig, out: Path, train_tokens: dict[str, int]) -> dict:
-    """K mixtures within the epoch caps (saved, so a resumed run trains the same ones)."""
+def run_tokens(cfg: AblationConfig, steps: int | None = None) -> int:
+    """Tokens a run of ``steps`` (default: a proxy's) reads: every window is seq_len + 1 tokens."""
+    return (steps or cfg.train.steps) * cfg.train.batch_size * (cfg.model.seq_len + 1)
+
+
+def stream_limits(cfg: AblationConfig, read: dict[str, int], available: dict[str, int], tokens: int
+                  ) -> dict[str, int] | None:
+    """Repetition matching (None when off): the training tokens of each source a run of ``tokens``
+    may draw from, so that it repeats the source as often as the target run will.
+
+    The target run gives a source the share w of its D tokens and holds U unique tokens of it, so it
+    repeats it D·w/U times; a proxy of P tokens at the same share repeats a stream of L tokens P·w/L
+    times. Equal for every w when L = U·P/D: the cut does not depend on the mixture, so all proxies
+    share one set of streams (and the epoch caps, w ≤ max_epochs·U/D, are the target run's).
+    ``read``: tokens read per source (U when ``target_tokens`` is not set); ``available``: its
+    training head, the most a stream can hold.
+    """
+    if not repetition_matched(cfg):
+        return None
+    window = cfg.model.seq_len + 1
+    limits = {}
+    for s in cfg.sources:
+        unique = s.target_tokens or read[s.name]
+        want = math.ceil(unique * tokens / cfg.target_run.tokens)
+        limits[s.name] = min(available[s.name], max(window, want))
+        if want > available[s.name]:
+            logger.warning("source %s: a run of %s tokens needs %s unique tokens to repeat it as the target run "
+                           "does, and has %s: it repeats it up to %.3gx more often", s.name, f"{tokens:,}",
+                           f"{want:,}", f"{available[s.name]:,}", want / available[s.name])
+        elif want < window:
+            logger.warning("source %s: the matched stream (%d tokens) is shorter than one window; kept at %d, so "
+                           "it is repeated less often than in the target run", s.name, want, window)
+    return limits
+
+
+def make_plan(cfg: AblationConfig, out: Path, train_tokens: dict[str, int], limits: dict[str, int] | None = None) -> dict:
+    """K mixtures within the epoch caps (saved, so a resumed run trains the same ones). With
+    ``limits`` (repetition matching) a source's stream is that long and the caps follow from it."""
     names = [s.name for s in cfg.sources]
-    demand = cfg.train.steps * cfg.train.batch_size * (cfg.model.seq_len + 1)
+    demand = run_tokens(cfg)
+    streams = limits or train_tokens
     # 0.999: a margin so that rounding the proposed shares never passes a cap in `curate mix`.
-    caps = np.array([min(s.share_cap * 0.999, s.max_epochs * train_tokens[s.name] / demand) for s in cfg.sources])
+    caps = np.array([min(s.share_cap * 0.999, s.max_epochs * streams[s.name] / demand) for s in cfg.sources])
     prior = np.array([s.prior for s in cfg.sources]) if any(s.prior for s in cfg.sources) else np.full(len(names), 1 / len(names))
     simplex = regmix.Simplex(prior=prior, caps=caps, concentration=cfg.concentration, names=tuple(names))
-    ident = _identity({"names": names, "caps": caps.round(9).tolist(), "prior": prior.tolist(), "k": cfg.proxies,
-                       "conc": cfg.concentration, "seed": cfg.seed})
+    spec = {"names": names, "caps": caps.round(9).tolist(), "prior": prior.tolist(), "k": cfg.proxies,
+            "conc": cfg.concentration, "seed": cfg.seed}
+    if limits is not None:  # only then: plans made before repetition matching keep their identity
+        spec["limits"] = limits
+    ident = _identity(spec)
     path = out / "plan.json"
     if path.is_file():
         plan = json.loads(path.read_text())
@@ -355,7 +457,8 @@ def make_plan(cfg: AblationConfig, out: Path, train_tokens: dict[str, int]) -> d
                                     "changed): use a new output directory")
     weights = simplex.sample(cfg.proxies, np.random.default_rng(cfg.seed))
     plan = {"identity": ident, "names": names, "prior": prior.tolist(), "caps": caps.tolist(),
-            "weights": weights.tolist(), "held_out": list(range(cfg.proxies - cfg.held_out, cfg.proxies))}
+            "weights": weights.tolist(), "held_out": list(range(cfg.proxies - cfg.held_out, cfg.proxies)),
+            "repetition": "matched" if limits is not None else "none", "train_tokens": limits}
     path.write_text(json.dumps(plan, indent=2) + "\n")
     return plan
 
@@ -363,15 +466,16 @@ def make_plan(cfg: AblationConfig, out: Path, train_tokens: dict[str, int]) -> d
 # ---------------------------------------------------------------------------------------- proxies
 
 
-def _train_one(out: str, k: int, names: list[str], weights: list[float], model: dict, train: dict, threads: int,
-               seed: int) -> dict:
-    """One proxy, in a worker process (spawned: torch does not survive fork with threads)."""
+def _train_one(out: str, run_dir: str, names: list[str], weights: list[float], model: dict, train: dict, threads: int,
+               seed: int, limits: dict[str, int] | None = None) -> dict:
+    """One run (a proxy, or a scale-up run of ``--verify``) into ``run_dir``, in a worker process
+    (spawned: torch does not survive fork with threads)."""
     from curation.ablations.proxy_model import ProxyConfig
     from curation.ablations.trainer import TrainConfig
     from curation.ablations.trainer import train as train_proxy
 
     outp = Path(out)
-    srcs = load_sources(outp, names, model["seq_len"])
+    srcs = load_sources(outp, names, model["seq_len"], limits)
     w = list(weights) + ([0.0] if len(srcs) > len(names) else [])
     vocab = json.loads((outp / "data" / "manifest.json").read_text())["vocab_size"]
     tcfg = TrainConfig(steps=train["steps"], batch_size=train["batch_size"], lr=train["lr"],
@@ -381,40 +485,137 @@ def _train_one(out: str, k: int, names: list[str], weights: list[float], model: 
                        # differences between proxies are then the mixtures', not the luck of the draw
                        # (common random numbers), which is what the regression has to see.
                        seed=seed)
-    return train_proxy(ProxyConfig(vocab_size=vocab, **model), tcfg, srcs, w, outp / "proxies" / f"{k:03d}")
+    return train_proxy(ProxyConfig(vocab_size=vocab, **model), tcfg, srcs, w, run_dir)
 
 
-def _workers(cfg: AblationConfig) -> tuple[int, int]:
+def _workers(cfg: AblationConfig, runs: int | None = None) -> tuple[int, int]:
+    """(runs trained at once, torch threads each; 0: a GPU's default)."""
     import torch
 
+    runs = runs or cfg.proxies
     if cfg.train.device == "cuda" or (cfg.train.device == "auto" and torch.cuda.is_available()):
         return cfg.workers or 1, 0
     cores = os.cpu_count() or 1
     n = cfg.workers or cores
-    return max(1, min(n, cfg.proxies)), max(1, cores // max(1, min(n, cfg.proxies)))
+    return max(1, min(n, runs)), max(1, cores // max(1, min(n, runs)))
 
 
-def run_ablation(cfg: AblationConfig, out: Path) -> dict:
+def train_runs(cfg: AblationConfig, out: Path, runs: list[tuple[Path, list[float]]], model: dict, train: dict,
+               limits: dict[str, int] | None, what: str = "proxy") -> tuple[dict[int, dict], int]:
+    """Train ``runs`` (run folder, weights) several at a time; a finished one returns its saved result.
+    Returns the results by index and the cores each run used (for the cost report)."""
+    names = [s.name for s in cfg.sources]
+    workers, threads = _workers(cfg, len(runs))
+    results: dict[int, dict] = {}
+    logger.info("training %d %s runs (%d at a time)", len(runs), what, workers)
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futs = {pool.submit(_train_one, str(out), str(d), names, w, model, train, threads, cfg.seed, limits): k
+                for k, (d, w) in enumerate(runs)}
+        for fut in cf.as_completed(futs):
+            k = futs[fut]
+            results[k] = fut.result()  # a failed run stops the ablation with its error; finished ones stay done
+            logger.info("%s %d/%d done (%d finished): metric %.4f", what, k + 1, len(runs), len(results),
+                        _metric(results[k], cfg, names))
+    return results, max(1, threads)
+
+
+def apply_budget(cfg: AblationConfig, out: Path) -> tuple[AblationConfig, dict | None]:
+    """``proxies`` from ``budget_core_hours``/``budget_share`` (unchanged without a budget).
+
+    The result is saved in ``DIR/budget.json`` and reused while the budget's inputs are unchanged: a
+    measured FLOP/s differs from one run to the next, and a resumed ablation must plan the same K.
+    """
+    from curation.ablations import budget as budgetlib
+    from curation.ablations.proxy_model import ProxyConfig
+
+    if not (cfg.budget_core_hours or cfg.budget_share):
+        return cfg, None
+    vocab = cfg.vocab_size if cfg.tokenizer == "train" else _vocab(Path(cfg.tokenizer))
+    pcfg = ProxyConfig(vocab_size=vocab, **configlib.to_dict(cfg.model))
+    ident = _identity({"core_hours": cfg.budget_core_hours, "share": cfg.budget_share, "fpc": cfg.flops_per_core,
+                       "target_run": configlib.to_dict(cfg.target_run), "model": configlib.to_dict(pcfg),
+                       "train": configlib.to_dict(cfg.train), "held_out": cfg.held_out, "n": len(cfg.sources),
+                       "target_text": bool(cfg.target.text)})
+    path = out / "budget.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("identity") == ident:
+            return replace(cfg, proxies=int(saved["proxies"])), saved
+    proxy_flops = budgetlib.run_flops(pcfg.flops_per_token(), cfg.train.steps, cfg.train.batch_size, cfg.model.seq_len,
+                                      cfg.train.eval_batches, len(cfg.sources) + bool(cfg.target.text))
+    fpc = cfg.flops_per_core or budgetlib.measure_flops_per_core(pcfg, cfg.train.batch_size, cfg.train.device)
+    b = budgetlib.proxies_for(proxy_flops, fpc, cfg.held_out, core_hours=cfg.budget_core_hours,
+                              share=cfg.budget_share, measured=not cfg.flops_per_core,
+                              target_flops=budgetlib.target_run_flops(cfg.target_run.params, cfg.target_run.tokens))
+    saved = {"identity": ident, **b.to_dict()}
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved, indent=2) + "\n")
+    logger.info("budget: %d proxies at %.3g core-hours each (%s)", b.proxies, b.proxy_core_hours, b.limited_by)
+    return replace(cfg, proxies=b.proxies), saved
+
+
+def cost_report(cfg: AblationConfig, results: dict[int, dict], cores: int, budget: dict | None, vocab: int) -> dict:
+    """What the ablation cost: proxies, FLOPs, estimated and actual core-hours, share of the target run."""
+    from curation.ablations import budget as budgetlib
+
+    flops = _proxy_flops(cfg, vocab=vocab) * len(results)
+    # wall time × the cores each proxy held: what the machine gave, waits and evaluations included
+    actual_h = sum(float(r.get("wall_s") or 0.0) for r in results.values()) * cores / 3600
+    cost = {"proxies": len(results), "flops": flops, "cores_per_proxy": cores, "actual_core_hours": round(actual_h, 6)}
+    fpc = budget["flops_per_core"] if budget else cfg.flops_per_core
+    if fpc:
+        cost.update(flops_per_core=fpc, estimated_core_hours=flops / fpc / 3600)
+    if budget:
+        cost.update({k: budget[k] for k in ("budget_core_hours", "budget_share", "limited_by", "measured",
+                                            "proxy_core_hours")})
+    target = budgetlib.target_run_flops(cfg.target_run.params, cfg.target_run.tokens)
+    if target:
+        cost.update(target_run_flops=target, share_of_target_run=flops / target)
+    return cost
+
+
+def _proxy_params(cfg: AblationConfig, vocab: int) -> int:
+    from curation.ablations.proxy_model import ProxyConfig
+
+    return ProxyConfig(vocab_size=vocab, **configlib.to_dict(cfg.model)).n_params()
+
+
+def _proxy_flops(cfg: AblationConfig, model: dict | None = None, steps: int | None = None,
+                 vocab: int | None = None) -> float:
+    """FLOPs of one run of ``model`` (default: the proxy) for ``steps``; ``vocab`` default: the config's."""
+    from curation.ablations import budget as budgetlib
+    from curation.ablations.proxy_model import ProxyConfig
+
+    vocab = vocab or (cfg.vocab_size if cfg.tokenizer == "train" else _vocab(Path(cfg.tokenizer)))
+    pcfg = ProxyConfig(vocab_size=vocab, **(model or configlib.to_dict(cfg.model)))
+    return budgetlib.run_flops(pcfg.flops_per_token(), steps or cfg.train.steps, cfg.train.batch_size,
+                               pcfg.seq_len, cfg.train.eval_batches, len(cfg.sources) + bool(cfg.target.text))
+
+
+def run_ablation(cfg: AblationConfig, out: Path, verify: bool = False) -> dict:
+    """The whole ablation (resumable); ``verify``: then the scale-up check (:mod:`.verify`)."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
+    cfg, budget = apply_budget(cfg, out)  # before any data work: a budget too small is a one-line error
     (out / "ablation.yaml").write_text(configlib.dump(cfg))
     names = [s.name for s in cfg.sources]
     manifest = prepare_data(cfg, out)
     srcs = load_sources(out, names, cfg.model.seq_len)  # also: too few tokens for a split is an error here
-    plan = make_plan(cfg, out, {s.name: len(s.train) for s in srcs[: len(names)]})
-    workers, threads = _workers(cfg)
+    available = {s.name: len(s.train) for s in srcs[: len(names)]}
+    limits = stream_limits(cfg, manifest["tokens"], available, run_tokens(cfg))
+    plan = make_plan(cfg, out, available, limits)
     model, train = configlib.to_dict(cfg.model), configlib.to_dict(cfg.train)
-    results: dict[int, dict] = {}
-    logger.info("training %d proxies (%d at a time)", cfg.proxies, workers)
-    ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futs = {pool.submit(_train_one, str(out), k, names, w, model, train, threads, cfg.seed): k for k, w in enumerate(plan["weights"])}
-        for fut in cf.as_completed(futs):
-            k = futs[fut]
-            results[k] = fut.result()  # a failed proxy stops the ablation with its error; finished ones stay done
-            logger.info("proxy %d/%d done (%d finished): metric %.4f", k + 1, cfg.proxies, len(results),
-                        _metric(results[k], cfg, names))
-    return summarise(cfg, out, plan, results, manifest, time.perf_counter() - started)
+    runs = [(out / "proxies" / f"{k:03d}", w) for k, w in enumerate(plan["weights"])]
+    results, cores = train_runs(cfg, out, runs, model, train, limits)
+    cost = cost_report(cfg, results, cores, budget, manifest["vocab_size"])
+    report = summarise(cfg, out, plan, results, manifest, time.perf_counter() - started,
+                       extra={"cost": cost, "repetition": plan.get("repetition", "none")})
+    if verify:
+        from curation.ablations import verify as verifylib
+
+        report["verify"] = verifylib.run_verify(cfg, out, report, cost)
+    return report
 
 
 def _metric(result: dict, cfg: AblationConfig, names: list[str]) -> float:
@@ -424,7 +625,8 @@ def _metric(result: dict, cfg: AblationConfig, names: list[str]) -> float:
     return float(np.mean([val[n] for n in (cfg.target.sources or names)]))
 
 
-def summarise(cfg: AblationConfig, out: Path, plan: dict, results: dict[int, dict], manifest: dict, seconds: float) -> dict:
+def summarise(cfg: AblationConfig, out: Path, plan: dict, results: dict[int, dict], manifest: dict, seconds: float,
+              extra: dict | None = None) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -459,7 +661,7 @@ def summarise(cfg: AblationConfig, out: Path, plan: dict, results: dict[int, dic
         "fit": fitted.to_dict(), "final_fit": final.to_dict(),
         "best_weights": dict(zip(names, best.round(6).tolist())), "best_predicted_metric": best_pred,
         "best_proxy": {"proxy": int(y.argmin()), "metric": float(y.min()), "weights": dict(zip(names, W[y.argmin()].round(6).tolist()))},
-        "tokens": manifest["tokens"], "seconds": round(seconds, 1),
+        "tokens": manifest["tokens"], "seconds": round(seconds, 1), **(extra or {}),
     }
     (out / "regression.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "best_mixture.yaml").write_text(best_mixture_yaml(cfg, dict(zip(names, best)), report))
@@ -504,20 +706,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", required=True, help="ablation YAML (sources or mixture:, model, train, target)")
     p.add_argument("--output", "-o", required=True, help="output directory (resumable: rerun to continue)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    p.add_argument("--budget", type=float, default=None, metavar="CORE_HOURS",
+                   help="choose the number of proxies from this many CPU core-hours (sets budget_core_hours)")
+    p.add_argument("--verify", action="store_true",
+                   help="then train the proposal and three baselines at >= 4x the proxy's size and steps (verify.json)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from curation.ablations.trainer import CheckpointError  # torch: imported only when ablate runs
     from curation.output_dir import OutputRefused, claim
 
     try:
-        cfg = load_config(args.config, args.set)
+        overrides = list(args.set) + ([f"budget_core_hours={args.budget}"] if args.budget is not None else [])
+        cfg = load_config(args.config, overrides)
         # Resumable, so never cleared; but never a folder curate did not make, nor one inside a source.
         claim(args.output, "ablate", resume=True,
               inputs=[p for p in (*(s.input for s in cfg.sources), cfg.mixture, cfg.target.text) if p])
-        summary = run_ablation(cfg, Path(args.output))
-    except (configlib.ConfigError, ValueError, FileNotFoundError, OutputRefused) as exc:
+        summary = run_ablation(cfg, Path(args.output), verify=getattr(args, "verify", False))
+    except (configlib.ConfigError, ValueError, FileNotFoundError, OutputRefused, CheckpointError) as exc:
         return report("ablate", exc)
     best = ", ".join(f"{n} {w:.3f}" for n, w in summary["best_weights"].items())
     print(f"ablation of {summary['proxies']} proxies in {summary['seconds']}s: held-out rank correlation "
           f"{summary['held_out_spearman']:.3f}; proposed mixture: {best} -> {Path(args.output) / 'best_mixture.yaml'}")
+    print(cost_line(summary.get("cost", {})))
+    if "verify" in summary:
+        print(summary["verify"]["verdict"] + f" -> {Path(args.output) / 'verify.json'}")
     return 0
+
+
+def cost_line(cost: dict) -> str:
+    """The cost report in one line: proxies, core-hours (estimated where known, and actual), share."""
+    parts = [f"cost: {cost.get('proxies', 0)} proxies"]
+    if "budget_core_hours" in cost:
+        b = (f"{cost['budget_core_hours']:g} core-hours" if cost["limited_by"] == "core_hours"
+             else f"{cost['budget_share']:g} of the target run")
+        parts.append(f"chosen from a budget of {b}")
+    if "estimated_core_hours" in cost:
+        parts.append(f"estimated {cost['estimated_core_hours']:.3g} core-hours")
+    parts.append(f"actual {cost.get('actual_core_hours', 0):.3g} core-hours")
+    if "share_of_target_run" in cost:
+        parts.append(f"{cost['share_of_target_run']:.3%} of the target run's compute")
+    return ", ".join(parts)

@@ -1,0 +1,211 @@
+"""`curate ablate` at scale: proxies from a budget, repetition-matched proxies, the --verify scale-up
+check (proposal vs three baselines, resumable) and its page on the dashboard. Tiny models, seconds each."""
+
+from __future__ import annotations
+
+import json
+import math
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from curate import cli
+from curation.ablations import budget as budgetlib
+from curation.ablations import runner, verify
+from curation.ablations.proxy_model import ProxyConfig
+from curation.config import ConfigError
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+MODEL = {"n_layer": 1, "d_model": 16, "n_head": 2, "seq_len": 16}
+TRAIN = {"steps": 20, "batch_size": 4, "lr": 0.01, "checkpoint_every": 10, "eval_batches": 2}
+VOCAB = 300
+
+
+def _sources(tmp_path: Path) -> list[dict]:
+    """Two sources the proxies can tell apart: prose-like words (small, capped at 4 epochs) and Python."""
+    rng = np.random.default_rng(0)
+    words = ["the", "river", "stone", "light", "over", "under", "quiet", "house", "green", "winter", "of", "and"]
+    prose = tmp_path / "web_knowledge.txt"
+    prose.write_text("\n\n".join(" ".join(rng.choice(words, 40)) + "." for _ in range(150)))
+    code = tmp_path / "code.txt"
+    code.write_text("\n\n".join((STDLIB / n).read_text() for n in ("textwrap.py", "shlex.py", "difflib.py")))
+    return [{"name": "web_knowledge", "input": str(prose), "max_epochs": 4, "max_tokens": 6000},
+            {"name": "code", "input": str(code), "max_epochs": 50, "max_tokens": 30_000}]
+
+
+def _config(tmp_path: Path, **extra) -> Path:
+    cfg = {"sources": _sources(tmp_path), "vocab_size": VOCAB, "proxies": 9, "held_out": 1, "workers": 2,
+           "target": {"sources": ["code"]}, "model": MODEL, "train": TRAIN}
+    cfg.update(extra)
+    path = tmp_path / "abl.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _proxy_flops() -> float:
+    pcfg = ProxyConfig(vocab_size=VOCAB, **MODEL)
+    return budgetlib.run_flops(pcfg.flops_per_token(), TRAIN["steps"], TRAIN["batch_size"], MODEL["seq_len"],
+                               TRAIN["eval_batches"], 2)
+
+
+# ------------------------------------------------------------------------------------ budget → K
+
+
+def test_budget_buys_whole_proxies_and_the_smaller_budget_decides():
+    one = 1e12  # FLOPs per proxy; at 1e9 FLOP/s per core that is 1000 core-seconds
+    b = budgetlib.proxies_for(one, 1e9, held_out=4, core_hours=12 * 1000 / 3600 + 1e-9)
+    assert b.proxies == 12 and b.limited_by == "core_hours"
+    assert b.to_dict()["estimated_core_hours"] == pytest.approx(12 * 1000 / 3600)
+    # A share of the target run: 6 N D = 6 * 1e6 * 1e7 = 6e13 FLOPs; 30% of it is 18 proxies.
+    target = budgetlib.target_run_flops(1_000_000, 10_000_000)
+    b = budgetlib.proxies_for(one, 1e9, held_out=4, share=0.3, target_flops=target)
+    assert (b.proxies, b.limited_by) == (18, "share")
+    b = budgetlib.proxies_for(one, 1e9, held_out=4, share=0.3, target_flops=target, core_hours=14 * 1000 / 3600 + 1e-9)
+    assert (b.proxies, b.limited_by) == (14, "core_hours")
+    with pytest.raises(ConfigError, match="too small for one proxy"):
+        budgetlib.proxies_for(one, 1e9, held_out=4, core_hours=0.1)
+    with pytest.raises(ConfigError, match="pays for 5 proxies; 4 held out \\+ 8 to fit need 12"):
+        budgetlib.proxies_for(one, 1e9, held_out=4, core_hours=5 * 1000 / 3600 + 1e-9)
+
+
+def test_measured_flops_per_core_is_plausible():
+    fpc = budgetlib.measure_flops_per_core(ProxyConfig(vocab_size=VOCAB, **MODEL), batch_size=4, steps=2)
+    assert 1e6 < fpc < 1e13
+
+
+def test_budget_too_small_for_one_proxy_is_a_one_line_error(tmp_path, capsys):
+    cfg = _config(tmp_path, flops_per_core=1e9)
+    out = tmp_path / "out"
+    assert cli.main(["ablate", "--config", str(cfg), "--output", str(out), "--budget", "1e-9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "too small for one proxy" in err and len(err.splitlines()) == 1
+    assert not (out / "data").exists() and not (out / "proxies").exists()  # refused before any work
+    # budget_share without the target run's size is refused when the config loads
+    with pytest.raises(ConfigError, match="budget_share needs the target run's size"):
+        runner.load_config(str(_config(tmp_path, budget_share=0.1)))
+    with pytest.raises(ConfigError, match="repetition: matched needs"):
+        runner.load_config(str(_config(tmp_path, repetition="matched")))
+
+
+# ------------------------------------------------------------------------------- repetition
+
+
+def test_repetition_matched_streams_repeat_each_source_as_the_target_run_does(tmp_path):
+    d_target = 100_000
+    cfg = runner.load_config(str(_config(tmp_path, target_run={"params": 10_000_000, "tokens": d_target})))
+    assert runner.repetition_matched(cfg)
+    out = tmp_path / "out"
+    manifest = runner.prepare_data(cfg, out)
+    names = [s.name for s in cfg.sources]
+    srcs = runner.load_sources(out, names, cfg.model.seq_len)
+    available = {s.name: len(s.train) for s in srcs}
+    p = runner.run_tokens(cfg)
+    limits = runner.stream_limits(cfg, manifest["tokens"], available, p)
+    plan = runner.make_plan(cfg, out, available, limits)
+    assert plan["repetition"] == "matched" and plan["train_tokens"] == limits
+    for name in names:
+        # the stream is the source's unique tokens scaled by proxy tokens / target-run tokens ...
+        assert limits[name] == math.ceil(manifest["tokens"][name] * p / d_target) < available[name]
+    # ... so at its epoch cap the scarce source is repeated 4 times by a proxy, as in the target run
+    # (where the cap is 4 epochs of its unique tokens: share <= 4 * U / D).
+    cap = plan["caps"][0]
+    assert cap == pytest.approx(4 * limits["web_knowledge"] / p)
+    assert cap < 4 * available["web_knowledge"] / p / 5  # unmatched, a proxy could take far more of it
+    assert p * cap / limits["web_knowledge"] == pytest.approx(4.0)
+    assert 4 * manifest["tokens"]["web_knowledge"] / d_target == pytest.approx(cap, rel=0.01)
+    # The proxies train on the cut streams (the validation tails stay whole).
+    cut = runner.load_sources(out, names, cfg.model.seq_len, limits)
+    assert [len(s.train) for s in cut] == [limits[n] for n in names]
+    assert [len(s.val) for s in cut] == [len(s.val) for s in srcs]
+    # A proxy at the cap, run for its steps, sees each token of the cut stream ~4 times: count how
+    # often every position is drawn (the stream's ids are its positions; the rest of the mixture is
+    # the other source), averaged over seeds.
+    from curation.ablations.token_streams import MixtureSampler, SourceTokens
+
+    n = limits["web_knowledge"]
+    ids = SourceTokens("a", np.arange(n), np.arange(n))
+    other = SourceTokens("b", np.full(limits["code"], n), np.full(limits["code"], n))
+    seen = np.zeros(n + 1)
+    for seed in range(20):
+        sampler = MixtureSampler([ids, other], [cap, 1 - cap], seed=seed)
+        for step in range(cfg.train.steps):
+            x, y = sampler.batch(cfg.train.batch_size, cfg.model.seq_len, step=step)
+            seen += np.bincount(np.concatenate([x[:, 0].numpy(), y.reshape(-1).numpy()]), minlength=n + 1)
+    assert seen[:n].sum() / n / 20 == pytest.approx(4.0, rel=0.15)
+    # Off: every proxy draws from all it read, and the plan is the same as before matching existed.
+    plain = runner.load_config(str(_config(tmp_path, target_run={"tokens": d_target}, repetition="none")))
+    assert runner.stream_limits(plain, manifest["tokens"], available, p) is None
+
+
+# ------------------------------------------------------------------------------------ verify
+
+
+def test_baselines_map_the_phi4_preset_by_name_or_say_why_not():
+    got = {c.label: c for c in verify.baselines(["code", "web_knowledge"], {"code": 300, "web_knowledge": 100})}
+    assert got["uniform"].weights == {"code": 0.5, "web_knowledge": 0.5}
+    assert got["token_proportional"].weights == {"code": 0.75, "web_knowledge": 0.25}
+    from curation.mixture.mix_config import PRESETS
+
+    pre = PRESETS["phi4-organic"]
+    assert got["phi4_preset"].weights["code"] == pytest.approx(pre["code"] / (pre["code"] + pre["web_knowledge"]))
+    skipped = {c.label: c for c in verify.baselines(["wiki", "code"], {"wiki": 1, "code": 1})}["phi4_preset"]
+    assert skipped.weights is None and "no share for ['wiki']" in skipped.skipped
+
+
+@pytest.mark.slow  # ~40 s on 2 busy cores: 9 tiny proxies and 4 scale-up runs, then a resume
+def test_budgeted_matched_ablation_with_verify_resumes_without_retraining(tmp_path, capsys):
+    fpc = _proxy_flops() * 1e3 / 3600  # one proxy = 1/1000 core-hour
+    cfg = _config(tmp_path, flops_per_core=fpc, target_run={"params": 5_000_000, "tokens": 100_000})
+    out = tmp_path / "out"
+    args = ["ablate", "--config", str(cfg), "--output", str(out), "--budget", str(9.5e-3), "--verify"]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "cost: 9 proxies, chosen from a budget of 0.0095 core-hours" in printed and "scale-up check" in printed
+    report = json.loads((out / "regression.json").read_text())
+    assert report["proxies"] == 9 and report["repetition"] == "matched"
+    cost = report["cost"]
+    assert cost["estimated_core_hours"] == pytest.approx(9e-3) and cost["actual_core_hours"] > 0
+    assert cost["share_of_target_run"] == pytest.approx(9 * _proxy_flops() / (6 * 5_000_000 * 100_000))
+    plan = json.loads((out / "plan.json").read_text())
+    res = json.loads((out / "proxies/000/result.json").read_text())
+    assert res["identity"]["data"]["web_knowledge"]["train"].startswith(f"{plan['train_tokens']['web_knowledge']}:")
+
+    v = json.loads((out / "verify.json").read_text())
+    assert v["param_ratio"] >= 4 and v["step_ratio"] >= 4 and v["seed"] == 0 and v["repetition"] == "matched"
+    rows = {r["mixture"]: r for r in v["runs"]}
+    assert set(rows) == {"proposal", "uniform", "token_proportional", "phi4_preset"}
+    assert all(np.isfinite(r["metric"]) for r in rows.values())  # the preset applies: both names are in it
+    metrics = {k: r["metric"] for k, r in rows.items()}
+    assert v["proposal_wins"] == all(metrics["proposal"] < m for k, m in metrics.items() if k != "proposal")
+    assert ("did NOT win" in v["verdict"]) != v["proposal_wins"]
+    # the matched scale-up run repeats the scarce source as the target run does at the same share
+    w = rows["uniform"]["weights"]["web_knowledge"]
+    expected = w * 100_000 / json.loads((out / "data/manifest.json").read_text())["tokens"]["web_knowledge"]
+    assert rows["uniform"]["epochs"]["web_knowledge"] == pytest.approx(expected, rel=0.02)
+
+    # Resumed: nothing is retrained (result files untouched), the same table comes back.
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/*/result.json")}
+    assert len(stamps) == 9 + 4
+    assert cli.main(args) == 0
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/*/result.json")} == stamps
+    again = json.loads((out / "verify.json").read_text())
+    assert [r["metric"] for r in again["runs"]] == [r["metric"] for r in v["runs"]]
+    assert json.loads((out / "budget.json").read_text())["proxies"] == 9
+
+
+def test_scale_up_model_has_at_least_the_asked_parameters(tmp_path):
+    cfg = runner.load_config(str(_config(tmp_path)))
+    base = ProxyConfig(vocab_size=VOCAB, **MODEL).n_params()
+    shape = verify.scale_up_model(cfg, VOCAB)
+    assert ProxyConfig(vocab_size=VOCAB, **shape).n_params() >= 4 * base and shape["d_model"] % MODEL["n_head"] == 0
+    deep = runner.load_config(str(_config(tmp_path, verify={"d_model": 16})))
+    shape = verify.scale_up_model(deep, VOCAB)
+    assert shape["d_model"] == 16 and ProxyConfig(vocab_size=VOCAB, **shape).n_params() >= 4 * base
+    fixed = runner.load_config(str(_config(tmp_path, verify={"d_model": 16, "n_layer": 1})))
+    with pytest.raises(ConfigError, match="under verify.param_scale"):
+        verify.scale_up_model(fixed, VOCAB)
+    with pytest.raises(ConfigError, match="param_scale"):
+        runner.load_config(str(_config(tmp_path, verify={"param_scale": 2})))
