@@ -111,6 +111,54 @@ def best_mixture(out: Path) -> str | None:
     return _text(out / "best_mixture.yaml", out)
 
 
+def verify_report(out: Path) -> dict | None:
+    """``verify.json``: the scale-up check (``curate ablate --verify``), None before one ran."""
+    return _json(out / "verify.json", out)
+
+
+def verify_table(report: dict) -> pd.DataFrame:
+    """One row per mixture: the proposal first, then the baselines (skipped ones with their reason)."""
+    rows = []
+    for r in report.get("runs", []):
+        if not isinstance(r, dict):
+            continue
+        weights = r.get("weights") or {}
+        rows.append({"mixture": r.get("mixture"), "target metric": r.get("metric"),
+                     "weights": ", ".join(f"{k} {v:.3f}" for k, v in weights.items()) if isinstance(weights, dict) else "",
+                     "note": r.get("skipped") or ""})
+    return pd.DataFrame(rows, columns=["mixture", "target metric", "weights", "note"])
+
+
+def verify_progress(out: Path) -> pd.DataFrame:
+    """While a scale-up check trains: each run's last logged step and loss."""
+    rows = []
+    for d in sorted((out / "verify").glob("*")):
+        logged = [r for r in read_metrics(d / "metrics.jsonl", out) if "step" in r]
+        if logged:
+            rows.append({"run": d.name, "step": logged[-1]["step"], "loss": logged[-1].get("loss"),
+                         "finished": (d / "result.json").is_file()})
+    return pd.DataFrame(rows)
+
+
+def verify_config(out: Path) -> str | None:
+    """The config text to launch ``--verify`` with: the job's own, else the one ``curate ablate`` wrote
+    (``ablation.yaml``, whose sources already include a ``mixture:``'s: those are dropped again, as
+    loading the config adds them back)."""
+    text = _text(out / jobs.CONFIG_FILE, out)
+    if text is not None:
+        return text
+    text = _text(out / "ablation.yaml", out)
+    if text is None:
+        return None
+    try:
+        cfg = yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return None
+    if isinstance(cfg, dict) and cfg.get("mixture"):
+        cfg["sources"] = [s for s in cfg.get("sources") or [] if s.get("input") != cfg["mixture"]]
+    return yaml.safe_dump(cfg, sort_keys=False)
+
+
 def _json(path: Path, out: Path) -> dict | None:
     try:
         value = json.loads(_text(path, out) or "")

@@ -63,8 +63,9 @@ class JobStatus:
         return self.state == RUNNING
 
 
-def ablate_command(config: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "curate.cli", "ablate", "--config", str(config), "--output", str(out)]
+def ablate_command(config: Path, out: Path, verify: bool = False) -> list[str]:
+    return [sys.executable, "-m", "curate.cli", "ablate", "--config", str(config), "--output", str(out),
+            *(["--verify"] if verify else [])]
 
 
 def _read(out: Path, name: str) -> str | None:
@@ -172,8 +173,10 @@ def status(out_dir: str | Path) -> JobStatus:
     return JobStatus(state, pid, code, started, cmd)
 
 
-def launch(out_dir: str | Path, config_text: str | None = None, cwd: str | Path | None = None) -> JobStatus:
-    """Start (or, without ``config_text``, resume) the ablation in ``out_dir`` in the background."""
+def launch(out_dir: str | Path, config_text: str | None = None, cwd: str | Path | None = None,
+           verify: bool = False) -> JobStatus:
+    """Start (or, without ``config_text``, resume) the ablation in ``out_dir`` in the background;
+    ``verify``: with ``--verify`` (the scale-up check), which a later resume keeps."""
     out = Path(out_dir).resolve()
     current = status(out)
     if current.running:
@@ -196,7 +199,7 @@ def launch(out_dir: str | Path, config_text: str | None = None, cwd: str | Path 
     workdir = str(Path(cwd or job.get("cwd") or os.getcwd()).resolve())
     for name in (EXIT_FILE, STOPPED_FILE):
         (out / name).unlink(missing_ok=True)
-    cmd = ablate_command(config, out)
+    cmd = ablate_command(config, out, verify or (config_text is None and "--verify" in job.get("command", ())))
     env = dict(os.environ)
     # The job imports curation from this checkout even when the package is not installed.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)

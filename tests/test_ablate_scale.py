@@ -209,3 +209,71 @@ def test_scale_up_model_has_at_least_the_asked_parameters(tmp_path):
         verify.scale_up_model(fixed, VOCAB)
     with pytest.raises(ConfigError, match="param_scale"):
         runner.load_config(str(_config(tmp_path, verify={"param_scale": 2})))
+
+
+# ------------------------------------------------------------------------------------ dashboard
+
+
+VERIFY = {"target": {"sources": ["web_reasoning"]}, "model": {"n_layer": 1, "d_model": 40, "n_head": 2, "seq_len": 16},
+          "n_params": 100_000, "proxy_params": 25_000, "param_ratio": 4.0, "steps": 160, "proxy_steps": 40,
+          "step_ratio": 4.0, "seed": 0, "repetition": "matched", "proposal_wins": False, "beaten_by": ["uniform"],
+          "verdict": "scale-up check: the proposal (3.2100) did NOT win: uniform did as well or better (uniform 3.1900, "
+                     "token_proportional 3.3000); phi4_preset skipped",
+          "run_flops": 1e12, "ablation_share_of_one_run": 1.5,
+          "runs": [{"mixture": "proposal", "weights": {"a": 0.7, "b": 0.3}, "metric": 3.21, "skipped": None},
+                   {"mixture": "uniform", "weights": {"a": 0.5, "b": 0.5}, "metric": 3.19, "skipped": None},
+                   {"mixture": "token_proportional", "weights": {"a": 0.2, "b": 0.8}, "metric": 3.30, "skipped": None},
+                   {"mixture": "phi4_preset", "weights": None, "metric": None,
+                    "skipped": "the phi4-organic preset has no share for ['a', 'b']"}]}
+
+
+def test_ablations_page_shows_the_fit_the_baselines_and_the_verify_result(tmp_path, monkeypatch):
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    from dashboards import ablation_outputs, data, jobs, sample_run
+
+    run = tmp_path / "run"
+    done = sample_run._write_ablation(run, np.random.default_rng(0), run / "mix")
+    (done / "verify.json").write_text(json.dumps(VERIFY))
+    report = json.loads((done / "regression.json").read_text())
+    report.update(cross_validated_spearman=0.93, repetition="matched",
+                  cost={"proxies": 6, "flops": 1.5e12, "cores_per_proxy": 1, "actual_core_hours": 0.01})
+    (done / "regression.json").write_text(json.dumps(report))
+    fresh = run / "ablations" / "fresh"  # finished, never verified: the page offers the check
+    fresh.mkdir()
+    for name in ("regression.json", "plan.json", "ablation.yaml", "best_mixture.yaml"):
+        (fresh / name).write_text((done / name).read_text())
+    launched = []
+    monkeypatch.setattr(jobs, "launch", lambda out, text=None, cwd=None, verify=False: launched.append((out, text, verify)))
+    monkeypatch.setenv(data.RUN_DIR_ENV, str(run))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboards" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/ablations.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.selectbox(key="abl_pick").set_value("ablations/demo").run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Held-out rank correlation"] == f"{report['held_out_spearman']:.3f}"
+    assert labels["Cross-validated rank correlation"] == "0.930"
+    assert labels["Parameters vs proxy"] == "4.0x" and labels["Steps vs proxy"] == "4.0x"
+    assert [w.value for w in at.warning] == [VERIFY["verdict"]] and not at.success
+    table = next(d.value for d in at.dataframe if list(d.value.columns) == ["mixture", "target metric", "weights", "note"])
+    assert table.mixture.tolist() == ["proposal", "uniform", "token_proportional", "phi4_preset"]
+    assert table["target metric"].tolist()[:3] == [3.21, 3.19, 3.30] and "no share" in table.note.iloc[3]
+    held = ablation_outputs.held_out_table(report)
+    assert any(d.value.equals(held) for d in at.dataframe)  # predicted vs actual of the held-out proxies
+    assert any("Repetition: matched; cost: 6 proxies" in c.value for c in at.caption)
+
+    at.selectbox(key="abl_pick").set_value("ablations/fresh").run()
+    assert not at.exception and not [w for w in at.warning if "scale-up" in w.value]
+    at.button(key="abl_verify").click().run()
+    assert len(launched) == 1 and launched[0][0] == fresh and launched[0][2] is True
+    assert yaml.safe_load(launched[0][1])["proxies"] == 6  # the config curate ablate wrote, to resume with --verify
+
+
+def test_verify_job_command_has_the_flag():
+    from dashboards import jobs
+
+    assert jobs.ablate_command(Path("c.yaml"), Path("o"), verify=True)[-1] == "--verify"
+    assert "--verify" not in jobs.ablate_command(Path("c.yaml"), Path("o"))

@@ -1,4 +1,6 @@
-"""Ablations: the run's ``curate ablate`` outputs; launch, watch, stop and resume one.
+"""Ablations: the run's ``curate ablate`` outputs; launch, watch, stop and resume one; the held-out
+fit, the cost, and the scale-up check (``--verify``: the proposal against three baselines), which the
+page can start on a finished ablation.
 
 Process management is :mod:`dashboards.jobs` (files in the output folder, not page state), so a job
 keeps running, and stays visible, across reruns, browser tabs and dashboard restarts.
@@ -95,6 +97,10 @@ def watch(out: Path, was_running: bool) -> None:
     else:
         st.markdown("**Training loss per proxy**")
         st.line_chart(curves, x_label="step", y_label="loss")
+    scale_up = ao.verify_progress(out)
+    if not scale_up.empty:
+        st.markdown("**Scale-up check runs** (`--verify`)")
+        st.dataframe(scale_up, hide_index=True, width="stretch", key="abl_verify_progress")
     vals = ao.val_losses(out)
     if not vals.empty:
         st.markdown("**Validation loss at the last eval**")
@@ -109,13 +115,20 @@ def results(out: Path) -> None:
     if report is None:
         return
     st.subheader("Regression fit")
-    rho = report.get("held_out_spearman")
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Held-out rank correlation", "n/a" if rho is None or rho != rho else f"{rho:.3f}")
-    c2.metric("Predicted metric of the proposal", f"{report.get('best_predicted_metric', float('nan')):.4f}")
+    rho, cv = report.get("held_out_spearman"), report.get("cross_validated_spearman")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Held-out rank correlation", _num(rho, 3), help="Spearman of predicted vs actual metric on the "
+              "proxies kept out of the fit")
+    c2.metric("Cross-validated rank correlation", _num(cv, 3), help="every proxy predicted by a fit without it")
+    c3.metric("Predicted metric of the proposal", _num(report.get("best_predicted_metric"), 4))
     best_proxy = report.get("best_proxy", {})
-    c3.metric("Best trained proxy", f"{best_proxy.get('metric', float('nan')):.4f}", f"proxy {best_proxy.get('proxy')}",
+    c4.metric("Best trained proxy", _num(best_proxy.get("metric"), 4), f"proxy {best_proxy.get('proxy')}",
               delta_color="off")
+    cost = report.get("cost")
+    if isinstance(cost, dict):
+        from curation.ablations.runner import cost_line
+
+        st.caption(f"Repetition: {report.get('repetition', 'none')}; " + cost_line(cost))
     held = ao.held_out_table(report)
     if len(held):
         st.markdown(f"**Held-out proxies: predicted vs actual** ({len(held)} kept out of the fit)")
@@ -135,6 +148,41 @@ def results(out: Path) -> None:
         st.code(text, language="yaml")
         st.download_button("Download best_mixture.yaml", text, file_name="best_mixture.yaml", mime="application/x-yaml",
                            key="abl_download")
+    scale_up_check(out)
+
+
+def _num(value, digits: int) -> str:
+    return "n/a" if not isinstance(value, (int, float)) or value != value else f"{value:.{digits}f}"
+
+
+def scale_up_check(out: Path) -> None:
+    """verify.json: the proposal and the baselines at a larger scale; or a button that starts it."""
+    st.subheader("Scale-up check: the proposal against the baselines")
+    report = ao.verify_report(out)
+    if report is None:
+        st.caption("Not run yet. It trains the proposal, a uniform, a token-proportional and the phi-4 preset "
+                   "mixture at >= 4x the proxy's parameters and steps (same seed) and compares their target metric.")
+        text = ao.verify_config(out)
+        if st.button("Run the scale-up check", key="abl_verify", disabled=text is None,
+                     help="`curate ablate --verify` on this folder: finished proxies are reused, only the "
+                          "scale-up runs train."):
+            try:
+                jobs.launch(out, text, verify=True)
+            except jobs.JobError as exc:
+                st.error(f"Not launched: {exc}")
+                return
+            st.rerun()
+        return
+    verdict = str(report.get("verdict", ""))
+    (st.success if report.get("proposal_wins") else st.warning)(verdict or "no verdict recorded")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Parameters vs proxy", f"{report.get('param_ratio', float('nan')):.1f}x", f"{report.get('n_params', 0):,}",
+              delta_color="off")
+    c2.metric("Steps vs proxy", f"{report.get('step_ratio', float('nan')):.1f}x", f"{report.get('steps', 0):,}",
+              delta_color="off")
+    share = report.get("ablation_share_of_one_run")
+    c3.metric("Ablation cost / one scale-up run", _num(share, 2) + ("x" if isinstance(share, (int, float)) else ""))
+    st.dataframe(ao.verify_table(report), hide_index=True, width="stretch", key="abl_verify_table")
 
 
 if pick == NEW or pick is None:
