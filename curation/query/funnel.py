@@ -384,8 +384,11 @@ def render(rows: list[FunnelRow], meta: dict) -> str:
              f"{unit}: counted with {meta['tokenizer']} ({meta['tokenizer_why']})"
              + ("; not tokens: Japanese, Chinese and Thai put no spaces between words" if unit == WORDS else ""),
              "", *table_lines(header, body, right)]
-    if n_rows != bases.records:
-        lines.append(f"\nnote: extract read {bases.records:,} records but this output holds {n_rows:,} rows: "
+    # The stage's own count of what it read (its accounting) when the bases had to come from the rows
+    # themselves: a stage folder outside a run, written without --keep-dropped, holds only kept rows.
+    read, who = max((bases.records, "extract"), (meta.get("records_read") or 0, "this stage"))
+    if n_rows != read:
+        lines.append(f"\nnote: {who} read {read:,} records but this output holds {n_rows:,} rows: "
                      "dropped rows are only in the output when the stages run with --keep-dropped.")
     return "\n".join(lines)
 
