@@ -125,7 +125,8 @@ def verify_table(report: dict) -> pd.DataFrame:
         weights = r.get("weights") or {}
         rows.append({"mixture": r.get("mixture"), "target metric": r.get("metric"),
                      "weights": ", ".join(f"{k} {v:.3f}" for k, v in weights.items()) if isinstance(weights, dict) else "",
-                     "note": r.get("skipped") or ""})
+                     "note": r.get("skipped") or (f"past the epoch cap of {', '.join(r['over_epoch_cap'])}"
+                                                  if r.get("over_epoch_cap") else "")})
     return pd.DataFrame(rows, columns=["mixture", "target metric", "weights", "note"])
 
 

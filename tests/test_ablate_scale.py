@@ -277,3 +277,17 @@ def test_verify_job_command_has_the_flag():
 
     assert jobs.ablate_command(Path("c.yaml"), Path("o"), verify=True)[-1] == "--verify"
     assert "--verify" not in jobs.ablate_command(Path("c.yaml"), Path("o"))
+
+
+def test_unreadable_checkpoints_stop_the_ablation_with_one_line(tmp_path, capsys):
+    cfg = _config(tmp_path, proxies=4, held_out=1, workers=1, train={**TRAIN, "steps": 4})
+    from curation.output_dir import claim
+
+    claim(str(tmp_path / "out"), "ablate", resume=True)  # a folder curate ablate made, killed mid-proxy
+    bad = tmp_path / "out" / "proxies" / "000"
+    bad.mkdir(parents=True)
+    for name in ("checkpoint.pt", "checkpoint.prev.pt"):
+        (bad / name).write_bytes(b"not a checkpoint")
+    assert cli.main(["ablate", "--config", str(cfg), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no usable checkpoint" in err and len(err.splitlines()) == 1

@@ -127,6 +127,10 @@ def run_verify(cfg: runner.AblationConfig, out: Path, report: dict, cost: dict |
                        wall_s=r.get("wall_s"),
                        # how often the run repeated each source: what the target run would, when matched
                        epochs={n: round(tokens * c.weights[n] / streams[n], 4) for n in names})
+            # a baseline may repeat a scarce source past its cap: it is still trained (it is the
+            # baseline), but the table says so
+            over = [s.name for s in cfg.sources if row["epochs"][s.name] > s.max_epochs * (1 + 1e-6)]
+            row["over_epoch_cap"] = over or None
         rows.append(row)
     verdict, wins, beaten_by = _verdict(rows)
     proxy_params = runner._proxy_params(cfg, manifest["vocab_size"])
