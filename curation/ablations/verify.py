@@ -90,9 +90,12 @@ def scale_up_model(cfg: runner.AblationConfig, vocab: int) -> dict:
     return shape
 
 
-def _run_id(weights: dict[str, float], model: dict, steps: int, limits: dict[str, int] | None, seed: int) -> str:
+def _run_id(weights: dict[str, float], model: dict, steps: int, limits: dict[str, int] | None, seed: int,
+            data: str) -> str:
+    """What a scale-up run computes, hashed: not the target over sources (a baseline's losses serve
+    every such target), but the data, which holds a target text the runs are evaluated on."""
     return runner._identity({"w": {k: round(v, 9) for k, v in weights.items()}, "model": model, "steps": steps,
-                             "limits": limits, "seed": seed})[:10]
+                             "limits": limits, "seed": seed, "data": data})[:10]
 
 
 def run_verify(cfg: runner.AblationConfig, out: Path, report: dict, cost: dict | None = None) -> dict:
@@ -114,7 +117,8 @@ def run_verify(cfg: runner.AblationConfig, out: Path, report: dict, cost: dict |
     streams = limits or available
 
     todo = [c for c in candidates if c.weights is not None]
-    dirs = [out / "verify" / f"{c.label}-{_run_id(c.weights, model, steps, limits, cfg.seed)}" for c in todo]
+    ids = [_run_id(c.weights, model, steps, limits, cfg.seed, manifest["identity"]) for c in todo]
+    dirs = [out / "verify" / f"{c.label}-{i}" for c, i in zip(todo, ids)]
     results, cores = runner.train_runs(cfg, out, [(d, [c.weights[n] for n in names]) for d, c in zip(dirs, todo)],
                                        model, train, limits, what="verify")
     rows = []
