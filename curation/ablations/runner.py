@@ -535,7 +535,9 @@ def apply_budget(cfg: AblationConfig, out: Path) -> tuple[AblationConfig, dict |
     pcfg = ProxyConfig(vocab_size=vocab, **configlib.to_dict(cfg.model))
     ident = _identity({"core_hours": cfg.budget_core_hours, "share": cfg.budget_share, "fpc": cfg.flops_per_core,
                        "target_run": configlib.to_dict(cfg.target_run), "model": configlib.to_dict(pcfg),
-                       "train": configlib.to_dict(cfg.train), "held_out": cfg.held_out, "n": len(cfg.sources),
+                       # checkpoint_every changes nothing a proxy computes: a resume may change it
+                       "train": {k: v for k, v in configlib.to_dict(cfg.train).items() if k != "checkpoint_every"},
+                       "held_out": cfg.held_out, "n": len(cfg.sources),
                        "target_text": bool(cfg.target.text)})
     path = out / "budget.json"
     if path.is_file():
