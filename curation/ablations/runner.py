@@ -9,12 +9,17 @@ Steps, each resumable from ``DIR`` (a killed run picks up where it stopped):
    is its held-out validation text.
 2. **Plan** (``DIR/plan.json``): K mixtures drawn from a Dirichlet around the prior, each within
    every source's epoch cap (a source may not be repeated more than ``max_epochs`` times in a proxy).
-   The last ``held_out`` proxies are kept out of the fit to measure how well it ranks mixtures.
+   The last ``held_out`` proxies are kept out of the fit to measure how well it ranks mixtures. K is
+   ``proxies``, or what a budget pays for (``DIR/budget.json``, :mod:`curation.ablations.budget`).
+   With repetition matching each source's training stream is cut so a proxy repeats it as often as
+   the target run will (:func:`stream_limits`).
 3. **Proxies** (``DIR/proxies/NNN/``): one :func:`curation.ablations.trainer.train` each, several
    processes at once where cores allow; a finished proxy is not retrained.
 4. **Fit and search**: ``runs.parquet`` (one row per proxy: weights, metric, per-source losses),
    ``regression.json`` (the fit, held-out rank correlation, predicted vs actual), and
-   ``best_mixture.yaml``, a config ``curate mix`` accepts.
+   ``best_mixture.yaml``, a config ``curate mix`` accepts; the cost (``regression.json``'s ``cost``).
+5. **Scale-up check** (``--verify``, :mod:`curation.ablations.verify`): the proposal and three
+   baselines at a larger scale, ``DIR/verify.json``.
 """
 
 from __future__ import annotations
