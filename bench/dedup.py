@@ -423,28 +423,39 @@ def speed(data: Path, n: int, rounds: int, batch: int, seed: int) -> dict:
 
 # ----------------------------------------------------------------------------- 3. spark scaling
 
-def spark_docs(data: Path, n: int, seed: int, dup_share: float = 0.1) -> list[dict]:
-    """n documents: real paragraphs made distinct by substituting 30% of words with words drawn
-    from the corpus (so the vocabulary stays real), ``dup_share`` of them light-edit copies of
-    another document (edit rate 1-5%)."""
-    rnd = random.Random(seed)
-    base = wiki_paragraphs(data, "test") + wiki_paragraphs(data, "valid") + dclm_texts(data)
-    pool = " ".join(base).split()
-    rows = []
+def write_spark_docs(data: Path, n: int, seed: int, path: Path, dup_share: float = 0.1) -> None:
+    """n documents as JSONL at ``path``: real paragraphs made distinct by substituting 30% of words
+    with words drawn from the corpus (so the vocabulary stays real), ``dup_share`` of them light-edit
+    copies of another document (edit rate 1-5%), in shuffled order.
+
+    Streamed with O(1) memory so 1,000,000 documents (~2 GB) can be made: document j is a function
+    of (seed, j) alone, so a near-duplicate regenerates its original instead of keeping every text."""
+    base = [p.split() for p in wiki_paragraphs(data, "test") + wiki_paragraphs(data, "valid") + dclm_texts(data)]
+    pool = np.array(" ".join(" ".join(b) for b in base).split(), dtype=object)
     n_orig = n - int(n * dup_share)
-    for i in range(n_orig):
-        words = base[rnd.randrange(len(base))].split()
-        words = [pool[rnd.randrange(len(pool))] if rnd.random() < 0.3 else w for w in words]
-        rows.append({"id": f"d{i}", "text": " ".join(words), "url": f"https://bench.test/{i}"})
-    for i in range(n_orig, n):
-        src = rows[rnd.randrange(n_orig)]
-        rows.append({"id": f"d{i}", "text": perturb(src["text"], rnd.choice([0.01, 0.02, 0.03, 0.05]), rnd),
-                     "url": f"https://mirror.test/{i}"})
-    rnd.shuffle(rows)
-    return rows
+
+    def original(j: int) -> str:
+        r = np.random.default_rng((seed, j))
+        words = np.array(base[int(r.integers(len(base)))], dtype=object)
+        mask = r.random(len(words)) < 0.3
+        words[mask] = pool[r.integers(len(pool), size=int(mask.sum()))]
+        return " ".join(words)
+
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for i in np.random.default_rng((seed, -1)).permutation(n).tolist():
+            if i < n_orig:
+                row = {"id": f"d{i}", "text": original(i), "url": f"https://bench.test/{i}"}
+            else:
+                rnd = random.Random(seed * 1_000_003 + i)
+                text = perturb(original(rnd.randrange(n_orig)), rnd.choice([0.01, 0.02, 0.03, 0.05]), rnd)
+                row = {"id": f"d{i}", "text": text, "url": f"https://mirror.test/{i}"}
+            fh.write(json.dumps(row) + "\n")
+    tmp.rename(path)
 
 
-def spark_scaling(data: Path, scales: list[int], repeats: int, seed: int, timeout: float) -> dict:
+def spark_scaling(data: Path, scales: list[int], repeats: int, seed: int, timeout: float,
+                  master: str = "local[1]") -> dict:
     from _common import bench_env, run_measured, venv_python
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -452,10 +463,9 @@ def spark_scaling(data: Path, scales: list[int], repeats: int, seed: int, timeou
     for n in [50] + scales:
         p = WORK / f"docs_{n}.jsonl"
         if not p.exists():
-            rows = spark_docs(data, n, seed + n)
-            tmp = p.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-            tmp.rename(p)
+            t0 = time.perf_counter()
+            write_spark_docs(data, n, seed + n, p)
+            print(f"[spark] wrote {n:,} documents in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
         inputs[n] = p
     env = bench_env()
     runs: dict[int, list[dict]] = defaultdict(list)
@@ -463,7 +473,7 @@ def spark_scaling(data: Path, scales: list[int], repeats: int, seed: int, timeou
         order = [50] + (scales if r % 2 == 0 else list(reversed(scales)))
         for n in order:
             out = WORK / f"out_{n}"
-            cmd = [venv_python(), "-m", "spark_jobs.dedup", str(inputs[n]), "--output", str(out), "--master", "local[1]"]
+            cmd = [venv_python(), "-m", "spark_jobs.dedup", str(inputs[n]), "--output", str(out), "--master", master]
             m = run_measured(cmd, env=env, log_path=WORK / f"log_{n}_{r}.txt", timeout=timeout)
             acc = {}
             try:
@@ -473,6 +483,7 @@ def spark_scaling(data: Path, scales: list[int], repeats: int, seed: int, timeou
             runs[n].append({"wall_s": round(m["wall_s"], 2), "rc": m["rc"], "peak_rss_mb": round(m["peak_rss_mb"]),
                             "peak_pss_mb": round(m["peak_pss_mb"]), "job_seconds": acc.get("seconds"),
                             "by_outcome": acc.get("by_outcome"), "label_rounds": acc.get("minhash_label_rounds"),
+                            "phase_seconds": acc.get("phase_seconds"),
                             "loadavg_before": round(m["loadavg_1m_before"], 2)})
             print(f"[spark] n={n} round {r}: {m['wall_s']:.1f}s rc={m['rc']} rss={m['peak_rss_mb']:.0f}MB",
                   file=sys.stderr, flush=True)
@@ -480,7 +491,7 @@ def spark_scaling(data: Path, scales: list[int], repeats: int, seed: int, timeou
     startup = med[50]
     res = {
         "input": "JSONL; real wikitext/DCLM paragraphs with 30% words substituted by corpus words (distinct), "
-                 "10% light-edit near-duplicate copies; master local[1]",
+                 f"10% light-edit near-duplicate copies; master {master}",
         "startup_tiny_input_50_docs_s": round(startup, 2),
         "sizes": {str(n): {"median_wall_s": round(med[n], 2),
                            "median_wall_minus_startup_s": round(med[n] - startup, 2),
@@ -511,6 +522,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scales", default="5000,10000,20000", help="Spark input sizes (documents), e.g. 1x,2x,4x")
     ap.add_argument("--spark-repeats", type=int, default=1, help="runs per Spark size (alternated order)")
     ap.add_argument("--spark-timeout", type=float, default=900)
+    ap.add_argument("--spark-master", default="local[1]", help="e.g. local[2] for the 1M-document scale run (issue 21)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
@@ -536,7 +548,8 @@ def main(argv=None) -> int:
         print(f"[speed] done {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     if not args.skip_spark:
         scales = [int(x) for x in args.scales.split(",") if x]
-        result["spark"] = spark_scaling(data, scales, args.spark_repeats, args.seed, args.spark_timeout)
+        result["spark"] = spark_scaling(data, scales, args.spark_repeats, args.seed, args.spark_timeout,
+                                        args.spark_master)
     result["bench_seconds"] = round(time.perf_counter() - t0, 1)
     emit(result, args.json)
     return 0

@@ -87,8 +87,13 @@ class DedupJob(SparkJob):
         keys = (inputs.mapInArrow(task, StructType(from_arrow_schema(key_schema(params)).fields + passed))
                 .persist(StorageLevel.DISK_ONLY))
         stats: dict[str, int] = {}
+        # Wall seconds per phase, in the accounting: which part dominates at scale (bench/dedup.py). Spark is
+        # lazy: exact and URL grouping run inside the first action after them (the MinHash rounds).
+        phases: dict[str, float] = {}
+        t0 = time.perf_counter()
         with StageProgress(spark, "dedup keys", keys.rdd.getNumPartitions()):
             n_candidates = keys.count()
+        phases["read_and_signatures"] = round(time.perf_counter() - t0, 2)
         # Each stage marks rows of `keys` with a reason and the id of the document kept instead.
         keep_order = [F.col("_score").desc_nulls_last(), F.col("crawl_date").asc_nulls_last(), F.col("id"), F.col(ROW)]
         marked = keys.select(ROW, F.lit(None).cast("string").alias("reason"), F.lit(None).cast("string").alias("cluster"))
@@ -101,26 +106,32 @@ class DedupJob(SparkJob):
             res = _group_dedup(alive.filter("url_key IS NOT NULL"), "url_key", newest, "dedup.url")
             marked, alive = _apply(marked, alive, res)
         if cfg.minhash:  # its label rounds run Spark actions: progress per round of stages
+            t0 = time.perf_counter()
             with StageProgress(spark, "dedup minhash", int(spark.conf.get("spark.sql.shuffle.partitions"))):
                 res, rounds = _minhash_dedup(spark, alive.filter("bands IS NOT NULL"), cfg, keep_order)
             stats["minhash_label_rounds"] = rounds
+            phases["exact_url_minhash_groups"] = round(time.perf_counter() - t0, 2)
             marked, alive = _apply(marked, alive, res)
         result = (docs.join(marked, ROW, "left")
                   .withColumn("drop_reason", F.coalesce("drop_reason", "reason"))
                   .withColumnRenamed("cluster", "dup_cluster")
                   .drop("reason", ROW))
+        t0 = time.perf_counter()
         with StageProgress(spark, "dedup write", result.rdd.getNumPartitions()):
             result.write.mode("append").parquet(out)  # claim() emptied it
+        phases["join_and_write"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
         written = spark.read.parquet(out)
         with StageProgress(spark, "dedup counts", written.rdd.getNumPartitions()):
             counts = {r["outcome"]: r["n"] for r in written.groupBy(
                 F.coalesce("drop_reason", F.lit("kept")).alias("outcome")).agg(F.count("*").alias("n")).collect()}
             clusters = written.filter("dup_cluster IS NOT NULL").select("dup_cluster").distinct().count()
+        phases["counts"] = round(time.perf_counter() - t0, 2)
         docs.unpersist()
         keys.unpersist()
         seconds = round(time.perf_counter() - started, 2)
         acc = rundir.RecordAccounting.of_outcomes(counts, candidates=n_candidates, clusters=clusters, **stats,
-                                                  seconds=seconds)
+                                                  seconds=seconds, phase_seconds=phases)
         rundir.write_accounting(out, acc)
         rundir.write_config(out, configlib.dump(cfg))
         print(f"\ndedup finished in {seconds}s: {acc.records_read} documents, kept {acc.kept}, "
