@@ -435,7 +435,7 @@ def write_spark_docs(data: Path, n: int, seed: int, path: Path, dup_share: float
     n_orig = n - int(n * dup_share)
 
     def original(j: int) -> str:
-        r = np.random.default_rng((seed, j))
+        r = np.random.default_rng((seed, n, j))
         words = np.array(base[int(r.integers(len(base)))], dtype=object)
         mask = r.random(len(words)) < 0.3
         words[mask] = pool[r.integers(len(pool), size=int(mask.sum()))]
@@ -443,7 +443,7 @@ def write_spark_docs(data: Path, n: int, seed: int, path: Path, dup_share: float
 
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
-        for i in np.random.default_rng((seed, -1)).permutation(n).tolist():
+        for i in np.random.default_rng((seed, n)).permutation(n).tolist():
             if i < n_orig:
                 row = {"id": f"d{i}", "text": original(i), "url": f"https://bench.test/{i}"}
             else:
