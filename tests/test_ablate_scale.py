@@ -155,6 +155,26 @@ def test_baselines_map_the_phi4_preset_by_name_or_say_why_not():
     assert skipped.weights is None and "no share for ['wiki']" in skipped.skipped
 
 
+def test_a_rounded_proposal_is_renormalised_so_the_sampler_accepts_it():
+    # best_weights is rounded to 1e-6: this one sums to 1 - 5e-7, which check_weights accepts and
+    # numpy's rng.choice (what the sampler draws with) rejects
+    best = {"a": 0.2, "b": 0.2, "c": 0.2, "d": 0.2, "e": 0.1999995}
+    with pytest.raises(ValueError, match="do not sum to 1"):
+        np.random.default_rng(0).choice(5, p=list(best.values()))
+    w = verify.proposal_weights(best, list(best))
+    assert abs(w.sum() - 1) < 1e-12
+    np.random.default_rng(0).choice(5, size=16, p=w)
+
+
+def test_a_winning_verdict_is_plain_json():
+    rows = [{"mixture": "proposal", "metric": 1.0}, {"mixture": "uniform", "metric": 2.0},
+            {"mixture": "phi4_preset", "metric": None, "skipped": "no share"}]
+    line, wins, beaten_by = verify._verdict(rows)
+    assert wins is True and beaten_by == [] and "beats every baseline" in line
+    json.dumps({"proposal_wins": wins})  # a numpy bool here made verify.json unwritable when the proposal won
+    assert verify._verdict([rows[0], {"mixture": "uniform", "metric": 0.5}])[1] is False
+
+
 @pytest.mark.slow  # ~40 s on 2 busy cores: 9 tiny proxies and 4 scale-up runs, then a resume
 def test_budgeted_matched_ablation_with_verify_resumes_without_retraining(tmp_path, capsys):
     fpc = _proxy_flops() * 1e3 / 3600  # one proxy = 1/1000 core-hour

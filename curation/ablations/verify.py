@@ -66,6 +66,14 @@ def baselines(names: list[str], unique_tokens: dict[str, int]) -> list[Candidate
     return out
 
 
+def proposal_weights(best: dict[str, float], names: list[str]) -> np.ndarray:
+    """The proposal's weights in ``names`` order. ``best_weights`` is rounded to 1e-6, so its sum may
+    be off by ~1e-6: check_weights accepts that, but the sampler's ``rng.choice`` needs a sum within
+    ~1e-8 of 1, so it is renormalised here."""
+    w = check_weights([best[n] for n in names], names)
+    return w / w.sum()
+
+
 def scale_up_model(cfg: runner.AblationConfig, vocab: int) -> dict:
     """The scale-up model section: the proxy's, grown until it has ``param_scale`` × its parameters
     (d_model in steps of n_head, or n_layer where ``verify.d_model`` fixes the width)."""
@@ -104,7 +112,7 @@ def run_verify(cfg: runner.AblationConfig, out: Path, report: dict, cost: dict |
     manifest = json.loads((out / "data" / "manifest.json").read_text())
     read = manifest["tokens"]
     unique = {s.name: s.target_tokens or read[s.name] for s in cfg.sources}
-    proposal = check_weights([report["best_weights"][n] for n in names], names)  # rounded: renormalised
+    proposal = proposal_weights(report["best_weights"], names)
     candidates = [Candidate("proposal", dict(zip(names, proposal.tolist()))), *baselines(names, unique)]
 
     model = scale_up_model(cfg, manifest["vocab_size"])
@@ -164,7 +172,7 @@ def _verdict(rows: list[dict]) -> tuple[str, bool, list[str]]:
     beaten_by = [r["mixture"] for r in trained if not r["metric"] > prop]  # NaN counts as not beaten
     skipped = [f"{r['mixture']} skipped" for r in rows if r.get("skipped")]
     table = ", ".join(f"{r['mixture']} {r['metric']:.4f}" for r in trained)
-    wins = bool(trained) and not beaten_by and np.isfinite(prop)
+    wins = bool(trained) and not beaten_by and bool(np.isfinite(prop))  # a numpy bool is not JSON
     if wins:
         head = f"scale-up check: the proposal ({prop:.4f}) beats every baseline ({table})"
     else:
