@@ -164,6 +164,13 @@ def test_a_rounded_proposal_is_renormalised_so_the_sampler_accepts_it():
     w = verify.proposal_weights(best, list(best))
     assert abs(w.sum() - 1) < 1e-12
     np.random.default_rng(0).choice(5, size=16, p=w)
+    # A bench run's proposal (five weights rounded to 1e-6, sum off by more than check_weights' 1e-6)
+    # failed --verify; here as its error message printed it (4 significant digits, sum 1 - 4e-5).
+    real = {"wikipedia": 0.8338, "books": 0.06165, "arxiv": 0.05185, "forums": 0.03807, "code": 0.01459}
+    w = verify.proposal_weights(real, list(real))
+    assert abs(w.sum() - 1) < 1e-12 and w.argmax() == 0
+    with pytest.raises(ValueError, match="non-negative"):
+        verify.proposal_weights({"a": 1.2, "b": -0.2}, ["a", "b"])
 
 
 def test_a_winning_verdict_is_plain_json():

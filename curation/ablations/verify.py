@@ -67,11 +67,12 @@ def baselines(names: list[str], unique_tokens: dict[str, int]) -> list[Candidate
 
 
 def proposal_weights(best: dict[str, float], names: list[str]) -> np.ndarray:
-    """The proposal's weights in ``names`` order. ``best_weights`` is rounded to 1e-6, so its sum may
-    be off by ~1e-6: check_weights accepts that, but the sampler's ``rng.choice`` needs a sum within
-    ~1e-8 of 1, so it is renormalised here."""
-    w = check_weights([best[n] for n in names], names)
-    return w / w.sum()
+    """The proposal's weights in ``names`` order. ``best_weights`` is rounded to 1e-6 per source, so
+    with k sources its sum may be off by up to k/2 * 1e-6, more than check_weights allows, and the
+    sampler's ``rng.choice`` needs a sum within ~1e-8 of 1: renormalised first, then checked."""
+    raw = np.asarray([best[n] for n in names], dtype=np.float64)
+    total = raw.sum()
+    return check_weights(raw / total if np.isfinite(total) and total > 0 else raw, names)
 
 
 def scale_up_model(cfg: runner.AblationConfig, vocab: int) -> dict:
