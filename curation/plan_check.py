@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from curation import fsutil
+from curation import fsutil, verb_inputs
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -89,11 +89,9 @@ def local_path_exists(path: str, what: str) -> str:
     """``path`` exists (a URI is not looked up: Spark resolves it on the cluster)."""
     if fsutil.is_uri(path):
         return f"{path} (remote: not looked up)"
-    if glob.has_magic(path):
-        if not glob.glob(path, recursive=True):
-            raise FileNotFoundError(f"{what} {path!r} matches no file")
-    elif not os.path.exists(path):
-        raise FileNotFoundError(f"{what} {path!r} does not exist")
+    problem = verb_inputs.missing(path, what)
+    if problem:
+        raise FileNotFoundError(problem)
     return path
 
 

@@ -150,10 +150,22 @@ def check_exist(items: Iterable[str]) -> None:
                 raise InputError(f"input manifest {path!r} does not exist")
             check_exist(read_manifest(path))
             continue
-        path = fsutil.local_path(item)
-        if os.path.exists(path):
-            continue
-        if not globlib.has_magic(path):
-            raise InputError(f"input {item!r} does not exist")
-        if not next(globlib.iglob(path, recursive=True), None):
-            raise InputError(f"input {item!r} matches no file")
+        problem = missing(item)
+        if problem:
+            raise InputError(problem)
+
+
+def missing(item: str, what: str = "input") -> str | None:
+    """Why a local path or glob names nothing (``"<what> 'x' does not exist"`` / ``"... matches no
+    file"``), or None when it does; a URI is not looked up (Spark resolves it on the cluster). The one
+    existence rule for every verb's inputs and ``curate run --check``'s rows."""
+    if fsutil.is_uri(item):
+        return None
+    path = fsutil.local_path(item)
+    if os.path.exists(path):
+        return None
+    if not globlib.has_magic(path):
+        return f"{what} {item!r} does not exist"
+    if not next(globlib.iglob(path, recursive=True), None):
+        return f"{what} {item!r} matches no file"
+    return None
