@@ -38,8 +38,10 @@ SCAN_CHARS = 400_000
 
 # JSON keys and microdata attributes are case-sensitive and lower-case in practice: case-sensitive
 # patterns run ~4x faster than re.I over a whole page. Meta tags are read from the <head> only.
-_SCHEMA_TYPE = re.compile(r'"@type"\s*:\s*\[?\s*"(?:https?://schema\.org/)?([A-Za-z]{3,40})"'
-                          r"|itemtype\s*=\s*[\"']https?://schema\.org/([A-Za-z]{3,40})")
+# Two patterns, not one alternation: each then starts with a literal, which re scans for quickly
+# (one alternation was ~60% of detect's time on the bench's pages; the two give the same matches).
+_SCHEMA_TYPES = (re.compile(r'"@type"\s*:\s*\[?\s*"(?:https?://schema\.org/)?([A-Za-z]{3,40})"'),
+                 re.compile(r"itemtype\s*=\s*[\"']https?://schema\.org/([A-Za-z]{3,40})"))
 _META = re.compile(r"<meta\s[^>]{0,400}>", re.I)
 _META_ATTR = re.compile(r"""(property|name|content)\s*=\s*["']\s*([^"']{0,80})""", re.I)
 
@@ -74,7 +76,7 @@ _URL_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 def detect(html: str, url: str | None = None) -> str:
     """The page type of one HTML page (one of :data:`PAGE_TYPES`)."""
     head = html[:SCAN_CHARS]
-    types = Counter(t.lower() for pair in _SCHEMA_TYPE.findall(head) for t in pair if t)
+    types = Counter(t.lower() for rx in _SCHEMA_TYPES for t in rx.findall(head))
     og, generator = _meta(head)
 
     # A Question outside an FAQPage is a Q&A thread; FAQ blocks (Question + Answer) sit on service pages.
