@@ -21,7 +21,7 @@ Python (``curate run``); for each class the peak of its summed RSS, plus the pea
 tree's RSS and PSS. Scales are run in interleaved order (1×, 2×, 4×, 1×, ...) for ``--repeats``
 rounds; medians are reported.
 
-Goals: time(2×)/time(1×) and time(4×)/time(2×) ≤ 2.2 (per doubling); peak memory 4×/1× ≤ 1.3
+Goals: time(2×)/time(1×) and time(4×)/time(2×) ≤ 2.1 (per doubling); peak memory 4×/1× ≤ 1.3
 (flat: memory must not grow with the input).
 
     python bench/scaling.py [--base-copies 1] [--repeats 1] [--workers 2] [--json OUT]
@@ -66,7 +66,7 @@ WORK = WORK_DIR / "scaling"
 SHARED = (REPO_ROOT / ".." / "shared" / "data").resolve()
 #: Bump when the corpus layout or the perturbation changes so cached copies are rebuilt.
 CORPUS_VERSION = 1
-GOAL_TIME_PER_DOUBLING = 2.2
+GOAL_TIME_PER_DOUBLING = 2.1  # issue 21 (an earlier issue asked 2.2)
 GOAL_MEMORY_4X = 1.3
 MB = 2**20
 
@@ -179,8 +179,8 @@ def benchmarks_yaml(path: Path) -> Path:
     return REPO_ROOT / "demo" / "benchmarks.yaml"  # no shared data: the demo's own list
 
 
-def pipeline_yaml(path: Path, extractor: str, bench_yaml: Path, total_tokens: int) -> None:
-    """demo/pipeline.yaml's stages, at a budget that scales with the input."""
+def pipeline_yaml(path: Path, extractor: str, bench_yaml: Path, total_tokens: int, stages: list[str] | None = None) -> None:
+    """demo/pipeline.yaml's stages (or only ``stages``), at a budget that scales with the input."""
     where = "drop_reason IS NULL AND decontam_status = 'clean'"
     maths = "(text LIKE '%$%' OR text LIKE '%def %' OR text LIKE '%=%')"
     cfg = {
@@ -201,6 +201,8 @@ def pipeline_yaml(path: Path, extractor: str, bench_yaml: Path, total_tokens: in
     }
     import yaml
 
+    if stages:  # a stage missing from the YAML would run at its defaults: switch the others off
+        cfg = {k: (v if k in stages else False) for k, v in cfg.items()}
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
@@ -375,8 +377,11 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="local[W]")
     ap.add_argument("--repeats", type=int, default=1, help="runs per scale (interleaved; medians reported)")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per pipeline run")
+    ap.add_argument("--stages", default="", help="only these stages, comma-separated (e.g. extract,annotate: "
+                    "the issue's extraction+annotation scale bench); default: all five")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    stages = [s for s in args.stages.split(",") if s] or None
 
     scales = [int(s) for s in args.scales.split(",") if s]
     copies = max(scales) * args.base_copies
@@ -394,7 +399,7 @@ def main(argv=None) -> int:
                      "html_mb": round(sum(i["html_bytes"] for i in use) / 1e6, 1),
                      "warc_mb": round(sum(Path(f).stat().st_size for i in use for f in i["files"]) / 1e6, 1),
                      "mix_total_tokens": args.tokens_per_copy * len(use)}
-        pipeline_yaml(WORK / f"pipeline-x{s}.yaml", args.extractor, bench_yaml, inputs[s]["mix_total_tokens"])
+        pipeline_yaml(WORK / f"pipeline-x{s}.yaml", args.extractor, bench_yaml, inputs[s]["mix_total_tokens"], stages)
     t_start = time.perf_counter()
     for r, s in plan:
         files = [f for i in infos[: s * args.base_copies] for f in i["files"]]
@@ -446,7 +451,7 @@ def main(argv=None) -> int:
         "machine": {"cpus": os.cpu_count(), "loadavg_1m_end": round(os.getloadavg()[0], 2)},
         "settings": {"base_copies": args.base_copies, "scales": scales, "files_per_copy": args.files_per_copy,
                      "perturb": args.perturb, "extractor": args.extractor, "master": f"local[{args.workers}]",
-                     "repeats": args.repeats, "tokens_per_copy": args.tokens_per_copy,
+                     "repeats": args.repeats, "tokens_per_copy": args.tokens_per_copy, "stages": stages or "all",
                      "benchmarks": str(bench_yaml)},
         "note": "local mode: the JVM is the driver and the only executor, so jvm = peak RSS per executor; "
                 "python_workers = all PySpark worker processes summed (up to local[W] at once); RSS sums count "
