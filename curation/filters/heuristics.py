@@ -1,9 +1,12 @@
 """Heuristic quality filters: Gopher quality + repetition, C4 line/document rules, FineWeb's extras.
 
-The rules, their order and their default thresholds are datatrove's (FineWeb's pipeline), and the
-repetition helpers (``find_duplicates``, ``find_top_duplicate``, ``find_all_duplicate``) and
-constant lists are imported from datatrove, not copied. What differs:
+The rules, their order and their default thresholds are datatrove's (FineWeb's pipeline), and
+``find_duplicates`` and the constant lists are imported from datatrove, not copied. What differs:
 
+* **n-gram repetition** (``find_top_duplicate``, ``find_all_duplicate``): the same integers from
+  curation/filters/repetition.py, which counts n-grams as integer rows and hashed substrings instead
+  of building a string per n-gram (those were ~40% of annotate's time), and falls back to datatrove's
+  own function on a hash collision.
 * **Every metric is recorded as a score** (``gopher_n_words``, ``gopher_alpha_words_ratio``, …), not
   only the yes/no, so thresholds can be re-tuned afterwards with a DuckDB query.
 * **Word tokenisation**: datatrove spends most of its filter time in spaCy's tokenizer (a spaCy
@@ -26,9 +29,10 @@ from typing import ClassVar
 
 from datatrove.pipeline.filters.c4_filters import CITATION_REGEX, ELLIPSIS, END_PUNCTUATION, POLICY_SUBSTRINGS
 from datatrove.pipeline.filters.gopher_quality_filter import STOP_WORDS
-from datatrove.pipeline.filters.gopher_repetition_filter import find_all_duplicate, find_duplicates, find_top_duplicate
+from datatrove.pipeline.filters.gopher_repetition_filter import find_duplicates
 from datatrove.utils.text import PUNCTUATION_SET, TERMINAL_PUNCTUATION
 
+from curation.filters.repetition import NGramIndex
 from curation.filters.steps import register
 from curation.schema import Document
 
@@ -396,10 +400,6 @@ def _is_unspaced(doc: Document) -> bool:
     return doc.lang in UNSPACED_LANGUAGES
 
 
-def _n_grams(tokens: list[str], n: int) -> list[str]:
-    return [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-
-
 @register("gopher_quality_v1")
 @dataclass
 class GopherQuality:
@@ -506,18 +506,18 @@ class GopherRepetition:
         if self.dup_line_char_frac and s["gopher_dup_line_char_frac"] > self.dup_line_char_frac:
             return "dup_line_char_frac"
         toks = words(text, doc.lang)
+        grams = NGramIndex(toks)  # datatrove's n-gram counts, exactly, without a string per n-gram
         top = self.top_n_grams if self.top_n_grams is not None else {2: 0.2, 3: 0.18, 4: 0.16}
         for n, frac in sorted(top.items()):
-            grams = _n_grams(toks, n)
-            if not grams:
+            if len(toks) < n:  # no n-gram
                 continue
-            ratio = find_top_duplicate(grams) / n_chars
+            ratio = grams.top_duplicate_chars(n) / n_chars
             s[f"gopher_top_{n}_gram_frac"] = ratio
             if ratio > frac:
                 return f"top_{n}_gram"
         dup = self.dup_n_grams if self.dup_n_grams is not None else {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
         for n, frac in sorted(dup.items()):
-            ratio = find_all_duplicate(toks, n) / n_chars
+            ratio = grams.all_duplicate_chars(n) / n_chars
             s[f"gopher_dup_{n}_gram_frac"] = ratio
             if ratio > frac:
                 return f"duplicated_{n}_n_grams"
