@@ -54,6 +54,7 @@ from _common import emit  # noqa: E402
 
 SHARED = (REPO / ".." / "shared" / "data").resolve()
 WORK = REPO / "bench" / "_work" / "ablate"
+VOCAB = 1024  # the byte-level BPE trained on the sources (small, as RegMix's proxies: see above)
 NAMES = ("wikipedia", "books", "arxiv", "forums", "code")
 #: Each domain's phi-4 category and its part of that category's share (see the module docstring).
 PHI4_MAP = {"wikipedia": ("web_knowledge", 1.0), "forums": ("web_reasoning", 1.0), "code": ("code", 1.0),
@@ -150,6 +151,12 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true",
                     help="reuse proxies (and scale-up runs) trained by an earlier run (default: train afresh)")
     ap.add_argument("--max-tokens", type=int, default=300_000, help="tokens read per source")
+    ap.add_argument("--eval-batches", type=int, default=32,
+                    help="validation batches per source and proxy (16 x 64 tokens each): more tokens, less noise "
+                         "in each proxy's metric (the 2026-12-07 run used 8)")
+    ap.add_argument("--repetition", choices=("matched", "none"), default="matched",
+                    help="matched (default): the target run is the scale-up check's, so each proxy repeats every "
+                         "source as often as that run will (issue 23); none: proxies draw from all they read")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     verify_targets = parse_targets(args.verify)
@@ -163,6 +170,7 @@ def main() -> int:
         AblationSource,
         ModelSection,
         TargetConfig,
+        TargetRunSection,
         TrainSection,
         run_ablation,
     )
@@ -181,13 +189,24 @@ def main() -> int:
               "arxiv": str(corpora / "arxiv/arxiv.jsonl"), "forums": str(webtext / "firefox.txt"), "code": str(stdlib)}
     sources = tuple(AblationSource(name=n, input=inputs[n], max_tokens=m, **({"kind": "code"} if n == "code" else {}))
                     for n in NAMES)
-    cfg = AblationConfig(sources=sources, vocab_size=1024, proxies=args.proxies, held_out=args.held_out,
+    cfg = AblationConfig(sources=sources, vocab_size=VOCAB, proxies=args.proxies, held_out=args.held_out,
                          model=ModelSection(n_layer=2, d_model=64, n_head=2, seq_len=64),
-                         train=TrainSection(steps=args.steps, batch_size=16, lr=0.01, checkpoint_every=50, eval_batches=8),
+                         train=TrainSection(steps=args.steps, batch_size=16, lr=0.01, checkpoint_every=50,
+                                            eval_batches=args.eval_batches),
                          target=TargetConfig(sources=("arxiv",)),
                          budget_core_hours=args.budget or 0.0)
+    if args.repetition == "matched":
+        # The run the proxies stand in for is the scale-up check's (verify): its size and tokens. Each
+        # proxy then repeats every source as often as that run will, and the epoch caps are its caps,
+        # so a proposal cannot win the check by repeating its target past max_epochs.
+        scale_model = verifylib.scale_up_model(cfg, VOCAB)
+        cfg = replace(cfg, repetition="matched", target_run=TargetRunSection(
+            params=ProxyConfig(vocab_size=VOCAB, **scale_model).n_params(),
+            tokens=runner.run_tokens(cfg, math.ceil(cfg.verify.step_scale * cfg.train.steps))))
     out = WORK / (f"run-k{args.proxies}-s{args.steps}-m{m}" + (f"-h{args.held_out}" if args.held_out != 8 else "")
-                  + (f"-b{args.budget:g}" if args.budget else ""))
+                  + (f"-b{args.budget:g}" if args.budget else "")
+                  + (f"-e{args.eval_batches}" if args.eval_batches != 8 else "")
+                  + ("-rm" if args.repetition == "matched" else ""))
     if out.exists() and not args.keep:
         import shutil
 

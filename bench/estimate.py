@@ -128,6 +128,40 @@ def analyse(result: dict, pred: dict, act: dict) -> None:
     print(table(rows), file=sys.stderr, flush=True)
 
 
+def against_scaling(args) -> int:
+    """Estimate the pipeline of a finished bench/scaling.py run on its own input; that run is the actual."""
+    import scaling
+
+    path, _, scale = args.against_scaling.rpartition(":")
+    sc = json.loads(Path(path).read_text())
+    entry = sc["per_scale"][f"{scale}x"]
+    run = next(r for r in entry["runs"] if r["rc"] == 0)
+    st = sc["settings"]
+    infos = scaling.build_corpus(args.data.resolve(), entry["input"]["copies"], st["files_per_copy"], st["perturb"])
+    files = [f for i in infos for f in i["files"]]
+    work = WORK / f"scaling-x{scale}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    manifest = work / "inputs.txt"
+    manifest.write_text("".join(f + "\n" for f in files))
+    pipe = scaling.WORK / f"pipeline-x{scale}.yaml"
+    est_json = work / "estimate.json"
+    rc, wall = timed([venv_bin("curate"), "estimate", str(pipe), "--sample", str(args.sample), "--input", str(manifest),
+                      "--output", str(work / "estimate"), "--json", str(est_json), "--master", st["master"]],
+                     work / "estimate.log", args.timeout)
+    result = {"bench": "estimate", "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              "machine": {"cpus": os.cpu_count(), "loadavg_1m_end": round(os.getloadavg()[0], 2)},
+              "settings": {"records": entry["input"]["records"], "warc_files": len(files),
+                           "warc_bytes": sum(os.path.getsize(f) for f in files), "sample": args.sample,
+                           "extractor": st["extractor"], "stages": st.get("stages"), "master": st["master"],
+                           "actual_from": f"{path} ({sc['created']}), {scale}x run {run['tag']}"},
+              "estimate_rc": rc, "estimate_wall_s": round(wall, 1), "run_rc": 0, "run_wall_s": run["wall_s"]}
+    if rc == 0:
+        analyse(result, json.loads(est_json.read_text()), actual(Path(run["output"]), Path(run["log"]), run["wall_s"]))
+    emit(result, args.json)
+    return 0 if rc == 0 else 1
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_HTML_DIR, help="HTML pages (default ../shared/data/html)")
@@ -142,7 +176,13 @@ def main(argv=None) -> int:
     ap.add_argument("--recompare", metavar="JSON", help="run nothing: recompute the comparison of a result JSON")
     ap.add_argument("--actual-from", metavar="JSON", help="run only the estimate; take the full run's figures from an "
                                                          "earlier result JSON on the same input and pipeline")
+    ap.add_argument("--against-scaling", metavar="JSON:SCALE",
+                    help="run only the estimate, on the input and pipeline of one bench/scaling.py run (e.g. "
+                         "bench/_work/results/scaling-ea.json:4, issue 21's 4x scale bench), and take that run as "
+                         "the actual")
     args = ap.parse_args(argv)
+    if args.against_scaling:
+        return against_scaling(args)
     if args.recompare:
         result = json.loads(Path(args.recompare).read_text())
         analyse(result, result["predicted"], result["actual"])

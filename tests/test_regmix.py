@@ -126,3 +126,16 @@ def test_proposal_takes_a_plain_function_and_folds_cover_every_proxy():
     assert np.array_equal(np.bincount(folds), [10] * 5 + [9] * 5) and np.array_equal(folds, cv_folds(95))
     with pytest.raises(ValueError, match="unknown regression model"):
         fit(np.full((4, 2), 0.5), [1.0, 2.0, 3.0, 4.0], models=("xgboost",))
+
+
+def test_loglinear_form_is_chosen_for_an_own_share_curve_with_linear_transfer():
+    # A domain's loss: log in its own share (the data-mixing-law shape) plus linear transfer from a
+    # related source. Neither the log nor the linear form alone fits it; both together do.
+    rng = np.random.default_rng(3)
+    w = Simplex(prior=np.full(4, 0.25), caps=np.ones(4)).sample(60, rng)
+    y = 4.0 - 0.3 * np.log(w[:, 0] + 0.01) - 1.5 * w[:, 1] + rng.normal(0, 0.01, len(w))
+    model = fit(w[:44], y[:44])
+    assert model.name == "ridge(loglinear)", model.cv.rmse
+    assert model.cv.rmse["ridge(loglinear)"] < 0.8 * min(model.cv.rmse["ridge(log)"], model.cv.rmse["ridge(linear)"])
+    assert spearman(model.predict(w[44:]), y[44:]) >= 0.95
+    assert features(w[:2], "loglinear").shape == (2, 8)

@@ -33,7 +33,9 @@ class InfeasibleMixtureError(ValueError):
 #: Ridge feature forms. ``linear`` is w_i; ``interactions`` adds w_i·w_j (RegMix's linear model
 #: with interactions); ``log`` is log(w_i + 0.01). A domain's loss falls roughly linearly in the log
 #: of its share (the "data mixing laws" shape), which a linear model in w cannot follow near w = 0.
-FORMS = ("linear", "interactions", "log")
+#: ``loglinear`` is both, w_i and log(w_i + 0.01): the own-share curve plus linear transfer between
+#: sources, a superset of ``linear`` and ``log`` that the ridge strength shrinks back to either.
+FORMS = ("linear", "interactions", "log", "loglinear")
 LOG_FLOOR = 0.01
 #: Every model family fit() compares: the ridge forms, then LightGBM. On a tie the earlier one wins,
 #: so the simpler model is kept.
@@ -69,6 +71,8 @@ def features(weights: np.ndarray, form: str = "interactions") -> np.ndarray:
         return w
     if form == "log":
         return np.log(w + LOG_FLOOR)
+    if form == "loglinear":
+        return np.hstack([w, np.log(w + LOG_FLOOR)])
     if form != "interactions":
         raise ValueError(f"unknown regression form {form!r} (one of {', '.join(FORMS)})")
     i, j = np.triu_indices(w.shape[1], k=1)
