@@ -393,7 +393,7 @@ def unwrap_layout_tables(root) -> int:
     Returns how many tables were rewritten (0: the tree is untouched).
     """
     changed = 0
-    for table, stats in classify_tables(root):
+    for table, stats in _classify_outermost(root.iter("table")):
         if is_data_table(stats):
             continue
         changed += 1
@@ -402,21 +402,21 @@ def unwrap_layout_tables(root) -> int:
     return changed
 
 
-def _classify_lexbor(root) -> list[tuple[object, TableStats]]:
-    """:func:`classify_tables` over a lexbor document, walking only its outermost tables' subtrees.
+def _classify_outermost(tables, events=lxml_events) -> list[tuple[object, TableStats]]:
+    """:func:`classify_tables` over a document, walking only its outermost tables' subtrees.
 
-    The rules see nothing outside a table, and walking lexbor's DOM from Python costs a wrapper
-    object per node: on the bench's real pages the whole-document walk was ~45% of the resiliparse
-    path's time. lexbor's selector engine (C) lists the tables in document order; each walk starts
-    at the first table not yet seen inside an earlier walk (its nested tables come right after it),
-    so the cost stays linear in the tables' size.
+    ``tables``: every ``<table>`` of the document in document order, listed by the parser's own C
+    code (lxml's ``iter``, lexbor's selector engine). The rules see nothing outside a table, and a
+    walk from Python costs per node (for lexbor a wrapper object each): on the bench's real pages
+    the whole-document walk was ~45% of the resiliparse path's time. Each walk starts at the first
+    table not seen inside an earlier walk, so the cost stays linear in the tables' size.
     """
     out: list[tuple[object, TableStats]] = []
     seen: set = set()
-    for table in root.query_selector_all("table"):
+    for table in tables:
         if table in seen:
             continue
-        found = classify_tables(table, events=lexbor_events)
+        found = classify_tables(table, events=events)
         seen.update(t for t, _ in found)
         out.extend(found)
     return out
@@ -453,7 +453,7 @@ def unwrap_layout_tables_lexbor(tree) -> int:
                 else node.parent.append_child(tree.create_text_node(" "))
 
     changed = 0
-    for table, stats in _classify_lexbor(root):
+    for table, stats in _classify_outermost(root.query_selector_all("table"), lexbor_events):
         if is_data_table(stats):
             continue
         changed += 1
