@@ -399,9 +399,7 @@ def report_extract(summary: dict, configs: list, extractors: list, peers: list, 
                                  pps("trafilatura", "curate"), GOAL_RESILIPARSE_VS_TRAFILATURA))
     if checks:
         print()
-        for c in checks:
-            r = "n/a" if c["ratio"] is None else f"{c['ratio']:.2f}x"
-            print(f"- {c['check']}: {r} (goal >= {c['goal']:g}x) {c['verdict']}")
+        print_checks(checks)
 
     # ---- what each side kept (extraction outcome), so speed is not bought by dropping pages
     print()
@@ -420,6 +418,12 @@ def report_extract(summary: dict, configs: list, extractors: list, peers: list, 
         print(f"- {e}/{p}: kept {s.get('kept')} of {pages}; peak tree PSS {s['peak_pss_mb']:.0f} MB;"
               f" walls {walls} s{extra}")
     return checks
+
+
+def print_checks(checks: list[dict]) -> None:
+    for c in checks:
+        r = "n/a" if c["ratio"] is None else f"{c['ratio']:.2f}x"
+        print(f"- {c['check']}: {r} (goal >= {c['goal']:g}x) {c['verdict']}")
 
 
 def report_recipe(summary: dict, configs: list, extractors: list, peers: list, pages: int,
@@ -444,9 +448,7 @@ def report_recipe(summary: dict, configs: list, extractors: list, peers: list, p
             checks.append(c)
     if checks:
         print()
-        for c in checks:
-            r = "n/a" if c["ratio"] is None else f"{c['ratio']:.2f}x"
-            print(f"- {c['check']}: {r} (goal >= {c['goal']:g}x) {c['verdict']}")
+        print_checks(checks)
         if "resiliparse" in extractors:
             print("- the issue's fast-path goal is \"≥ 2× at equal F1\": only the speed half is checked here; "
                   "F1 is measured by bench/extraction_quality.py")
