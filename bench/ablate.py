@@ -206,11 +206,19 @@ def main() -> int:
     out = WORK / (f"run-k{args.proxies}-s{args.steps}-m{m}" + (f"-h{args.held_out}" if args.held_out != 8 else "")
                   + (f"-b{args.budget:g}" if args.budget else "")
                   + (f"-e{args.eval_batches}" if args.eval_batches != 8 else "")
-                  + ("-rm" if args.repetition == "matched" else ""))
+                  + ("-rmh" if args.repetition == "matched" else ""))
     if out.exists() and not args.keep:
         import shutil
 
         shutil.rmtree(out)
+    if args.repetition == "matched":
+        # U, the unique tokens the scale-up run holds of a source, is its training head: that run
+        # keeps the same 10% validation tail as the proxies. (With U = the tokens read, the 2026-12-07
+        # run's scale-up runs repeated every source 1.11x as often as its proxies did.)
+        names = [s.name for s in cfg.sources]
+        runner.prepare_data(cfg, out)  # cached; target_tokens is not part of the data's identity
+        heads = {s.name: len(s.train) for s in runner.load_sources(out, names, cfg.model.seq_len)}
+        cfg = replace(cfg, sources=tuple(replace(s, target_tokens=heads[s.name]) for s in cfg.sources))
     if verify_targets:
         map_phi4_preset()
     done_before = len(list(out.glob("proxies/*/result.json"))) if out.exists() else 0
