@@ -128,6 +128,30 @@ def analyse(result: dict, pred: dict, act: dict) -> None:
     print(table(rows), file=sys.stderr, flush=True)
 
 
+def write_manifest(work: Path, files: list[str]) -> Path:
+    manifest = work / "inputs.txt"
+    manifest.write_text("".join(f + "\n" for f in files))
+    return manifest
+
+
+def run_estimate(pipe: Path, manifest: Path, work: Path, sample: float, master: str,
+                 timeout: float) -> tuple[int, float, Path]:
+    """``curate estimate`` into a fresh ``work/estimate``: its return code, wall seconds and JSON path."""
+    est_dir, est_json = work / "estimate", work / "estimate.json"
+    shutil.rmtree(est_dir, ignore_errors=True)
+    rc, wall = timed([venv_bin("curate"), "estimate", str(pipe), "--sample", str(sample), "--input", str(manifest),
+                      "--output", str(est_dir), "--json", str(est_json), "--master", master],
+                     work / "estimate.log", timeout)
+    return rc, wall, est_json
+
+
+def result_head(settings: dict, rc_e: int, wall_e: float, rc_r: int, wall_r: float) -> dict:
+    return {"bench": "estimate", "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "machine": {"cpus": os.cpu_count(), "loadavg_1m_end": round(os.getloadavg()[0], 2)},
+            "settings": settings, "estimate_rc": rc_e, "estimate_wall_s": round(wall_e, 1), "run_rc": rc_r,
+            "run_wall_s": round(wall_r, 1)}
+
+
 def against_scaling(args) -> int:
     """Estimate the pipeline of a finished bench/scaling.py run on its own input; that run is the actual."""
     import scaling
@@ -142,20 +166,14 @@ def against_scaling(args) -> int:
     work = WORK / f"scaling-x{scale}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    manifest = work / "inputs.txt"
-    manifest.write_text("".join(f + "\n" for f in files))
-    pipe = scaling.WORK / f"pipeline-x{scale}.yaml"
-    est_json = work / "estimate.json"
-    rc, wall = timed([venv_bin("curate"), "estimate", str(pipe), "--sample", str(args.sample), "--input", str(manifest),
-                      "--output", str(work / "estimate"), "--json", str(est_json), "--master", st["master"]],
-                     work / "estimate.log", args.timeout)
-    result = {"bench": "estimate", "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-              "machine": {"cpus": os.cpu_count(), "loadavg_1m_end": round(os.getloadavg()[0], 2)},
-              "settings": {"records": entry["input"]["records"], "warc_files": len(files),
-                           "warc_bytes": sum(os.path.getsize(f) for f in files), "sample": args.sample,
-                           "extractor": st["extractor"], "stages": st.get("stages"), "master": st["master"],
-                           "actual_from": f"{path} ({sc['created']}), {scale}x run {run['tag']}"},
-              "estimate_rc": rc, "estimate_wall_s": round(wall, 1), "run_rc": 0, "run_wall_s": run["wall_s"]}
+    manifest = write_manifest(work, files)
+    rc, wall, est_json = run_estimate(scaling.WORK / f"pipeline-x{scale}.yaml", manifest, work, args.sample,
+                                      st["master"], args.timeout)
+    result = result_head({"records": entry["input"]["records"], "warc_files": len(files),
+                          "warc_bytes": sum(os.path.getsize(f) for f in files), "sample": args.sample,
+                          "extractor": st["extractor"], "stages": st.get("stages"), "master": st["master"],
+                          "actual_from": f"{path} ({sc['created']}), {scale}x run {run['tag']}"},
+                         rc, wall, 0, run["wall_s"])
     if rc == 0:
         analyse(result, json.loads(est_json.read_text()), actual(Path(run["output"]), Path(run["log"]), run["wall_s"]))
     emit(result, args.json)
@@ -197,8 +215,7 @@ def main(argv=None) -> int:
     files = [f for i in infos for f in i["files"]]
     work = WORK / f"{args.records}-records"
     work.mkdir(parents=True, exist_ok=True)
-    manifest = work / "inputs.txt"
-    manifest.write_text("".join(f + "\n" for f in files))
+    manifest = write_manifest(work, files)
     records = sum(i["records"] for i in infos)
     warc_bytes = sum(os.path.getsize(f) for f in files)
     words = sum(i["html_bytes"] for i in infos) // 60  # rough: visible words per HTML byte
@@ -207,29 +224,24 @@ def main(argv=None) -> int:
     master = f"local[{args.workers}]"
     t_start = time.perf_counter()
 
-    est_dir, est_json, run_dir = work / "estimate", work / "estimate.json", work / "run"
+    run_dir = work / "run"
     prior = json.loads(Path(args.actual_from).read_text()) if args.actual_from else None
     if prior is not None:
         same = {k: prior["settings"].get(k) for k in ("records", "warc_bytes", "extractor", "mix", "master")}
         want = {"records": records, "warc_bytes": warc_bytes, "extractor": args.extractor, "mix": args.mix, "master": master}
         if same != want or "actual" not in prior:
             raise SystemExit(f"--actual-from {args.actual_from}: another input or pipeline ({same} != {want})")
-    shutil.rmtree(est_dir, ignore_errors=True)
     if prior is None:
         shutil.rmtree(run_dir, ignore_errors=True)
-    rc_e, wall_e = timed([venv_bin("curate"), "estimate", str(pipe), "--sample", str(args.sample), "--input",
-                          str(manifest), "--output", str(est_dir), "--json", str(est_json), "--master", master],
-                         work / "estimate.log", args.timeout)
+    rc_e, wall_e, est_json = run_estimate(pipe, manifest, work, args.sample, master, args.timeout)
     if prior is None:
         rc_r, wall_r = timed([venv_bin("curate"), "run", str(pipe), "--input", str(manifest), "--output", str(run_dir),
                               "--master", master], work / "run.log", args.timeout)
     else:
         rc_r, wall_r = prior["run_rc"], prior["run_wall_s"]
-    result = {"bench": "estimate", "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-              "machine": {"cpus": os.cpu_count(), "loadavg_1m_end": round(os.getloadavg()[0], 2)},
-              "settings": {"records": records, "warc_files": len(files), "warc_bytes": warc_bytes,
-                           "sample": args.sample, "extractor": args.extractor, "mix": args.mix, "master": master},
-              "estimate_rc": rc_e, "estimate_wall_s": round(wall_e, 1), "run_rc": rc_r, "run_wall_s": round(wall_r, 1)}
+    result = result_head({"records": records, "warc_files": len(files), "warc_bytes": warc_bytes,
+                          "sample": args.sample, "extractor": args.extractor, "mix": args.mix, "master": master},
+                         rc_e, wall_e, rc_r, wall_r)
     if prior is not None:
         result.update(actual_from=args.actual_from, actual_created=prior.get("created"))
     if rc_e == 0 and rc_r == 0:

@@ -403,21 +403,25 @@ def report_extract(summary: dict, configs: list, extractors: list, peers: list, 
 
     # ---- what each side kept (extraction outcome), so speed is not bought by dropping pages
     print()
+    for e, p, s, last, walls in succeeded(summary, configs, notes):
+        extra = ""
+        if p == "datatrove" and last.get("extractor"):
+            extra = " extractor stats " + json.dumps(last["extractor"])
+        elif p == "curate" and last.get("accounting"):
+            extra = " outcomes " + json.dumps(last["accounting"].get("by_outcome"))
+        print(f"- {e}/{p}: kept {s.get('kept')} of {pages}; peak tree PSS {s['peak_pss_mb']:.0f} MB;"
+              f" walls {walls} s{extra}")
+    return checks
+
+
+def succeeded(summary: dict, configs: list, notes: list):
+    """``(extractor, peer, summary, last run, wall times)`` of each configuration that ran; a note for each that did not."""
     for e, p in configs:
         s = summary[f"{e}/{p}"]
         if not s["ok_runs"]:
             notes.append(f"{p}/{e}: no successful run (see {s['runs'][-1]['log'] if s['runs'] else '-'})")
             continue
-        extra = ""
-        last = s["runs"][-1]
-        if p == "datatrove" and last.get("extractor"):
-            extra = " extractor stats " + json.dumps(last["extractor"])
-        elif p == "curate" and last.get("accounting"):
-            extra = " outcomes " + json.dumps(last["accounting"].get("by_outcome"))
-        walls = ", ".join(f"{r['wall_s']:.1f}" for r in s["runs"] if r["rc"] == 0)
-        print(f"- {e}/{p}: kept {s.get('kept')} of {pages}; peak tree PSS {s['peak_pss_mb']:.0f} MB;"
-              f" walls {walls} s{extra}")
-    return checks
+        yield e, p, s, s["runs"][-1], ", ".join(f"{r['wall_s']:.1f}" for r in s["runs"] if r["rc"] == 0)
 
 
 def print_checks(checks: list[dict]) -> None:
@@ -454,12 +458,7 @@ def report_recipe(summary: dict, configs: list, extractors: list, peers: list, p
                   "F1 is measured by bench/extraction_quality.py")
 
     print()
-    for e, p in configs:
-        s = summary[f"{e}/{p}"]
-        if not s["ok_runs"]:
-            notes.append(f"{p}/{e}: no successful run (see {s['runs'][-1]['log'] if s['runs'] else '-'})")
-            continue
-        last = s["runs"][-1]
+    for e, p, s, last, walls in succeeded(summary, configs, notes):
         extra = ""
         if p == "datatrove":
             dropped = {name: st.get("dropped") for name, st in (last.get("filters") or {}).items()}
@@ -472,7 +471,6 @@ def report_recipe(summary: dict, configs: list, extractors: list, peers: list, p
                 extra += " stage seconds " + json.dumps(last["stage_seconds"])
             if last.get("accounting"):
                 extra += " outcomes " + json.dumps(last["accounting"].get("by_outcome"))
-        walls = ", ".join(f"{r['wall_s']:.1f}" for r in s["runs"] if r["rc"] == 0)
         print(f"- {e}/{p}: read {s.get('records_read')}, kept {s.get('kept')} of {pages}; "
               f"peak tree PSS {s['peak_pss_mb']:.0f} MB; walls {walls} s{extra}")
     if {"curate", "datatrove"} <= set(peers):

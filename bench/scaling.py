@@ -382,6 +382,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s] or None
+    known = ("extract", "annotate", "dedup", "decontaminate", "mix")  # pipeline_yaml's sections
+    if stages and not set(stages) <= set(known):
+        ap.error(f"--stages: unknown stage(s) {sorted(set(stages) - set(known))}; choose from {', '.join(known)}")
 
     scales = [int(s) for s in args.scales.split(",") if s]
     copies = max(scales) * args.base_copies
