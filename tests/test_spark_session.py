@@ -22,3 +22,29 @@ def test_arrow_batches_to_python_are_cut_by_bytes_not_only_rows(spark):
     assert sum(r["rows"] for r in sizes) == 600  # nothing lost by the cut
     assert len(sizes) >= 600 * row_bytes // ARROW_BATCH_BYTES
     assert max(r["bytes"] for r in sizes) <= ARROW_BATCH_BYTES + 2 * row_bytes
+
+
+def test_a_stage_of_many_files_is_read_in_several_partitions_per_core(spark, tmp_path):
+    # 24 Parquet files, as a stage writes them. Spark's default aims at one read partition per core,
+    # so on local[2] it packed them into 2 partitions of 12 files and a short last partition left a core
+    # idle (bench/scaling.py); get_session aims at PARTITIONS_PER_CORE per core instead.
+    from spark_jobs.job import MIN_PARTITIONS_KEY, PARTITIONS_PER_CORE
+
+    parallelism = spark.sparkContext.defaultParallelism
+    assert spark.conf.get(MIN_PARTITIONS_KEY) == str(PARTITIONS_PER_CORE * parallelism)
+    spark.range(24_000).selectExpr("id", "repeat('x', 100) AS text").repartition(24).write.parquet(
+        str(tmp_path / "stage"))
+    df = spark.read.parquet(str(tmp_path / "stage"))
+    assert df.rdd.getNumPartitions() >= PARTITIONS_PER_CORE * parallelism
+    assert df.count() == 24_000
+
+
+def test_a_users_partition_setting_is_kept(spark):
+    from spark_jobs.job import MIN_PARTITIONS_KEY, get_session
+
+    before = spark.conf.get(MIN_PARTITIONS_KEY)
+    spark.conf.set(MIN_PARTITIONS_KEY, "3")
+    try:
+        assert get_session("curate-tests").conf.get(MIN_PARTITIONS_KEY) == "3"
+    finally:
+        spark.conf.set(MIN_PARTITIONS_KEY, before)
