@@ -67,11 +67,20 @@ class Sample:
 
 def sample_inputs(files: list[str], fraction: float, seed: int, folder: Path, cores: int = 1) -> Sample:
     """The probe and the sample of ``files`` (see the module docstring); record samples go to ``folder``.
-    A probe by files holds at least ``cores`` files (as parallel as the sample) and fewer than the sample."""
+    A sample by files of at least two files per core is rounded to whole waves (a multiple of ``cores``
+    files), and its probe to whole waves too: at least ``cores`` files (as parallel as the sample)
+    and fewer than the sample."""
     k = max(1, round(fraction * len(files)))
     if k >= MIN_FILES:
+        cores = max(1, cores)
+        if k >= 2 * cores:
+            # Whole waves: a stage runs a task per file (extract) or per small file (annotate reads
+            # several partitions per core), so 7 files on 2 cores take 4 waves, the last half idle,
+            # and the probe-to-sample slope came out a third too steep (bench/estimate.py). A full
+            # run has so many tasks that its last wave hardly counts. Nearest multiple of the cores.
+            k = min(len(files), max(cores, round(k / cores)) * cores)
         ranked = sorted(files, key=lambda f: (_rank(seed, os.path.basename(f)), f))[:k]
-        n_probe = min(k - 1, max(1, cores, round(k * PROBE_SHARE)))
+        n_probe = min(k - 1, max(cores, round(k * PROBE_SHARE) // cores * cores))
         return Sample("files", sorted(ranked[:n_probe]), sorted(ranked))
     return _sample_records(files, fraction, seed, folder)
 
