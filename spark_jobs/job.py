@@ -106,8 +106,8 @@ def get_session(app_name: str, master: str | None = None, conf: dict[str, str] |
         # few MB each, so on 2 cores 72 of them became partitions of 22/22/22/6 files, and the
         # short last wave left a core idle for most of the stage (bench/scaling.py at 2x: 2.18
         # per doubling). Aiming at several partitions per core bounds that idle tail to a small
-        # share of the stage; small inputs are unaffected (a partition never drops below
-        # spark.sql.files.openCostInBytes, 4 MB).
+        # share of the stage. Small inputs get at most a partition per file (Spark counts each
+        # file as at least spark.sql.files.openCostInBytes, 4 MB), so the extra tasks stay few.
         parallelism = spark.sparkContext.defaultParallelism
         spark.conf.set(MIN_PARTITIONS_KEY, str(PARTITIONS_PER_CORE * parallelism))
     return spark
