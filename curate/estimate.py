@@ -9,16 +9,18 @@ and per TB of compressed WARC input.
 Sampling (seeded by ``--seed``, so a rerun picks the same sample):
 
 * by files, when the sample holds at least :data:`MIN_FILES` input files: files ranked by
-  ``sha256(seed:file name)``, the first ``round(fraction * files)`` taken. Whole files keep the
-  records per Spark task (and so per-task overheads) of the real run.
+  ``sha256(seed:file name)``, the first ``round(fraction * files)`` taken, rounded to a multiple of
+  the session's cores once that is at least two files per core (whole waves of tasks, as a large
+  run nearly has). Whole files keep the records per Spark task (and so per-task overheads) of the
+  real run.
 * by records otherwise (one big WARC, a few files): every record with ``sha256(seed:file:index)``
   below the fraction, copied byte for byte (one gzip member per record, as crawlers write
   ``.warc.gz``) into a sample WARC per input file.
 
 The probe (see :mod:`curation.estimate`) is the first quarter of the sample by the same ranking (a
 probe by files at least as many files as the session has cores, so it runs as parallel as the
-sample), so it is a subset of the sample. Predictions scale by compressed input bytes (sample bytes
-as written).
+sample, and a multiple of them), so it is a subset of the sample. Predictions scale by compressed
+input bytes (sample bytes as written).
 """
 
 from __future__ import annotations

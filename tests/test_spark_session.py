@@ -26,8 +26,9 @@ def test_arrow_batches_to_python_are_cut_by_bytes_not_only_rows(spark):
 
 def test_a_stage_of_many_files_is_read_in_several_partitions_per_core(spark, tmp_path):
     # 24 Parquet files, as a stage writes them. Spark's default aims at one read partition per core,
-    # so on local[2] it packed them into 2 partitions of 12 files and a short last partition left a core
-    # idle (bench/scaling.py); get_session aims at PARTITIONS_PER_CORE per core instead.
+    # so on local[2] it packs them into 2 partitions (checked: 2 with the setting unset); on a real
+    # stage's uneven files that left a core idle in the short last wave (bench/scaling.py).
+    # get_session aims at PARTITIONS_PER_CORE per core instead.
     from spark_jobs.job import MIN_PARTITIONS_KEY, PARTITIONS_PER_CORE
 
     parallelism = spark.sparkContext.defaultParallelism
