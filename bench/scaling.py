@@ -382,7 +382,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     stages = [s for s in args.stages.split(",") if s] or None
-    known = ("extract", "annotate", "dedup", "decontaminate", "mix")  # pipeline_yaml's sections
+    from curation import stages as stage_registry  # the pipeline's sections, as pipeline_yaml writes them
+
+    known = [s.name for s in stage_registry.ordered()]
     if stages and not set(stages) <= set(known):
         ap.error(f"--stages: unknown stage(s) {sorted(set(stages) - set(known))}; choose from {', '.join(known)}")
 
